@@ -1,0 +1,157 @@
+"""Loading a catalog directory (entry files + curated registries) into Python objects.
+
+Every mapping read from YAML is a :class:`Record`: a ``dict`` that also knows the catalog file
+and line it came from, so the graph can say where each fact was written.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from graph.errors import SourceError
+
+#: Registry kinds and their files in ``catalog/registries``.
+REGISTRY_FILES: dict[str, str] = {
+    "dataset": "datasets.yaml",
+    "organisation": "organisations.yaml",
+    "licence": "licences.yaml",
+    "foundation_model": "foundation-models.yaml",
+    "architecture": "architectures.yaml",
+    "training_method": "training-methods.yaml",
+}
+
+
+class Record(dict):
+    """A YAML mapping with the catalog file and 1-based line it starts on."""
+
+    file: str = ""
+    line: int = 0
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader whose mappings are :class:`Record` objects carrying their line."""
+
+
+def _construct_record(loader: _LineLoader, node: yaml.MappingNode) -> Record:
+    record = Record(loader.construct_mapping(node, deep=True))
+    record.file = loader.display_name  # type: ignore[attr-defined]
+    record.line = node.start_mark.line + 1
+    return record
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_record)
+
+
+def read_yaml(path: Path, display: str) -> Any:
+    """Parse one YAML file; a syntax error becomes a one-line :class:`SourceError` with the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise SourceError(display, None, f"not UTF-8 text ({err.reason})") from None
+    loader = _LineLoader(text)
+    loader.display_name = display  # type: ignore[attr-defined]
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise SourceError(display, line, f"invalid YAML: {problem}") from None
+    finally:
+        loader.dispose()
+
+
+@dataclass
+class Catalog:
+    """Everything in a catalog directory."""
+
+    root: Path
+    sections: list[Record] = field(default_factory=list)
+    families: list[Record] = field(default_factory=list)
+    """Model families of every ``models/*.yaml`` file; each has ``section`` set from its file."""
+    benchmarks: list[Record] = field(default_factory=list)
+    papers: list[Record] = field(default_factory=list)
+    registries: dict[str, list[Record]] = field(default_factory=dict)
+    minted: dict[str, list[Record]] = field(default_factory=dict)
+    commit: str | None = None
+
+    def registry(self, kind: str) -> list[Record]:
+        """Curated entries of one registry kind (empty if the file is absent)."""
+        return self.registries.get(kind, [])
+
+
+def _list_of_records(data: Any, display: str, key: str | None = None) -> list[Record]:
+    items = data.get(key) if (key and isinstance(data, dict)) else data
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        where = f"'{key}'" if key else "the file"
+        raise SourceError(display, getattr(data, "line", None), f"expected a list in {where}")
+    for item in items:
+        if not isinstance(item, Record):
+            raise SourceError(display, None, f"expected mappings in the list, got {item!r}")
+        if "id" not in item:
+            raise SourceError(display, item.line, "entry has no 'id'")
+    return items
+
+
+def _commit_of(data: Any) -> str | None:
+    if isinstance(data, dict):
+        for key in ("commit", "upstream_commit"):
+            if data.get(key):
+                return str(data[key])
+        source = data.get("source")
+        if isinstance(source, dict) and source.get("commit"):
+            return str(source["commit"])
+    return None
+
+
+def load_catalog(root: Path) -> Catalog:
+    """Read a catalog directory: entry files and ``registries/*.yaml``.
+
+    Missing files are treated as empty, so a partial catalog (or a small test fixture) loads.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise SourceError(str(root), None, "catalog directory not found")
+    cat = Catalog(root=root)
+
+    def read(rel: str) -> Any:
+        path = root / rel
+        return read_yaml(path, f"catalog/{rel}") if path.is_file() else None
+
+    for kind, name in REGISTRY_FILES.items():
+        cat.registries[kind] = _list_of_records(read(f"registries/{name}"), f"catalog/registries/{name}")
+
+    data = read("sections.yaml")
+    cat.commit = cat.commit or _commit_of(data)
+    cat.sections = _list_of_records(data, "catalog/sections.yaml", "sections" if isinstance(data, dict) else None)
+
+    for path in sorted((root / "models").glob("*.yaml")) + sorted((root / "other").glob("*.yaml")):
+        rel = path.relative_to(root).as_posix()
+        data = read(rel)
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise SourceError(f"catalog/{rel}", 1, "expected a mapping with 'section' and 'families'")
+        cat.commit = cat.commit or _commit_of(data)
+        section = data.get("section") or path.stem
+        for family in _list_of_records(data, f"catalog/{rel}", "families"):
+            family.setdefault("section", section)
+            cat.families.append(family)
+
+    for attr, rel, key in (("benchmarks", "benchmarks.yaml", "benchmarks"), ("papers", "papers.yaml", "papers")):
+        data = read(rel)
+        cat.commit = cat.commit or _commit_of(data)
+        setattr(cat, attr, _list_of_records(data, f"catalog/{rel}", key if isinstance(data, dict) else None))
+
+    data = read("minted.yaml")
+    cat.commit = cat.commit or _commit_of(data)
+    if isinstance(data, dict):
+        for kind, items in data.items():
+            if isinstance(items, list):
+                cat.minted[str(kind)] = _list_of_records(items, "catalog/minted.yaml")
+    return cat

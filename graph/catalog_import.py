@@ -1,0 +1,702 @@
+"""``jllm-kg import``: the catalog README (ja, en, fr) → YAML entry files in ``catalog/``.
+
+Every table row becomes an entry or a reported problem naming file and line; every cell is kept
+raw beside its parsed value. Registries are read, never written.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+import catalog as catalog_pkg
+from graph.cells import (
+    arxiv_id, assign, hf_repo, infer_variant_parents, nfkc, parse_context, parse_date, parse_size,
+)
+from graph.columns import column_key
+from graph.errors import UserError
+from graph.markdown_doc import Cell, Document, Section, Table, normalise_space, parse_document, slug, strip_markup
+from graph.registry import Registries, load_registries, normalise
+from graph.training import parse_training
+
+UPSTREAM_BLOB = "https://github.com/llm-jp/awesome-japanese-llm/blob/{commit}/{file}"
+_UPSTREAM_NAMES = {"ja": "README.md", "en": "README_en.md", "fr": "README_fr.md"}
+_HF_MARKS = {"◯": "available", "○": "available", "〇": "available", "△": "convertible", "✕": "unsupported",
+             "×": "unsupported", "※": "unofficial"}
+_KIND_WORDS = [
+    ("generative", ("generative", "テキスト生成", "text generation", "génération de texte")),
+    ("autoencoding", ("autoencoding", "入力テキストの処理", "encoder", "encodeur")),
+    ("embeddings", ("embedding", "埋め込み", "plongement")),
+    ("multimodal", ("multimodal", "vision", "視覚", "画像")),
+    ("speech", ("speech", "音声", "parole")),
+    ("benchmarks", ("benchmark", "ベンチマーク", "評価")),
+    ("papers", ("reference", "原論文", "paper")),
+]
+
+
+# ---------------------------------------------------------------- YAML output
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, UTF-8, multi-line strings as literal blocks."""
+
+
+def _str_rep(dumper: yaml.SafeDumper, data: str):
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_rep)
+
+
+def dump_yaml(data: object) -> str:
+    """Deterministic, human-readable YAML (keys in insertion order, UTF-8, wide lines)."""
+    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=4096, default_flow_style=False)
+
+
+# ---------------------------------------------------------------- report
+
+@dataclass
+class Report:
+    """What an import saw and wrote; printed by every import."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    entries: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    raw_only: list[str] = field(default_factory=list)
+    minted: dict[str, list[dict]] = field(default_factory=dict)
+    variants: int = 0
+
+    def render(self) -> str:
+        out = ["Coverage report", "", "rows seen per section:"]
+        for sec, n in self.rows.items():
+            out.append(f"  {sec:45} {n:4d} rows → {self.entries.get(sec, 0):4d} entries")
+        out.append(f"entries written: {sum(self.entries.values())} (+ {self.variants} variants) in {len(self.files)} files")
+        out.append(f"cells kept raw only (not parsed into structure): {len(self.raw_only)}")
+        out.extend(f"  {c}" for c in self.raw_only)
+        total = sum(len(v) for v in self.minted.values())
+        out.append(f"unresolved names (minted as new entities): {total}")
+        for kind, items in self.minted.items():
+            out.append(f"  {kind}: {len(items)}")
+            for m in items:
+                out.append(f"    {m['id']}: {m['name']!r} ({', '.join(m['seen_in'][:3])}{' …' if len(m['seen_in']) > 3 else ''})")
+        out.append(f"warnings: {len(self.warnings)}")
+        out.extend(f"  {w}" for w in self.warnings)
+        out.append(f"problems (rows not turned into entries): {len(self.problems)}")
+        out.extend(f"  {p}" for p in self.problems)
+        return "\n".join(out)
+
+
+# ---------------------------------------------------------------- sections
+
+def section_kind(path: list[Section]) -> str:
+    """The kind of catalog part a section belongs to, from its anchors and titles (outermost first)."""
+    for sec in path:
+        hay = f"{sec.id} {sec.title.text}".casefold()
+        for kind, words in _KIND_WORDS:
+            if any(w in hay for w in words):
+                return kind
+    return "other"
+
+
+def _is_domain_specific(path: list[Section]) -> bool:
+    return any(re.search(r"domain|ドメイン特化|spécifique", f"{s.id} {s.title.text}", re.I) for s in path)
+
+
+def _default_stage(path: list[Section]) -> str:
+    hay = " ".join(f"{s.id} {s.title.text}" for s in path).casefold()
+    if "instruction-only" in hay or "指示チューニング" in hay:
+        return "instruction-tuning"
+    if "continual" in hay or "継続事前学習" in hay or "english-based" in hay:
+        return "continual-pre-training"
+    return "pre-training"
+
+
+def _table_type(keys: list[str]) -> str:
+    if "paper" in keys and ("date" in keys or "venue" in keys):
+        return "papers"
+    if "name" in keys or keys[:1] == ["column_0"]:
+        return "models"
+    return "other"
+
+
+# ---------------------------------------------------------------- import
+
+@dataclass
+class _Lang:
+    doc: Document
+    sections: dict[str, Section]
+
+
+class Importer:
+    """Turns parsed READMEs into catalog entries, resolving names against the registries."""
+
+    def __init__(self, docs: dict[str, Document], registries: Registries, commit: str | None) -> None:
+        self.langs = {lang: _Lang(doc, {s.id: s for s in doc.root.walk()}) for lang, doc in docs.items()}
+        self.reg = registries
+        self.commit = commit
+        self.report = Report()
+        self.families: dict[str, list[dict]] = {}
+        self.family_ids: set[str] = set()
+        self.family_names: dict[str, str] = {}  # normalised name -> family id
+        self.benchmarks: list[dict] = []
+        self.papers: list[dict] = []
+        self.sections: list[dict] = []
+        self.other: dict[str, list[dict]] = {}
+
+    # -- helpers
+    @property
+    def ja(self) -> _Lang:
+        return self.langs["ja"]
+
+    def where(self, line: int, lang: str = "ja") -> str:
+        return f"{self.langs[lang].doc.file}:{line}"
+
+    def _aligned_table(self, lang: str, sid: str, tpos: int) -> Table | None:
+        other = self.langs.get(lang)
+        if not other or sid not in other.sections:
+            return None
+        tables = other.sections[sid].tables
+        return tables[tpos] if tpos < len(tables) else None
+
+    def _aligned_row(self, lang: str, sid: str, tpos: int, rpos: int, key_links: set[str]):
+        table = self._aligned_table(lang, sid, tpos)
+        if table is None:
+            return None
+        def links(row):
+            return {link.href for c in row.cells for link in c.links if "huggingface.co" in link.href or True}
+        if rpos < len(table.rows):
+            cand = table.rows[rpos]
+            if not key_links or links(cand) & key_links or len(table.rows) == len(self.ja.sections[sid].tables[tpos].rows):
+                return cand
+        for cand in table.rows:  # rows moved: find by shared links
+            if key_links and links(cand) & key_links:
+                return cand
+        return None
+
+    def new_family_id(self, *names: str | None) -> str:
+        for name in names:
+            if name:
+                base = slug(name)
+                eid, n = base, 2
+                while eid in self.family_ids:
+                    eid, n = f"{base}-{n}", n + 1
+                self.family_ids.add(eid)
+                return eid
+        raise AssertionError("no name")
+
+    # -- the walk
+    def run(self) -> None:
+        root = self.ja.doc.root
+        for sec in root.walk():
+            if sec is root:
+                continue
+            path = sec.path()[1:]
+            titles = {"ja": sec.title.text}
+            for lang in ("en", "fr"):
+                other = self.langs.get(lang)
+                if other and sec.id in other.sections:
+                    titles[lang] = other.sections[sec.id].title.text
+            kind = section_kind(path)
+            entry = {
+                "id": sec.id,
+                "titles": titles,
+                "parent": sec.parent.id if sec.parent and sec.parent.id else None,
+                "level": sec.level,
+                "kind": kind,
+                "domain_specific": _is_domain_specific(path),
+                "source": {"file": self.ja.doc.file, "line": sec.line},
+            }
+            if not sec.anchored:
+                entry["anchored"] = False
+            self.sections.append(entry)
+            for tpos, table in enumerate(sec.tables):
+                self._table(sec, path, tpos, table, kind)
+            if kind == "benchmarks" and sec.title.links and sec.level >= 3 and not sec.tables:
+                self._benchmark(sec, path)
+        self.report.problems.extend(self.ja.doc.problems)
+        for lang in ("en", "fr"):
+            if lang in self.langs:
+                self.report.warnings.extend(self.langs[lang].doc.problems)
+        self._resolve_catalog_bases()
+
+    def _table(self, sec: Section, path: list[Section], tpos: int, table: Table, kind: str) -> None:
+        keys = []
+        for pos, header in enumerate(table.headers):
+            key, known = column_key(header.raw, pos)
+            if not known:
+                self.report.warnings.append(
+                    f"{self.where(table.line)}: unknown column {header.text!r} in section {sec.id!r} kept raw as {key!r}")
+            keys.append(key)
+        ttype = _table_type(keys)
+        label = sec.id if tpos == 0 else f"{sec.id}#{tpos + 1}"
+        self.report.rows[label] = len(table.rows)
+        written = 0
+        for rpos, row in enumerate(table.rows):
+            if all(c.empty for c in row.cells):
+                self.report.warnings.append(f"{self.where(row.line)}: empty row in section {sec.id!r} skipped")
+                continue
+            if len(row.cells) != len(keys):
+                self.report.warnings.append(f"{self.where(row.line)}: row has {len(row.cells)} cells, header has {len(keys)}")
+            cells = dict(zip(keys, row.cells))
+            if ttype == "papers":
+                self.papers.append(self._paper(sec, table, row, cells, keys))
+            elif ttype == "models" and kind in ("generative", "autoencoding", "embeddings", "multimodal", "speech", "other"):
+                fam = self._family(sec, path, tpos, rpos, table, row, cells, keys, kind)
+                self.families.setdefault(sec.id, []).append(fam)
+            else:
+                self.other.setdefault(sec.id, []).append({
+                    "source": {"file": self.ja.doc.file, "line": row.line},
+                    "cells": {k: c.raw for k, c in cells.items()},
+                })
+                self.report.warnings.append(f"{self.where(row.line)}: row of an unrecognised table in section {sec.id!r} kept generically")
+            written += 1
+        self.report.entries[label] = written
+
+    # -- model families
+    def _family(self, sec, path, tpos, rpos, table, row, cells: dict[str, Cell], keys, kind) -> dict:
+        where = self.where(row.line)
+        name_cell = cells.get("name") or row.cells[0]
+        key_links = {link.href for c in row.cells for link in c.links}
+        aligned = {lang: self._aligned_row(lang, sec.id, tpos, rpos, key_links) for lang in ("en", "fr")}
+        names = {"ja": self._name(name_cell)}
+        lines = {}
+        for lang, other_row in aligned.items():
+            if other_row is not None:
+                names[lang] = self._name(other_row.cells[0])
+                lines[lang] = other_row.line
+            elif lang in self.langs:
+                self.report.warnings.append(f"{where}: no matching row in the {lang} README")
+        fid = self.new_family_id(names.get("en"), names["ja"])
+        for lang_name in names.values():
+            self.family_names.setdefault(normalise(lang_name), fid)
+        homepage = name_cell.links[0].href if name_cell.links else None
+        fam: dict = {"id": fid, "names": names}
+        if homepage:
+            fam["homepage"] = homepage
+        fam["kind"] = kind
+        src: dict = {"file": self.ja.doc.file, "line": row.line}
+        if lines:
+            src["lines"] = lines
+        fam["source"] = src
+
+        if "domain" in cells:
+            dom = {"raw": cells["domain"].raw, "ja": cells["domain"].text}
+            for lang, other_row in aligned.items():
+                if other_row is not None and "domain" in keys:
+                    dom[lang] = other_row.cells[keys.index("domain")].text if keys.index("domain") < len(other_row.cells) else None
+            fam["domain"] = dom
+        if "architecture" in cells:
+            fam["architecture"] = self._architecture(cells["architecture"], where)
+        base_models: list[dict] = []
+        self._section_stage = _default_stage(path)
+        if "base_model" in cells and not cells["base_model"].empty:
+            base_models.extend(self._base_cell(cells["base_model"], where))
+        if "developer" in cells:
+            fam["developers"] = self._developers(cells["developer"], where)
+
+        # variants: every Hugging Face model link outside the licence cell
+        variants: dict[str, dict] = {}
+        for key, cell in cells.items():
+            if key == "licence":
+                continue
+            for link in cell.links:
+                repo = hf_repo(link.href)
+                if not repo:
+                    continue
+                label = normalise_space(link.text)
+                if not re.search(r"[A-Za-z0-9]", label):  # "◯", "公開されている": name it by its repo
+                    label = repo.split("/")[-1]
+                current = variants.get(repo)
+                if current is None or (current["_from_name"] and key != "name"):
+                    variants[repo] = {"repo": repo, "url": f"https://huggingface.co/{repo}", "label": label,
+                                      "label_raw": link.raw, "_from_name": key == "name"}
+        for v in variants.values():
+            size = parse_size(v["label_raw"]) or parse_size(v["repo"].split("/")[-1])
+            v.pop("_from_name")
+            if v["label_raw"] == v["label"]:
+                v.pop("label_raw")
+            if size:
+                v["size"] = size
+        family_size = next((b.get("size") for b in base_models if b.get("size")), None)
+        if family_size:
+            for v in variants.values():
+                if "size" not in v:
+                    v["size"] = dict(family_size)
+
+        if "context_length" in cells and not cells["context_length"].empty:
+            cl = cells["context_length"]
+            values = parse_context(cl.lines)
+            fam["context_length"] = {"raw": cl.raw, "values": values}
+            if not values:
+                self.report.raw_only.append(f"{where}: context length {cl.raw!r}")
+            self._spread(values, variants, "context_length", lambda item: item["value"])
+        if "licence" in cells:
+            fam["licences"] = self._licences(cells["licence"], where)
+            self._spread(fam["licences"]["values"], variants, "licence", lambda item: item["id"])
+        if "training" in cells and not cells["training"].empty:
+            parsed = parse_training(cells["training"].lines, self.reg, _default_stage(path), where, self._is_model_name)
+            fam["training"] = {"raw": cells["training"].raw, "stages": parsed.stages}
+            if parsed.unknown:
+                fam["training"]["unknown"] = True
+            for base, how in parsed.bases:
+                ref = self._base_ref(base, where, explicit_from="training")
+                ref["kind"] = how or _default_stage(path)
+                base_models.append(ref)
+            if not parsed.stages and not parsed.unknown:
+                self.report.raw_only.append(f"{where}: training {cells['training'].raw!r}")
+        if base_models:
+            fam["base_models"] = base_models
+        if "hf_available" in cells:
+            hf = cells["hf_available"]
+            mark = next((m for ch, m in _HF_MARKS.items() if hf.text.startswith(ch) or hf.raw.lstrip("[ ").startswith(ch)), None)
+            fam["hf_available"] = {"raw": hf.raw, "mark": mark}
+            if mark is None and not hf.empty:
+                self.report.raw_only.append(f"{where}: HuggingFace availability {hf.raw!r}")
+        notes = sorted({n for c in row.cells for n in c.footnotes}, key=lambda s: (len(s), s))
+        if notes:
+            fam["footnotes"] = notes
+            for n in notes:
+                if n not in self.ja.doc.footnotes:
+                    self.report.warnings.append(f"{where}: footnote [^{n}] has no definition in {self.ja.doc.file}")
+        parents = infer_variant_parents(list(variants))
+        vlist = []
+        for repo, v in variants.items():
+            if repo in parents:
+                parent, how = parents[repo]
+                v["derived_from"] = [{"variant": parent, "kind": how, "inferred": True}]
+            vlist.append(v)
+        fam["variants"] = vlist
+        self.report.variants += len(vlist)
+        fam["cells"] = {k: c.raw for k, c in cells.items()}
+        extra = {k: c.raw for k, c in cells.items() if k.startswith("column_") or k not in _KNOWN_KEYS}
+        if extra:
+            fam["extra_columns"] = extra
+        return fam
+
+    @staticmethod
+    def _name(cell: Cell) -> str:
+        if cell.links:
+            return normalise_space(cell.links[0].text)
+        return normalise_space(cell.lines[0] if cell.lines else cell.text)
+
+    def _spread(self, values: list[dict], variants: dict[str, dict], key: str, pick) -> None:
+        """Give each variant the value of the applies-to group its label fits."""
+        if not values or not variants:
+            return
+        groups = [item.get("applies_to") for item in values]
+        for v in variants.values():
+            pos = assign(groups, v.get("label_raw", v["label"]) + " " + v["repo"].split("/")[-1]) if len(values) > 1 else 0
+            if pos is None and len(values) == 1:
+                pos = 0
+            if pos is not None:
+                v[key] = pick(values[pos])
+
+    def _architecture(self, cell: Cell, where: str) -> dict:
+        text = re.sub(r"\(\s*\[.*\]\([^)]*\)\s*\)", " ", cell.raw)
+        text = re.sub(r"\[[^\]]*\]\([^)]*\)", " ", text)
+        text = strip_markup(text)
+        text = re.sub(r"\(\s*\)", "", text).strip()
+        ids: list[str] = []
+        reg = self.reg["architecture"]
+        sizes: list[str] = []
+        for part in re.split(r"\s+(?:または|or|ou)\s+|\s*/\s*", text):
+            part = part.strip()
+            if not part:
+                continue
+            found = reg.lookup(part)
+            if not found:
+                m = re.match(r"^(.*?)\s*[(（]([^)）]*)[)）]\s*$", part)
+                if m and m.group(1):
+                    found = reg.lookup(m.group(1))
+                    if found or re.fullmatch(r"[\w\s,.-]+", m.group(2)):
+                        sizes.extend(s.strip() for s in m.group(2).split(",") if s.strip())
+                        found = found or reg.resolve(m.group(1), where)
+            ids.append(found or reg.resolve(part, where))
+        out: dict = {"raw": cell.raw, "ids": ids}
+        if sizes:
+            out["sizes"] = sizes
+        return out
+
+    def _base_cell(self, cell: Cell, where: str) -> list[dict]:
+        out = []
+        for line in re.split(r"\n|\s+(?:または|or)\s+", cell.text):
+            pass
+        text = strip_markup(cell.raw)
+        m = re.match(r"^(.*?)\s*\(\s*\**\s*([\d.]+\s*[bBmM](?:\s*\([\d.]+\s*[bB]\))?)\s*\**\s*\)\s*$", text)
+        name, size = (m.group(1), m.group(2)) if m else (text, None)
+        ref = self._base_ref(name, where)
+        ref["raw"] = cell.raw
+        ref["kind"] = self._section_stage
+        if size:
+            parsed = parse_size(size)
+            if parsed:
+                ref["size"] = parsed
+        out.append(ref)
+        return out
+
+    def _is_model_name(self, text: str) -> bool:
+        bare = re.sub(r"\s*[(（][^)）]*[)）]\s*$", "", strip_markup(text)).strip()
+        return bool(bare) and (
+            normalise(bare) in self.family_names or self.reg["foundation_model"].lookup(bare) is not None
+            or bool(re.search(r"[A-Za-z]", bare))
+        )
+
+    def _base_ref(self, name: str, where: str, explicit_from: str = "base_model") -> dict:
+        """A reference to a base model by name; catalog families are resolved after the walk."""
+        name = strip_markup(name)
+        m = re.match(r"^(.*?)\s*[(（]\s*([^)）]*)\s*[)）]\s*$", name)
+        qualifier = None
+        if m and m.group(1):
+            name, qualifier = m.group(1).strip(), m.group(2).strip()
+        ref: dict = {"raw": name if not qualifier else f"{name} ({qualifier})", "name": name}
+        if qualifier:
+            ref["qualifier"] = qualifier
+        ref["from"] = explicit_from
+        ref["_where"] = where
+        return ref
+
+    def _resolve_catalog_bases(self) -> None:
+        """Point base references at catalog families first, then foundation models, else mint."""
+        all_fams = {f["id"]: f for fams in self.families.values() for f in fams}
+        fm = self.reg["foundation_model"]
+        for fams in self.families.values():
+            for fam in fams:
+                for ref in fam.get("base_models", []):
+                    where = ref.pop("_where")
+                    name = ref.pop("name")
+                    target = self.family_names.get(normalise(name))
+                    if target is None:
+                        # "東北大BERT" written without the space or qualifier of the row name
+                        for fname, fid in self.family_names.items():
+                            if normalise(name).replace(" ", "") == fname.replace(" ", ""):
+                                target = fid
+                                break
+                    if target and target != fam["id"]:
+                        ref["id"] = target
+                        ref["in_catalog"] = True
+                        base = all_fams[target]
+                        roots = [v["repo"] for v in base["variants"] if "derived_from" not in v]
+                        if roots:
+                            q = (ref.get("qualifier") or "").casefold()
+                            pick = next((r for r in roots if q and q.split(",")[0].strip() in r.casefold()), roots[0])
+                            ref["variant"] = pick
+                    else:
+                        ref["id"] = fm.lookup(name) or fm.resolve(name, where)
+                        ref["in_catalog"] = False
+                    ordered = {k: ref[k] for k in ("raw", "id", "in_catalog", "variant", "qualifier", "size", "kind", "from") if k in ref}
+                    ref.clear()
+                    ref.update(ordered)
+                # the base-model column names the root of the lineage; a catalog base named in the
+                # training cell is the direct parent
+                if any(r.get("in_catalog") and r["from"] == "training" for r in fam.get("base_models", [])):
+                    for r in fam["base_models"]:
+                        if r["from"] == "base_model":
+                            r["direct"] = False
+
+    def _developers(self, cell: Cell, where: str) -> dict:
+        reg = self.reg["organisation"]
+        text = normalise_space(" ".join(cell.lines)) if cell.lines else strip_markup(cell.raw)
+        ids: list[str] = []
+        found = reg.lookup(text)
+        if found:
+            ids = [found]
+        else:
+            for part in re.split(r"\s*(?:&|＆|、|,|\s+and\s+|\s+et\s+)\s*", text):
+                part = part.strip()
+                if not part:
+                    continue
+                person = re.match(r"^(?:個人|individual|particulier)\s*[(（]\s*(.+?)\s*[)）]$", part, re.I)
+                if person:
+                    part = person.group(1)
+                ids.append(reg.lookup(part) or reg.resolve(part, where))
+        out: dict = {"raw": cell.raw, "ids": ids}
+        persons = [link.href for link in cell.links]
+        if persons:
+            out["links"] = persons
+        return out
+
+    def _licences(self, cell: Cell, where: str) -> dict:
+        reg = self.reg["licence"]
+        values: list[dict] = []
+        for line in cell.lines or [cell.text]:
+            line = line.strip()
+            if not line:
+                continue
+            item: dict = {}
+            uncertain = bool(re.search(r"\(\s*[?？]\s*\)", line))
+            body = re.sub(r"\(\s*[?？]\s*\)", "", line).strip()
+            inner = re.fullmatch(r"[(（](.*)[)）]", body)
+            if inner:
+                body = inner.group(1).strip()
+            spans = reg.find_in(body)
+            applies = None
+            if spans:
+                start, end, lid = spans[0]
+                norm = normalise(body)
+                applies_text = norm[:start].strip(" :：(")
+                applies = applies_text or None
+                item["id"] = lid
+            else:
+                m = re.match(r"^(?P<who>[^:：]+)[:：]\s*(?P<lic>.+)$", body)
+                if m:
+                    applies, body = m.group("who").strip(), m.group("lic").strip()
+                item["id"] = reg.lookup(body) or reg.resolve(body, where)
+            if applies:
+                applies = re.sub(r"\s*(モデル|model|modèle)s?\s*", " ", applies)
+                applies = re.sub(r"(は|のみ|では)$", "", applies.strip()).strip(" :：") or None
+            if applies:
+                item["applies_to"] = applies
+            if uncertain:
+                item["uncertain"] = True
+            links = [link.href for link in cell.links if normalise(link.text) in normalise(line)]
+            if links:
+                item["url"] = links[0]
+            item["raw"] = line
+            values.append(item)
+        return {"raw": cell.raw, "values": values}
+
+    # -- papers
+    def _paper(self, sec: Section, table: Table, row, cells: dict[str, Cell], keys) -> dict:
+        first = row.cells[0]
+        paper_cell = cells.get("paper")
+        link = paper_cell.links[0] if paper_cell and paper_cell.links else None
+        url = link.href if link else None
+        title = normalise_space(link.text) if link else (paper_cell.text if paper_cell else "")
+        ax = arxiv_id(url or "")
+        pid = f"arxiv-{ax}" if ax else slug(title)[:80]
+        is_method = "method" in keys
+        reg = self.reg["training_method" if is_method else "architecture"]
+        introduced = strip_markup(first.raw)
+        venue_cell = cells.get("venue")
+        venue = venue_cell.text if venue_cell else None
+        entry = {
+            "id": pid,
+            "title": title,
+            "url": url,
+            "arxiv": ax,
+            "date": parse_date(cells["date"].text) if "date" in cells else None,
+            "venue": None if venue in (None, "", "-", "－") else venue,
+            "table": "training-methods" if is_method else "architectures",
+            "introduces": {"raw": first.raw, "id": reg.lookup(introduced) or reg.resolve(introduced, self.where(row.line))},
+            "source": {"file": self.ja.doc.file, "line": row.line},
+            "cells": {k: c.raw for k, c in cells.items()},
+        }
+        return entry
+
+    # -- benchmarks
+    def _benchmark(self, sec: Section, path: list[Section]) -> None:
+        head = sec.title
+        link = head.links[0]
+        m = re.search(r"[(（]([^()（）]+)[)）]\s*$", head.text)
+        dev_text = m.group(1) if m else None
+        names = {"ja": normalise_space(link.text)}
+        lines = {}
+        for lang in ("en", "fr"):
+            other = self.langs.get(lang)
+            if other is None:
+                continue
+            match = next((s for s in other.doc.root.walk() if s.title.links and s.title.links[0].href == link.href), None)
+            if match is None and sec.id in other.sections and other.sections[sec.id].title.links:
+                match = other.sections[sec.id]
+            if match is not None:
+                names[lang] = normalise_space(match.title.links[0].text)
+                lines[lang] = match.line
+        category = next((s.id for s in reversed(path[:-1]) if s.anchored), sec.parent.id if sec.parent else None)
+        prose = " ".join(p.cell.text for p in sec.paragraphs)
+        links = [l.href for p in sec.paragraphs for l in p.cell.links]
+        includes: list[dict] = []
+        for l in (l for p in sec.paragraphs for l in p.cell.links):
+            if l.href.startswith("#"):
+                includes.append({"name": normalise_space(l.text), "benchmark": l.href[1:]})
+        tm = re.search(r"([A-Za-z0-9][\w\-]*(?:\s*,\s*[A-Za-z0-9][\w\-]*)+)\s*の\s*(\d+)\s*つの(タスク|カテゴリ)", prose)
+        if tm:
+            for name in re.split(r"\s*,\s*", tm.group(1)):
+                includes.append({"name": name, "type": "task" if tm.group(3) == "タスク" else "category"})
+        for name in re.findall(r"[(（]([a-z][a-z0-9_]+)[)）]", prose):
+            includes.append({"name": name, "type": "task"})
+        for a, b, parent in re.findall(r"(\w[\w\-]*)\s*や\s*(\w[\w\-]*)\s*といった\s*(\w+)\s*のタスク", prose):
+            includes.extend([{"name": a, "type": "task", "from": parent}, {"name": b, "type": "task", "from": parent}])
+        q = re.search(r"計\s*(\d+)\s*問", prose) or re.search(r"(\d+)\s*(?:問|件|題)", prose)
+        dev = self._developers(Cell(dev_text, [dev_text], [], []), self.where(sec.line)) if dev_text else None
+        bid = slug(names.get("en") or names["ja"])
+        entry: dict = {
+            "id": bid,
+            "names": names,
+            "url": link.href,
+            "developers": dev,
+            "category": category,
+            "section": sec.id,
+            "includes": includes,
+            "questions": int(q.group(1)) if q else None,
+            "links": [l for l in links if not l.startswith("#")],
+            "source": {"file": self.ja.doc.file, "line": sec.line, **({"lines": lines} if lines else {})},
+        }
+        self.benchmarks.append(entry)
+        label = category or "benchmarks"
+        self.report.rows[f"benchmarks/{label}"] = self.report.rows.get(f"benchmarks/{label}", 0) + 1
+        self.report.entries[f"benchmarks/{label}"] = self.report.entries.get(f"benchmarks/{label}", 0) + 1
+
+
+_KNOWN_KEYS = {"name", "architecture", "context_length", "training", "developer", "licence", "domain",
+               "base_model", "hf_available", "date", "venue", "paper", "method"}
+
+
+def _write(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = dump_yaml(data)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def run_import(
+    readme: Path,
+    *,
+    en: Path | None = None,
+    fr: Path | None = None,
+    out: Path,
+    registries: Path | None = None,
+    commit: str | None = None,
+) -> Report:
+    """Import the README(s) into ``out`` and return the coverage report."""
+    docs = {"ja": parse_document(readme, readme.name)}
+    if en:
+        docs["en"] = parse_document(en, en.name)
+    if fr:
+        docs["fr"] = parse_document(fr, fr.name)
+    reg_dir = registries or (catalog_pkg.PATH / "registries")
+    if not reg_dir.is_dir():
+        raise UserError(f"registries directory {reg_dir} does not exist (use --registries DIR)")
+    regs = load_registries(reg_dir)
+    imp = Importer(docs, regs, commit)
+    imp.run()
+    if not imp.families and not imp.papers and not imp.benchmarks:
+        raise UserError(f"{readme}: no catalog tables or benchmark sections found — is this the awesome-japanese-llm README?")
+
+    out.mkdir(parents=True, exist_ok=True)
+    rep = imp.report
+    source = {
+        "upstream": "https://github.com/llm-jp/awesome-japanese-llm",
+        "commit": commit,
+        "licence": "Apache-2.0",
+        "files": {lang: {"file": d.file, "upstream_path": _UPSTREAM_NAMES[lang]} for lang, d in docs.items()},
+    }
+    _write(out / "sections.yaml", {"source": source, "sections": imp.sections})
+    rep.files.append("sections.yaml")
+    for sid, fams in imp.families.items():
+        _write(out / "models" / f"{sid}.yaml", {"section": sid, "families": fams})
+        rep.files.append(f"models/{sid}.yaml")
+    _write(out / "benchmarks.yaml", {"benchmarks": imp.benchmarks})
+    _write(out / "papers.yaml", {"papers": imp.papers})
+    rep.files += ["benchmarks.yaml", "papers.yaml"]
+    for sid, rows in imp.other.items():
+        _write(out / "other" / f"{sid}.yaml", {"section": sid, "rows": rows})
+        rep.files.append(f"other/{sid}.yaml")
+    rep.minted = regs.minted_report()
+    _write(out / "minted.yaml", rep.minted)
+    rep.files.append("minted.yaml")
+    return rep

@@ -1,0 +1,46 @@
+"""Table headers in ja/en/fr → column keys. Unknown headers keep a slug key and are reported."""
+from __future__ import annotations
+
+import re
+
+from graph.markdown_doc import slug
+from graph.registry import normalise
+
+#: (column key, patterns matched against the normalised header), first match wins.
+COLUMNS: list[tuple[str, tuple[str, ...]]] = [
+    ("hf_available", ("huggingface", "hugging face")),
+    ("context_length", ("トークン数", "context", "contexte", "コンテキスト")),
+    ("base_model", ("ベース", "base model", "base du mod", "modèle de base")),
+    ("training", ("学習", "training", "données", "corpus", "entraînement", "dataset")),
+    ("developer", ("開発", "developer", "développeur", "organisation", "author")),
+    ("licence", ("ライセンス", "licen")),
+    ("domain", ("ドメイン", "domain", "domaine")),
+    ("venue", ("会議", "ジャーナル", "meeting", "journal", "venue", "conférence", "conference")),
+    ("date", ("初出", "date", "時期", "year")),
+    ("paper", ("論文", "paper", "papier", "article")),
+    ("method", ("手法", "method", "méthode")),
+    ("architecture", ("アーキテクチャ", "architecture", "model/", "modèle/")),
+]
+
+
+def column_key(header: str, position: int) -> tuple[str, bool]:
+    """The key of a header and whether it is a known column.
+
+    >>> column_key("入出力で扱える<br>トークン数", 2)
+    ('context_length', True)
+    >>> column_key("", 0)
+    ('name', True)
+    >>> column_key("Release date", 5)
+    ('date', True)
+    >>> column_key("Parameters", 3)
+    ('parameters', False)
+    """
+    norm = normalise(header)
+    if position == 0 and not norm:
+        return "name", True
+    for key, patterns in COLUMNS:
+        if any(p in norm for p in patterns):
+            return key, True
+    if not norm:
+        return f"column_{position}", False
+    return re.sub(r"-", "_", slug(header)), False

@@ -1,0 +1,281 @@
+"""Training-data cells → training stages (kind, datasets, token counts, applies-to, bases).
+
+A cell such as ``事前学習: A, B<br>(計 **1.5T** トークン)<br>Instruction Tuning (LoRA): C`` becomes
+one stage per clause. Each stage keeps its raw clause text.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from graph.cells import find_token_total, nfkc, parse_quantity
+from graph.markdown_doc import normalise_space, strip_markup
+from graph.registry import Registries, normalise
+
+#: Keywords that reveal a stage kind when no registered prefix is found (checked in order).
+_KIND_HINTS: list[tuple[str, str]] = [
+    (r"知識蒸留|distill", "distillation"),
+    (r"steerlm", "steerlm"),
+    (r"\bdpo\b", "dpo"),
+    (r"\bppo\b|強化学習|rlhf で", "ppo"),
+    (r"追加事前学習|継続事前学習|continual|追加学習|pré-entraînement continu", "continual-pre-training"),
+    (r"lora", "instruction-tuning-lora"),
+    (r"full-parameter", "instruction-tuning-full"),
+    (r"instruction tuning|指示チューニング|ファインチューニング|fine-?tun|sft", "instruction-tuning"),
+    (r"事前学習|pre-?train|pré-?entra", "pre-training"),
+]
+_BASE_PHRASE = re.compile(
+    r"^(?P<base>.+?)\s*(?:に対して|を親モデルとして|をベースに|で重みを初期化した上で、?|に対し)\s*(?P<rest>.*)$"
+)
+_APPLIES = re.compile(r"^\*?\s*(?P<who>[^*:：]+?)\s*モデル(?:では|は|のみ)\s*(?P<rest>.*)$")
+_TAIL_METHOD = re.compile(r"^(?P<data>.+?)\s*(?:を用いて|を使って|で)\s*(?P<tail>[^、,]*?(?:チューニング|学習|Tuning|tuning|DPO|PPO|SteerLM)[^、,]*)$")
+_SPLIT_ITEMS = re.compile(r"\s*(?:,|、|，|\+|＋|;|\s+や\s*|\s+and\s+|\s+et\s+|\s+または\s+|\s+or\s+|\s+ou\s+)\s*")
+_SIZE_TAIL = re.compile(r"\s*(?:約|about|environ|~)?\s*[\d,.]+\s*(?:億|万)?[\d,.]*\s*(?:万|億)?\s*(?:文|件|記事|ページ|行|文字|sentences|articles|pages|GB|MB|TB)\s*(?:[(（][^()（）]*[)）])?\s*$")
+_PAREN_TAIL = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")
+_ITEM_SIZE = re.compile(r"[(（]\s*\*{0,2}(\d+(?:[.,]\d+)?\s*[KMBT])\*{0,2}\s*(?:トークン|tokens?)\s*[)）]", re.I)
+
+
+@dataclass
+class Stage:
+    kind: str
+    method: str
+    raw: str
+    datasets: list[dict] = field(default_factory=list)
+    tokens: int | None = None
+    tokens_raw: str | None = None
+    size_raw: str | None = None
+    applies_to: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        out: dict = {"kind": self.kind, "method": self.method}
+        if self.applies_to:
+            out["applies_to"] = self.applies_to
+        out["datasets"] = self.datasets
+        if self.tokens is not None:
+            out["tokens"] = self.tokens
+        if self.tokens_raw:
+            out["tokens_raw"] = self.tokens_raw
+        if self.size_raw:
+            out["size_raw"] = self.size_raw
+        if self.notes:
+            out["notes"] = self.notes
+        out["raw"] = self.raw
+        return out
+
+
+def _clauses(lines: list[str]) -> list[str]:
+    """Lines of a cell joined into clauses (continuations and totals go with their clause)."""
+    out: list[str] = []
+    for line in lines:
+        line = normalise_space(line)
+        if not line:
+            continue
+        plain = line.lstrip()
+        continues = (
+            plain.startswith(("+", "＋", "(計", "（計", "(total", "(+", "(soit"))
+            or re.match(r"^[(（]\s*\*{0,2}計", plain) is not None
+            or (out and (out[-1].endswith((":", "：", "に対して", ",", "、")) or re.search(r"[(（][^)）]*$", out[-1])))
+            or (out and re.match(r"^[(（]", plain) and not re.search(r"モデル|model", plain) and re.search(r"計|total|以降|\+", plain))
+        )
+        if out and continues:
+            out[-1] = f"{out[-1]} {plain}"
+        else:
+            out.append(plain)
+    return out
+
+
+def _kind_from_text(text: str, registries: Registries, default: str) -> tuple[str, str]:
+    """(kind, method id) named in ``text``: a registered method alias, else a keyword hint."""
+    methods = registries["training_method"]
+    found = methods.lookup(text)
+    if found:
+        entry = methods.entries[found]
+        return str(entry.get("kind", found)), found
+    low = nfkc(text).casefold()
+    for pattern, kind in _KIND_HINTS:
+        if re.search(pattern, low):
+            mid = methods.lookup(kind) or kind
+            return kind, mid
+    return default, methods.lookup(default) or default
+
+
+def _dataset_items(text: str) -> list[str]:
+    text = re.sub(r"など$|etc\.?$|等$", "", text.strip()).strip()
+    depth = 0
+    parts: list[str] = []
+    buf = ""
+    # split at separators outside parentheses
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "(（":
+            depth += 1
+        elif ch in ")）":
+            depth = max(0, depth - 1)
+        digit_comma = ch in ",，" and i > 0 and text[i - 1].isdigit() and re.match(r"\d{3}", text[i + 1:i + 4] or "")
+        if depth == 0 and not digit_comma:
+            m = _SPLIT_ITEMS.match(text, i)
+            if m and m.end() > i:
+                parts.append(buf)
+                buf = ""
+                i = m.end()
+                continue
+        buf += ch
+        i += 1
+    parts.append(buf)
+    return [p.strip(" .。") for p in parts if p.strip(" .。()（）")]
+
+
+def _resolve_dataset(item: str, registries: Registries, where: str) -> dict:
+    """One dataset mention: raw text, id (registered or minted), per-dataset tokens or size."""
+    datasets = registries["dataset"]
+    out: dict = {"raw": item}
+    m = _ITEM_SIZE.search(item)
+    if m:
+        out["tokens"] = parse_quantity(m.group(1))
+        out["tokens_raw"] = normalise_space(strip_markup(m.group(0)))
+        item = (item[: m.start()] + item[m.end():]).strip()
+    candidate = strip_markup(item)
+    found = datasets.lookup(candidate)
+    stripped: list[str] = []
+    while not found:
+        head, tail = split_paren_tail(candidate)
+        if not tail:
+            break
+        stripped.insert(0, tail)
+        candidate = head
+        found = datasets.lookup(candidate)
+    if not found:
+        size = _SIZE_TAIL.search(candidate)
+        if size and size.start() > 0:
+            found = datasets.lookup(candidate[: size.start()])
+            if found:
+                stripped.insert(0, size.group(0).strip())
+    if not found:
+        spans = datasets.find_in(candidate)
+        if spans and spans[0][0] == 0:
+            found = spans[0][2]
+            out["note"] = normalise(candidate)[spans[0][1]:].strip()
+    if not found:
+        bare = strip_markup(item)
+        while True:
+            shorter = re.sub(r"[(（][^()（）]*[)）]", " ", bare)
+            if shorter == bare:
+                break
+            bare = shorter
+        bare = normalise_space(bare)
+        found = datasets.lookup(bare) or datasets.resolve(bare or strip_markup(item), where)
+        stripped = []
+    out["id"] = found
+    if stripped:
+        out["size_raw"] = " ".join(stripped)
+    return out
+
+
+def split_paren_tail(text: str) -> tuple[str, str | None]:
+    """Split a trailing balanced parenthetical off ``text``.
+
+    >>> split_paren_tail("Japanese CC-100 (約6億 (85GB))")
+    ('Japanese CC-100', '(約6億 (85GB))')
+    """
+    text = text.rstrip()
+    if not text or text[-1] not in ")）":
+        return text, None
+    depth = 0
+    for pos in range(len(text) - 1, -1, -1):
+        if text[pos] in ")）":
+            depth += 1
+        elif text[pos] in "(（":
+            depth -= 1
+            if depth == 0:
+                return text[:pos].rstrip(), text[pos:]
+    return text, None
+
+
+@dataclass
+class TrainingParse:
+    stages: list[dict]
+    bases: list[tuple[str, str | None]]  # (name, stage kind) this row says it was trained from ("X (base) に対して")
+    unknown: bool
+
+
+def parse_training(
+    lines: list[str],
+    registries: Registries,
+    default_kind: str,
+    where: str,
+    is_model_name: Callable[[str], bool],
+) -> TrainingParse:
+    """Parse a training-data cell (ja) into stages; see the module docstring."""
+    stages: list[Stage] = []
+    bases: list[str] = []
+    unknown = False
+    pending_bases: list[str] = []
+    for clause in _clauses(lines):
+        raw = clause
+        text = strip_markup(clause)
+        if normalise(text) in ("不明", "unknown", "inconnu", "-", "?", "？"):
+            unknown = True
+            continue
+        text = re.sub(r"^[-–]\s*", "", text).strip()
+        if re.fullmatch(r"[(（].*[)）]", text) and stages and not _BASE_PHRASE.match(text.strip("()（）")):
+            inner = text.strip("()（）").strip()
+            tokens, tokens_raw, rest = find_token_total(text)
+            if tokens_raw:
+                stages[-1].tokens, stages[-1].tokens_raw = (tokens, tokens_raw) if tokens else (stages[-1].tokens, stages[-1].tokens_raw)
+                if not tokens:
+                    stages[-1].size_raw = tokens_raw
+                if not strip_markup(rest).strip(" ()（）"):
+                    continue
+            stages[-1].notes.append(inner)
+            continue
+        text = text.strip("()（）") if re.fullmatch(r"[(（].*[)）]", text) else text
+        applies = None
+        m = _APPLIES.match(text)
+        if m:
+            applies, text = m.group("who").strip(), m.group("rest").strip()
+        m = _BASE_PHRASE.match(text)
+        if m and (is_model_name(m.group("base")) or re.search(r"親モデル|重みを初期化", text)):
+            pending_bases.append(m.group("base").strip())
+            text = m.group("rest").strip()
+        tokens, tokens_raw, text = find_token_total(text)
+        text = normalise_space(text)
+        kinds: list[tuple[str, str]]
+        data = text
+        prefix = None
+        colon = re.match(r"^(?P<prefix>[^:：]{1,80}?)\s*[:：]\s*(?P<data>.*)$", text)
+        if colon and not re.match(r"https?$", colon.group("prefix")):
+            prefix, data = colon.group("prefix"), colon.group("data")
+        else:
+            tail = _TAIL_METHOD.match(text)
+            if tail:
+                prefix, data = tail.group("tail"), tail.group("data")
+            elif re.fullmatch(r"(?:独自の?データセットで\s*)?(Instruction Tuning|指示チューニング|ファインチューニング|知識蒸留)", text):
+                prefix, data = text, ""
+        if prefix is not None:
+            pieces = [p for p in re.split(r"\s*&\s*", prefix) if p.strip()]
+            if not pieces:
+                pieces = [prefix]
+            kinds = [_kind_from_text(p, registries, default_kind) for p in pieces]
+            if len(pieces) > 1 and registries["training_method"].lookup(prefix):
+                kinds = [_kind_from_text(prefix, registries, default_kind)]
+        else:
+            kinds = [(default_kind, registries["training_method"].lookup(default_kind) or default_kind)]
+        if re.search(r"以下のデータセットで", data):
+            data = re.sub(r"^.*以下のデータセットで", "", data)
+        items = _dataset_items(data)
+        for kind, method in kinds:
+            stage = Stage(kind=kind, method=method, raw=raw, applies_to=applies)
+            if tokens is not None:
+                stage.tokens, stage.tokens_raw = tokens, tokens_raw
+            elif tokens_raw:
+                stage.size_raw = tokens_raw
+            stage.datasets = [_resolve_dataset(item, registries, where) for item in items]
+            stages.append(stage)
+        for base in pending_bases:
+            bases.append((base, kinds[0][0] if kinds else None))
+        pending_bases = []
+    bases.extend((base, None) for base in pending_bases)
+    return TrainingParse(stages=[s.as_dict() for s in stages], bases=bases, unknown=unknown)

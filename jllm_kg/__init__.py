@@ -1,0 +1,1 @@
+"""jllm-kg: knowledge graph of Japanese LLMs (command-line entry point and settings)."""

@@ -1,0 +1,119 @@
+"""The ``jllm-kg`` command line: import, build, validate, export, query, serve.
+
+Each subcommand is a thin wrapper: it parses options, calls one function in
+``graph`` or ``server`` and prints. Errors a user can act on (:class:`UserError`)
+are printed on one line without a traceback, with a non-zero exit code.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from graph.errors import UserError
+from graph.settings import default_store_path
+
+STORE_OPTION = click.option(
+    "--store", "store", type=click.Path(path_type=Path), default=None,
+    help="On-disk Oxigraph store (default: $JLLM_KG_STORE or ~/.local/share/jllm-kg/store).",
+)
+
+
+class _Group(click.Group):
+    """A group that turns :class:`UserError` (and YAML/OS errors) into one-line messages."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except UserError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="jllm-kg")
+def main() -> None:
+    """jllm-kg: the knowledge graph of Japanese large language models."""
+
+
+@main.command("import")
+@click.argument("readme", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--en", "en", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="English README of the same commit.")
+@click.option("--fr", "fr", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="French README of the same commit.")
+@click.option("--out", "out", type=click.Path(path_type=Path, file_okay=False), required=True, help="Directory to write the catalog entry files into.")
+@click.option("--registries", "registries", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Curated registries directory (default: catalog/registries of this project).")
+@click.option("--commit", "commit", default=None, help="Upstream commit the READMEs come from (recorded as provenance).")
+def import_cmd(readme: Path, en: Path | None, fr: Path | None, out: Path, registries: Path | None, commit: str | None) -> None:
+    """Import the catalog README (ja, with optional en/fr) into YAML entry files."""
+    from graph.catalog_import import run_import
+
+    report = run_import(readme, en=en, fr=fr, out=out, registries=registries, commit=commit)
+    click.echo(report.render())
+
+
+@main.command("build")
+@click.option("--catalog", "catalog_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="Catalog directory (default: the shipped catalog/).")
+@STORE_OPTION
+@click.option("--base", "base", default=None, help="IRI base for resources (default: $JLLM_KG_BASE or https://w3id.org/jllm-kg/).")
+def build_cmd(catalog_dir: Path | None, store: Path | None, base: str | None) -> None:
+    """Build the graph from the catalog into the on-disk store (atomic, SHACL-validated)."""
+    from graph.build import build_store
+
+    build_store(catalog_dir=catalog_dir, store_path=store or default_store_path(), base=base, echo=click.echo)
+
+
+@main.command("validate")
+@click.option("--catalog", "catalog_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="Validate the graph built from this catalog instead of the store.")
+@STORE_OPTION
+def validate_cmd(catalog_dir: Path | None, store: Path | None) -> None:
+    """Check the graph against the SHACL shapes (ontology/shapes.ttl)."""
+    from graph.validate import validate_command
+
+    ok = validate_command(catalog_dir=catalog_dir, store_path=store or default_store_path(), echo=click.echo)
+    sys.exit(0 if ok else 1)
+
+
+@main.command("export")
+@click.option("--format", "fmt", default="ttl", show_default=True, help="ttl, nt, nq, trig or jsonld.")
+@click.option("-o", "--output", "output", type=click.Path(path_type=Path, dir_okay=False), default=None, help="File to write (default: stdout).")
+@STORE_OPTION
+def export_cmd(fmt: str, output: Path | None, store: Path | None) -> None:
+    """Dump the whole graph, deterministically, with a dataset description at the top."""
+    from graph.export import export_store
+
+    export_store(store_path=store or default_store_path(), fmt=fmt, output=output)
+
+
+@main.command("query", context_settings={"ignore_unknown_options": False})
+@click.argument("name", required=False)
+@click.option("--param", "params", multiple=True, metavar="K=V", help="Query parameter (repeatable).")
+@click.option("--format", "fmt", default="table", show_default=True, help="table, json or csv.")
+@STORE_OPTION
+def query_cmd(name: str | None, params: tuple[str, ...], fmt: str, store: Path | None) -> None:
+    """List the canned queries, or run one against the local store."""
+    from graph.canned import query_command
+
+    query_command(name, params, fmt=fmt, store_path=store or default_store_path(), echo=click.echo)
+
+
+@main.command("serve")
+@STORE_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="Query worker processes.")
+def serve_cmd(store: Path | None, host: str, port: int, workers: int) -> None:
+    """Serve the SPARQL endpoint, resource pages and canned queries (builds the store first if missing)."""
+    from server.serve import serve
+
+    serve(store_path=store or default_store_path(), host=host, port=port, workers=workers, echo=click.echo)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""The web service: Flask application factory, views and templates."""
