@@ -509,7 +509,7 @@ class Importer:
                 part = part.strip()
                 if not part:
                     continue
-                person = re.match(r"^(?:個人|individual|particulier)\s*[(（]\s*(.+?)\s*[)）]$", part, re.I)
+                person = re.match(r"^(?:個人|individual|individuel|particulier|personne)\s*[(（]\s*(.+?)\s*[)）]$", part, re.I)
                 if person:
                     part = person.group(1)
                 ids.append(reg.lookup(part) or reg.resolve(part, where))
@@ -600,8 +600,12 @@ class Importer:
             if other is None:
                 continue
             match = next((s for s in other.doc.root.walk() if s.title.links and s.title.links[0].href == link.href), None)
-            if match is None and sec.id in other.sections and other.sections[sec.id].title.links:
-                match = other.sections[sec.id]
+            if match is None:  # same position among the linked headings of the same category
+                mine = [s for s in (sec.parent.children if sec.parent else []) if s.title.links]
+                theirs_parent = other.sections.get(sec.parent.id) if sec.parent else None
+                theirs = [s for s in theirs_parent.children if s.title.links] if theirs_parent else []
+                if len(mine) == len(theirs) and sec in mine:
+                    match = theirs[mine.index(sec)]
             if match is not None:
                 names[lang] = normalise_space(match.title.links[0].text)
                 lines[lang] = match.line
@@ -641,6 +645,15 @@ class Importer:
         self.report.entries[f"benchmarks/{label}"] = self.report.entries.get(f"benchmarks/{label}", 0) + 1
 
 
+class ImportProblems(UserError):
+    """Rows that could not be turned into entries; nothing is written."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        more = f" (and {len(problems) - 1} more problems: {'; '.join(problems[1:4])})" if len(problems) > 1 else ""
+        super().__init__(problems[0] + more + " — nothing written")
+
+
 _KNOWN_KEYS = {"name", "architecture", "context_length", "training", "developer", "licence", "domain",
                "base_model", "hf_available", "date", "venue", "paper", "method"}
 
@@ -674,6 +687,8 @@ def run_import(
     regs = load_registries(reg_dir)
     imp = Importer(docs, regs, commit)
     imp.run()
+    if imp.report.problems:
+        raise ImportProblems(imp.report.problems)
     if not imp.families and not imp.papers and not imp.benchmarks:
         raise UserError(f"{readme}: no catalog tables or benchmark sections found — is this the awesome-japanese-llm README?")
 

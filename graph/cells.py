@@ -129,7 +129,7 @@ def label_words(label: str) -> tuple[set[str], str | None]:
     text = nfkc(strip_markup(label)).casefold()
     words: set[str] = set()
     version: str | None = None
-    for w in re.split(r"[\s\-_,()/&:.]+(?!\d)", text):
+    for w in re.split(r"[\s\-_,()/&:]+|\.(?!\d)", text):
         w = w.strip()
         if not w:
             continue
@@ -141,15 +141,15 @@ def label_words(label: str) -> tuple[set[str], str | None]:
 
 
 _APPLIES_NOISE = re.compile(
-    r"(モデル|models?|modèles?|のみ|では|は|only|seulement|pour les|pour le|les|le|la|他|others?|autres?|\bfor\b)", re.I
+    r"モデル|のみ|では|は|他|\b(?:models?|modèles?|only|seulement|pour|les|le|la|others?|autres?|for)\b", re.I
 )
 
 
 def applies_groups(phrase: str) -> list[tuple[set[str], set[str]]]:
     """An applies-to phrase as alternatives of (words, versions).
 
-    >>> applies_groups("base (v1, v2) & large")
-    [({'base'}, {'v1', 'v2'}), ({'large'}, set())]
+    >>> [(sorted(w), sorted(v)) for w, v in applies_groups("base (v1, v2) & large")]
+    [(['base'], ['v1', 'v2']), (['large'], [])]
     """
     out = []
     for alt in re.split(r"\s*(?:&|、|;|\bet\b|\band\b)\s*", phrase):
@@ -242,8 +242,13 @@ def infer_variant_parents(repos: list[str]) -> dict[str, tuple[str, str]]:
             rest = words[:idx] + words[idx + 1:]
             cands.append("-".join(rest))
             cands.append("-".join(words[:idx]))
+            if _VERSION.match(words[-1]) and idx < len(words) - 1:
+                cands.append("-".join(words[:idx] + [words[-1]]))
             if words[idx] in ("instruct", "instruction", "chat"):
-                cands.append("-".join(words[:idx] + ["base"] + words[idx + 1:]))
+                swapped = words[:idx] + ["base"] + words[idx + 1:]
+                cands.append("-".join(swapped))
+                if _VERSION.match(swapped[-1]):
+                    cands.append("-".join(swapped[:-1]))
             for cand in cands:
                 target = next((r for n, r in by_name.items() if n.replace("_", "-") == cand), None)
                 if target and target != repo:

@@ -272,7 +272,33 @@ def parse_markdown(src: str, file: str) -> Document:
         if fn:
             footnotes.setdefault(fn.group(1), pos)
     problems = _check_tables(src_lines, file, tables_at)
+    for sec in root.walk():
+        for table in sec.tables:
+            width = len(table.headers)
+            for row in table.rows:
+                n = source_cell_count(src_lines[row.line - 1])
+                if n > width:
+                    problems.append(
+                        f"{file}:{row.line}: table row has {n} cells but the header has {width}: "
+                        "the extra cells would be lost (add a column header or fix the row)"
+                    )
+    problems.sort(key=lambda p: int(re.match(r"[^:]*:(\d+)", p).group(1)) if re.match(r"[^:]*:(\d+)", p) else 0)
     return Document(file=file, root=root, footnotes=footnotes, problems=problems)
+
+
+def source_cell_count(line: str) -> int:
+    """Cells in a pipe-table source line (escaped pipes and code spans do not split).
+
+    >>> source_cell_count("| a | b \\| c | `x|y` |")
+    3
+    """
+    text = re.sub(r"`[^`]*`", "", line.strip())
+    text = text.replace("\\|", "")
+    if text.startswith("|"):
+        text = text[1:]
+    if text.endswith("|"):
+        text = text[:-1]
+    return len(text.split("|"))
 
 
 def _read_table(tokens: list[Token], i: int, line: int) -> tuple[Table, int]:

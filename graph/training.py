@@ -103,6 +103,7 @@ def _kind_from_text(text: str, registries: Registries, default: str) -> tuple[st
 
 def _dataset_items(text: str) -> list[str]:
     text = re.sub(r"など$|etc\.?$|等$", "", text.strip()).strip()
+    text = re.sub(r"[(（]\s*[+＋]\s*([^()（）]+)[)）]", r", \1", text)  # "A (+ B)" names B too
     depth = 0
     parts: list[str] = []
     buf = ""
@@ -259,8 +260,6 @@ def parse_training(
             if not pieces:
                 pieces = [prefix]
             kinds = [_kind_from_text(p, registries, default_kind) for p in pieces]
-            if len(pieces) > 1 and registries["training_method"].lookup(prefix):
-                kinds = [_kind_from_text(prefix, registries, default_kind)]
         else:
             kinds = [(default_kind, registries["training_method"].lookup(default_kind) or default_kind)]
         if re.search(r"以下のデータセットで", data):

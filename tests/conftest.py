@@ -1,0 +1,29 @@
+"""Shared fixtures: where the seed README lives, the shipped catalog, a CLI runner."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_DIR = Path(os.environ.get("JLLM_KG_SEED_DIR", ROOT.parent / "shared" / "seed"))
+
+
+@pytest.fixture(scope="session")
+def seed_dir() -> Path:
+    """The upstream seed READMEs (../shared/seed or $JLLM_KG_SEED_DIR); skip when absent."""
+    if not (SEED_DIR / "README.ja.md").exists():
+        pytest.skip(f"seed README not found at {SEED_DIR} (a user's clone has no ../shared; set JLLM_KG_SEED_DIR)")
+    return SEED_DIR
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``jllm-kg`` in a subprocess, as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "jllm_kg.cli", *args], cwd=cwd or ROOT, env=full_env,
+        capture_output=True, text=True, timeout=timeout,
+    )

@@ -1,0 +1,253 @@
+"""`jllm-kg import`: the seed README becomes the shipped catalog, losing nothing."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+import catalog as catalog_pkg
+from graph.catalog_import import ImportProblems, run_import
+from graph.errors import SourceError
+from graph.registry import load_registries, normalise
+from tests.conftest import ROOT, run_cli
+
+CATALOG = catalog_pkg.PATH
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def _families(cat: Path = CATALOG) -> dict[str, dict]:
+    out = {}
+    for path in sorted((cat / "models").glob("*.yaml")):
+        for fam in yaml.safe_load(path.read_text(encoding="utf-8"))["families"]:
+            assert fam["id"] not in out, f"duplicate family id {fam['id']}"
+            out[fam["id"]] = fam
+    return out
+
+
+@pytest.fixture(scope="module")
+def reimported(seed_dir: Path, tmp_path_factory) -> tuple[Path, object]:
+    out = tmp_path_factory.mktemp("catalog")
+    report = run_import(
+        seed_dir / "README.ja.md", en=seed_dir / "README.en.md", fr=seed_dir / "README.fr.md",
+        out=out, commit="2f152f0",
+    )
+    return out, report
+
+
+def test_reimport_reproduces_committed_catalog_byte_for_byte(reimported):
+    out, report = reimported
+    written = sorted(p.relative_to(out) for p in out.rglob("*.yaml"))
+    assert written, "import wrote nothing"
+    for rel in written:
+        committed = CATALOG / rel
+        assert committed.exists(), f"{rel} is not committed"
+        assert (out / rel).read_bytes() == committed.read_bytes(), f"{rel} differs from the committed catalog"
+    # import writes only entry files, never registries
+    assert not any(str(p).startswith("registries") for p in written)
+
+
+def test_yaml_is_human_readable_utf8():
+    text = (CATALOG / "models" / "generative-scratch-general.yaml").read_text(encoding="utf-8")
+    assert "\\u" not in text
+    assert "東大 和泉研" in text
+
+
+def test_seed_counts():
+    fams = _families()
+    assert len(fams) == 128
+    benchmarks = yaml.safe_load((CATALOG / "benchmarks.yaml").read_text(encoding="utf-8"))["benchmarks"]
+    assert len(benchmarks) == 12
+    papers = yaml.safe_load((CATALOG / "papers.yaml").read_text(encoding="utf-8"))["papers"]
+    assert sum(p["table"] == "architectures" for p in papers) == 48
+    assert sum(p["table"] == "training-methods" for p in papers) == 4
+
+
+def test_every_hugging_face_model_repo_is_a_variant(seed_dir: Path):
+    text = (seed_dir / "README.ja.md").read_text(encoding="utf-8")
+    repos = {
+        f"{m.group(1)}/{m.group(2)}"
+        for m in re.finditer(r"https://huggingface\.co/([^/()\s]+)/([^/()\s#?]+)", text)
+        if m.group(1) not in ("datasets", "spaces")
+    }
+    variants = {v["repo"] for fam in _families().values() for v in fam["variants"]}
+    assert len(repos) >= 240
+    assert repos - variants == set()
+
+
+def test_report_counts_rows_and_lists_unresolved_names(reimported):
+    _, report = reimported
+    text = report.render()
+    assert "generative-continual-general" in text and "23 rows →   23 entries" in text
+    assert "embeddings" in text and "10 rows →    9 entries" in text  # one empty row, reported
+    assert "empty row in section 'embeddings'" in text
+    for items in report.minted.values():
+        for item in items:
+            assert item["id"] in text
+    assert report.problems == []
+
+
+def test_swallow_7b_has_five_variants():
+    fam = _families()["swallow-7b"]
+    assert [v["repo"] for v in fam["variants"]] == [
+        "tokyotech-llm/Swallow-7b-hf", "tokyotech-llm/Swallow-7b-instruct-hf", "tokyotech-llm/Swallow-7b-NVE-hf",
+        "tokyotech-llm/Swallow-7b-NVE-instruct-hf", "tokyotech-llm/Swallow-7b-plus-hf",
+    ]
+    assert all(v["size"]["params_b"] == 7 for v in fam["variants"])
+    assert fam["base_models"][0]["id"] == "llama-2"
+
+
+def test_houou_base_is_the_catalog_family_youri():
+    fam = _families()["houou-7b"]
+    direct = [b for b in fam["base_models"] if b.get("in_catalog")]
+    assert direct and direct[0]["id"] == "youri-7b"
+    assert direct[0]["variant"] == "rinna/youri-7b"
+    assert direct[0]["kind"] == "instruction-tuning-full"
+    stage = fam["training"]["stages"][0]
+    assert [d["id"] for d in stage["datasets"]] == ["ichikara-instruction"]
+
+
+def test_distillation_parent_points_at_catalog_family():
+    fam = _families()["bandai-namco-distilbert"] if "bandai-namco-distilbert" in _families() else next(
+        f for f in _families().values() if f["names"]["ja"] == "Bandai Namco DistilBERT")
+    base = fam["base_models"][0]
+    assert base["in_catalog"] and base["kind"] == "distillation"
+    assert _families()[base["id"]]["names"]["ja"] == "東北大BERT"
+
+
+def test_karakuri_trained_on_cc100_alias():
+    fam = _families()["karakuri-lm"]
+    pre = fam["training"]["stages"][0]
+    cc = [d for d in pre["datasets"] if d["raw"] == "CC100"]
+    assert cc and cc[0]["id"] == "cc-100"
+    assert pre["tokens"] == 16_000_000_000
+    stockmark = _families()["stockmark-13b"]
+    assert "cc-100" in [d["id"] for d in stockmark["training"]["stages"][0]["datasets"]]  # "Japanese CC-100"
+
+
+def test_calm2_chat_context_and_licences():
+    fam = _families()["calm2"]
+    by_repo = {v["repo"]: v for v in fam["variants"]}
+    assert by_repo["cyberagent/calm2-7b"]["context_length"] == 4096
+    assert by_repo["cyberagent/calm2-7b-chat"]["context_length"] == 32768
+    assert by_repo["cyberagent/calm2-7b-chat-dpo-experimental"]["context_length"] == 32768
+    assert by_repo["cyberagent/calm2-7b-chat-dpo-experimental"]["licence"] == "CC-BY-4.0"
+    assert by_repo["cyberagent/calm2-7b-chat"]["licence"] == "Apache-2.0"
+
+
+def test_stockmark_licence_per_variant():
+    by_repo = {v["repo"]: v for v in _families()["stockmark-13b"]["variants"]}
+    assert by_repo["stockmark/stockmark-13b"]["licence"] == "MIT"
+    assert by_repo["stockmark/stockmark-13b-instruct"]["licence"] == "CC-BY-NC-SA-4.0"
+
+
+def test_tohoku_bert_licences_by_version():
+    fam = next(f for f in _families().values() if f["names"]["ja"] == "東北大BERT")
+    by_label = {v["label"]: v["licence"] for v in fam["variants"]}
+    assert by_label["base (v1)"] == "CC-BY-SA-3.0"
+    assert by_label["large"] == "CC-BY-SA-3.0"
+    assert by_label["base (v3)"] == "Apache-2.0"
+    assert by_label["large (v2, 文字レベル)"] == "Apache-2.0"
+
+
+def test_sizes_nominal_and_actual():
+    fam = next(f for f in _families().values() if f["names"]["ja"].startswith("rinna GPT (英語"))
+    size = fam["variants"][0]["size"]
+    assert size["params_b"] == 4 and size["actual_params_b"] == 3.8
+
+
+def test_inferred_variant_lineage_is_marked():
+    youri = {v["repo"]: v for v in _families()["youri-7b"]["variants"]}
+    edge = youri["rinna/youri-7b-chat-gptq"]["derived_from"][0]
+    assert edge == {"variant": "rinna/youri-7b-chat", "kind": "quantisation", "inferred": True}
+
+
+def test_footnotes_hf_marks_and_raw_cells_kept():
+    fams = _families()
+    assert fams["karakuri-lm"]["footnotes"] == ["13"]
+    nict = next(f for f in fams.values() if f["names"]["ja"] == "NICT BERT")
+    assert nict["hf_available"]["mark"] == "convertible"
+    for fam in fams.values():
+        assert fam["cells"], fam["id"]
+        assert fam["source"]["line"] > 0
+
+
+def test_izumi_lab_english_label():
+    regs = load_registries(CATALOG / "registries")
+    oid = regs["organisation"].lookup("東大 和泉研")
+    assert regs["organisation"].entries[oid]["labels"]["en"] == "University of Tokyo Izumi Lab"
+
+
+def test_multilingual_names():
+    fam = next(f for f in _families().values() if f["names"]["ja"] == "早大GPT")
+    assert fam["names"]["en"] == "WasedaGPT"
+    assert set(fam["names"]) == {"ja", "en", "fr"}
+
+
+def test_benchmark_facts():
+    benchmarks = {b["id"]: b for b in yaml.safe_load((CATALOG / "benchmarks.yaml").read_text(encoding="utf-8"))["benchmarks"]}
+    jglue = benchmarks["jglue"]
+    assert [i["name"] for i in jglue["includes"]] == ["MARC-ja", "JCoLA", "JSTS", "JNLI", "JSQuAD", "JCommonsenseQA"]
+    assert len(jglue["developers"]["ids"]) == 2
+    assert benchmarks["japanese-mt-bench"]["questions"] == 80
+    assert benchmarks["rakuda-benchmark"]["questions"] == 40
+    nejumi = benchmarks["nejumi-llm-leaderboard-neo"]
+    assert {i.get("benchmark") for i in nejumi["includes"]} == {"llm-jp-eval", "jp-mt-bench"}
+    assert "prose" not in nejumi and nejumi["section"]  # prose is linked, not copied
+
+
+def test_papers_link_to_what_they_introduce():
+    papers = {p["id"]: p for p in yaml.safe_load((CATALOG / "papers.yaml").read_text(encoding="utf-8"))["papers"]}
+    llama2 = papers["arxiv-2307.09288"]
+    assert llama2["date"] == "2023-07-18" and llama2["venue"] is None
+    assert llama2["introduces"]["id"]
+    dpo = papers["arxiv-2305.18290"]
+    assert dpo["table"] == "training-methods" and dpo["venue"] == "NeurIPS 2023"
+
+
+# ---------------------------------------------------------------- drift and bad input
+
+def test_drift_unknown_column_and_section_kept(tmp_path: Path):
+    report = run_import(FIXTURES / "drift" / "README.md", out=tmp_path)
+    text = report.render()
+    assert "unknown column 'パラメータ数'" in text
+    fams = _families(tmp_path)
+    foo = next(f for f in fams.values() if f["names"]["ja"] == "Foo LM")
+    assert foo["extra_columns"] == {"パラメータ数": "47B"} or list(foo["extra_columns"].values()) == ["47B"]
+    assert {v["repo"] for v in foo["variants"]} == {"foo/foo-8x7b-instruct", "foo/foo-1.2b"}
+    assert foo["context_length"]["values"][0]["value"] == 128 * 1024
+    pre = foo["training"]["stages"][0]
+    assert "somenewcorpus" in [d["id"] for d in pre["datasets"]]
+    assert normalise("SomeNewCorpus") in {m["name"].casefold() for m in report.minted["dataset"]}
+    bar = next(f for f in fams.values() if f["names"]["ja"] == "Bar Speech")
+    assert bar["variants"][0]["repo"] == "bar/bar-asr"
+
+
+def test_malformed_table_is_reported_with_file_and_line(tmp_path: Path):
+    with pytest.raises(ImportProblems) as err:
+        run_import(FIXTURES / "drift" / "broken.md", out=tmp_path)
+    problems = err.value.problems
+    assert any(p.startswith("broken.md:9:") and "extra cells" in p for p in problems)
+    assert any(p.startswith("broken.md:13:") and "malformed table" in p for p in problems)
+    assert not list(tmp_path.iterdir()), "nothing may be written when rows would be lost"
+
+
+def test_cli_malformed_input_one_line_error(tmp_path: Path):
+    res = run_cli("import", str(FIXTURES / "drift" / "broken.md"), "--out", str(tmp_path / "o"))
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr
+    assert res.stderr.startswith("error: broken.md:9:")
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_cli_bad_registry_yaml(tmp_path: Path):
+    regs = tmp_path / "regs"
+    regs.mkdir()
+    (regs / "datasets.yaml").write_text("- id: a\n  labels: {ja: x\n- id: b\n", encoding="utf-8")
+    res = run_cli("import", str(FIXTURES / "drift" / "README.md"), "--out", str(tmp_path / "o"), "--registries", str(regs))
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    assert re.match(r"error: regs/datasets\.yaml:\d+: invalid YAML", res.stderr)
+    with pytest.raises(SourceError):
+        load_registries(regs)
