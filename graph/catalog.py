@@ -77,6 +77,8 @@ class Catalog:
     registries: dict[str, list[Record]] = field(default_factory=dict)
     minted: dict[str, list[Record]] = field(default_factory=dict)
     commit: str | None = None
+    upstream_paths: dict[str, str] = field(default_factory=dict)
+    """Seed README file name → path in the upstream repository (from ``sections.yaml`` ``source.files``)."""
 
     def registry(self, kind: str) -> list[Record]:
         """Curated entries of one registry kind (empty if the file is absent)."""
@@ -128,6 +130,10 @@ def load_catalog(root: Path) -> Catalog:
 
     data = read("sections.yaml")
     cat.commit = cat.commit or _commit_of(data)
+    files = ((data.get("source") or {}).get("files") if isinstance(data, dict) else None) or {}
+    for info in files.values():
+        if isinstance(info, dict) and info.get("file") and info.get("upstream_path"):
+            cat.upstream_paths[str(info["file"])] = str(info["upstream_path"])
     cat.sections = _list_of_records(data, "catalog/sections.yaml", "sections" if isinstance(data, dict) else None)
 
     for path in sorted((root / "models").glob("*.yaml")) + sorted((root / "other").glob("*.yaml")):

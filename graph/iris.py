@@ -130,10 +130,11 @@ def ontology(term: str) -> NamedNode:
     return NamedNode(ONTOLOGY_NS + term)
 
 
-def upstream_url(file: str, commit: str | None, line: int | None = None) -> NamedNode:
+def upstream_url(file: str, commit: str | None, line: int | None = None,
+                 paths: dict[str, str] | None = None) -> NamedNode:
     """The upstream README a catalog fact was read from, at its commit and line."""
     from graph.settings import UPSTREAM_REPO
 
-    name = UPSTREAM_FILES.get(file, file)
+    name = (paths or {}).get(file) or UPSTREAM_FILES.get(file, file)
     url = f"{UPSTREAM_REPO}/blob/{commit or 'main'}/{_path(name)}"
     return NamedNode(f"{url}#L{line}" if line else url)

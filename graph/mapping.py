@@ -123,6 +123,11 @@ class Mapper:
         self.graph: NamedNode = iris.graph("ontology")
         self.prov_graph = iris.graph("provenance")
         self.spdx: dict[str, bool] = {}
+        self.benchmark_ids: dict[str, str] = {}
+        for rec in catalog.benchmarks:
+            self.benchmark_ids[str(rec["id"])] = str(rec["id"])
+            if rec.get("section"):
+                self.benchmark_ids.setdefault(str(rec["section"]), str(rec["id"]))
         for rec in catalog.registry("licence"):
             self.spdx[str(rec["id"])] = bool(rec.get("spdx"))
 
@@ -168,9 +173,9 @@ class Mapper:
         if isinstance(source, dict) and source.get("file"):
             self.add(here, JLLM.sourceFile, text(source["file"]))
             self.add(here, JLLM.sourceLine, integer(source.get("line")))
-            self.add(here, PROV.wasDerivedFrom, upstream_url(source["file"], self.cat.commit, source.get("line")))
+            self.add(here, PROV.wasDerivedFrom, upstream_url(source["file"], self.cat.commit, source.get("line"), self.cat.upstream_paths))
             for lang, line in (source.get("lines") or {}).items():
-                self.add(here, PROV.wasDerivedFrom, upstream_url(f"README.{lang}.md", self.cat.commit, line))
+                self.add(here, PROV.wasDerivedFrom, upstream_url(f"README.{lang}.md", self.cat.commit, line, self.cat.upstream_paths))
         if self.cat.commit:
             self.add(here, JLLM.sourceCommit, text(self.cat.commit))
         self.graph = here
@@ -383,6 +388,8 @@ class Mapper:
             self.add(target, JLLM.introducedIn, s)
         if isinstance(intro, dict) and intro.get("raw"):
             self.add(s, JLLM.rawText, text(intro["raw"]))
+        for key, raw in (rec.get("cells") or {}).items():
+            self.cell(s, str(key), raw)
 
     def benchmark(self, rec: Record) -> None:
         s = self.iris.benchmark(str(rec["id"]))
@@ -399,12 +406,19 @@ class Mapper:
         if rec.get("category"):
             self.add(s, JLLM.section, self.iris.section(str(rec["category"])))
         if rec.get("section"):
-            self.add(s, RDFS.seeAlso, NamedNode(upstream_url("README.ja.md", self.cat.commit).value + "#" + str(rec["section"])))
-        for name in rec.get("includes") or []:
-            t = self.iris.task(s, str(name))
-            self.add(t, TYPE, JLLM.BenchmarkTask)
-            self.label(t, str(name))
-            self.add(s, JLLM.includes, t)
+            self.add(s, RDFS.seeAlso, NamedNode(upstream_url("README.ja.md", self.cat.commit, None, self.cat.upstream_paths).value + "#" + str(rec["section"])))
+        for item in rec.get("includes") or []:
+            name = item.get("name") if isinstance(item, dict) else item
+            target = self.benchmark_ids.get(str(item.get("benchmark"))) if isinstance(item, dict) else None
+            if target:
+                self.add(s, JLLM.includes, self.iris.benchmark(target))
+            elif name:
+                t = self.iris.task(s, str(name))
+                self.add(t, TYPE, JLLM.BenchmarkTask)
+                self.label(t, str(name))
+                self.add(s, JLLM.includes, t)
+        for key, raw in (rec.get("cells") or {}).items():
+            self.cell(s, str(key), raw)
         self.add(s, JLLM.questionCount, integer(rec.get("questions")))
         for other in rec.get("links") or []:
             link = self.url(other)

@@ -1,0 +1,119 @@
+"""The VoID/DCAT description of the dataset: title, licence, source commit, build date, counts.
+
+It is computed once at build time from the quads and stored in ``<base>graph/void``, so the
+build date and counts are facts of the store (an export of the same store is byte-identical).
+The server serves it at ``/.well-known/void`` through :func:`void_description`.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from urllib.parse import quote
+
+from pyoxigraph import Literal, NamedNode, Quad, Store, Triple
+
+from graph.iris import Iris
+from graph.mapping import integer, text
+from graph.settings import UPSTREAM_REPO
+from graph.vocab import DCAT, DCTERMS, FOAF, JLLM, PREFIXES, PROV, RDFS, TYPE, VOID, XSD, curie
+
+TITLE = {"en": "Japanese LLM knowledge graph (jllm-kg)", "ja": "日本語LLMナレッジグラフ (jllm-kg)",
+         "fr": "Graphe de connaissances des LLM japonais (jllm-kg)"}
+DESCRIPTION = {
+    "en": "Japanese large language models, their lineage, training data, licences, papers and benchmarks, "
+          "built from the awesome-japanese-llm catalog.",
+    "ja": "awesome-japanese-llm のカタログから構築した、日本語LLMとその派生関係・学習データ・ライセンス・論文・ベンチマークのグラフ。",
+}
+DATA_LICENCE = NamedNode("http://spdx.org/licenses/Apache-2.0")
+
+
+def _partition_iri(dataset: NamedNode, kind: str, iri: str) -> NamedNode:
+    return NamedNode(f"{dataset.value}/{kind}/{quote(curie(iri).strip('<>'), safe='')}")
+
+
+def describe(quads: Iterable[Quad], iris: Iris, commit: str | None, build_date: str) -> list[Quad]:
+    """The description of the dataset made of ``quads``, as quads in ``<base>graph/void``.
+
+    ``build_date`` is an ``xsd:dateTime`` lexical form. Counts are over the given quads (the
+    description itself excluded).
+    """
+    quads = list(quads)
+    d = iris.void()
+    g = iris.graph("void")
+    out: list[Quad] = []
+
+    def add(s: NamedNode, p: NamedNode, o) -> None:
+        out.append(Quad(s, p, o, g))
+
+    classes: Counter[NamedNode] = Counter()
+    properties: Counter[NamedNode] = Counter()
+    subjects = set()
+    graphs = set()
+    for q in quads:
+        properties[q.predicate] += 1
+        subjects.add(q.subject)
+        graphs.add(q.graph_name)
+        if q.predicate == TYPE and isinstance(q.object, NamedNode):
+            classes[q.object] += 1
+    entities = {q.subject for q in quads if q.predicate == TYPE and isinstance(q.subject, NamedNode)
+                and q.subject.value.startswith(iris.base)}
+
+    for cls in (VOID.Dataset, DCAT.Dataset, PROV.Entity):
+        add(d, TYPE, cls)
+    for lang, title in TITLE.items():
+        add(d, DCTERMS.title, Literal(title, language=lang))
+        add(d, RDFS.label, Literal(title, language=lang))
+    for lang, desc in DESCRIPTION.items():
+        add(d, DCTERMS.description, Literal(desc, language=lang))
+    add(d, DCTERMS.license, DATA_LICENCE)
+    add(d, DCTERMS.source, NamedNode(UPSTREAM_REPO))
+    add(d, FOAF.homepage, NamedNode(UPSTREAM_REPO))
+    if commit:
+        add(d, JLLM.sourceCommit, text(commit))
+        add(d, PROV.wasDerivedFrom, NamedNode(f"{UPSTREAM_REPO}/tree/{commit}"))
+    add(d, DCTERMS.issued, Literal(build_date, datatype=XSD.dateTime))
+    add(d, VOID.uriSpace, text(iris.base))
+    add(d, VOID.sparqlEndpoint, NamedNode(iris.base + "sparql"))
+    add(d, VOID.rootResource, iris.sections())
+    for ns in sorted(set(PREFIXES.values()) - {PREFIXES["xsd"], PREFIXES["sh"]}):
+        add(d, VOID.vocabulary, NamedNode(ns))
+    add(d, VOID.triples, integer(len(quads)))
+    add(d, VOID.entities, integer(len(entities)))
+    add(d, VOID.distinctSubjects, integer(len(subjects)))
+    add(d, VOID.classes, integer(len(classes)))
+    add(d, VOID.properties, integer(len(properties)))
+    add(d, JLLM.namedGraphs, integer(len(graphs)))
+    for cls, count in sorted(classes.items(), key=lambda kv: kv[0].value):
+        part = _partition_iri(d, "class", cls.value)
+        add(d, VOID.classPartition, part)
+        add(part, VOID["class"], cls)
+        add(part, VOID.entities, integer(count))
+    for prop, count in sorted(properties.items(), key=lambda kv: kv[0].value):
+        part = _partition_iri(d, "property", prop.value)
+        add(d, VOID.propertyPartition, part)
+        add(part, VOID.property, prop)
+        add(part, VOID.triples, integer(count))
+    return out
+
+
+def dataset_iri(store: Store) -> NamedNode | None:
+    """The IRI of the dataset description in ``store`` (the one ``void:Dataset`` with a licence)."""
+    for s in store.quads_for_pattern(None, TYPE, VOID.Dataset, None):
+        if isinstance(s.subject, NamedNode) and next(store.quads_for_pattern(s.subject, DCTERMS.license, None, None), None):
+            return s.subject
+    return None
+
+
+def void_description(store: Store) -> list[Triple]:
+    """The stored VoID/DCAT description: the dataset node and its partitions, sorted.
+
+    Works on a built store and on a store loaded from an export (where all is in the default graph).
+    """
+    d = dataset_iri(store)
+    if d is None:
+        return []
+    subjects = {d}
+    for p in (VOID.classPartition, VOID.propertyPartition):
+        subjects.update(q.object for q in store.quads_for_pattern(d, p, None, None))
+    triples = {q.triple for s in subjects for q in store.quads_for_pattern(s, None, None, None)}
+    return sorted(triples, key=str)
