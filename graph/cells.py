@@ -83,7 +83,7 @@ _BYTES_TOTAL = re.compile(r"[(（]\s*(?:計|total)\s*\*{0,2}(\d+(?:[.,]\d+)?\s*[
 def find_token_total(text: str) -> tuple[int | None, str | None, str]:
     """A ``計 **1.5T** トークン`` total in ``text``: (tokens, raw match, text without it)."""
     m = _TOKENS_TOTAL.search(text)
-    if m and (re.search(r"計|total|soit", m.group(0), re.I) or m.group(0).strip().startswith(("(", "（"))):
+    if m and re.search(r"計|total|soit", m.group(0), re.I):
         return parse_quantity(m.group(1)), normalise_space(m.group(0)), (text[: m.start()] + " " + text[m.end():])
     m = _BYTES_TOTAL.search(text)
     if m:

@@ -86,19 +86,27 @@ def _clauses(lines: list[str]) -> list[str]:
     return out
 
 
-def _kind_from_text(text: str, registries: Registries, default: str) -> tuple[str, str]:
-    """(kind, method id) named in ``text``: a registered method alias, else a keyword hint."""
+def _kind_from_text(text: str, registries: Registries, default: str) -> tuple[str, str] | None:
+    """(kind, method id) named in ``text``: a registered method alias, else a keyword hint, else None."""
     methods = registries["training_method"]
     found = methods.lookup(text)
+    kind: str | None = None
     if found:
-        entry = methods.entries[found]
-        return str(entry.get("kind", found)), found
-    low = nfkc(text).casefold()
-    for pattern, kind in _KIND_HINTS:
-        if re.search(pattern, low):
-            mid = methods.lookup(kind) or kind
-            return kind, mid
-    return default, methods.lookup(default) or default
+        kind = str(methods.entries[found].get("kind", found))
+    else:
+        low = nfkc(text).casefold()
+        kind = next((k for pattern, k in _KIND_HINTS if re.search(pattern, low)), None)
+        if kind is None:
+            return None
+        found = methods.lookup(kind) or kind
+    if kind == "pre-training" and default == "continual-pre-training":
+        # "事前学習:" in the continual-pre-training tables is continued pre-training of the base
+        return default, methods.lookup(default) or default
+    return kind, found
+
+
+def _default(registries: Registries, default: str) -> tuple[str, str]:
+    return default, registries["training_method"].lookup(default) or default
 
 
 def _dataset_items(text: str) -> list[str]:
@@ -255,13 +263,17 @@ def parse_training(
                 prefix, data = tail.group("tail"), tail.group("data")
             elif re.fullmatch(r"(?:独自の?データセットで\s*)?(Instruction Tuning|指示チューニング|ファインチューニング|知識蒸留)", text):
                 prefix, data = text, ""
+        kinds = [_default(registries, default_kind)]
         if prefix is not None:
-            pieces = [p for p in re.split(r"\s*&\s*", prefix) if p.strip()]
-            if not pieces:
-                pieces = [prefix]
-            kinds = [_kind_from_text(p, registries, default_kind) for p in pieces]
-        else:
-            kinds = [(default_kind, registries["training_method"].lookup(default_kind) or default_kind)]
+            pieces = [p for p in re.split(r"\s*&\s*", prefix) if p.strip()] or [prefix]
+            found_kinds = [_kind_from_text(p, registries, default_kind) for p in pieces]
+            if all(k is not None for k in found_kinds):
+                kinds = [k for k in found_kinds if k is not None]
+            elif colon and not applies:
+                # "base (v1): …" / "v1: …": the prefix names variants, not a method
+                applies = prefix.strip()
+            else:
+                data = text
         if re.search(r"以下のデータセットで", data):
             data = re.sub(r"^.*以下のデータセットで", "", data)
         items = _dataset_items(data)
