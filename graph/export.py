@@ -33,30 +33,31 @@ def _term_key(term) -> str:
     return str(term)
 
 
-def _sort_key(top: set) -> object:
+def _sort_key(top: dict) -> object:
     def key(t: Triple | Quad) -> tuple:
-        return (t.subject not in top, _term_key(t.subject), _PREDICATE_RANK.get(t.predicate, 2),
+        return (top.get(t.subject, 2), _term_key(t.subject), _PREDICATE_RANK.get(t.predicate, 2),
                 _term_key(t.predicate), _term_key(t.object))
     return key
 
 
-def description_subjects(store: Store) -> set:
-    """The dataset node and its partitions: they go first in exports."""
+def description_subjects(store: Store) -> dict:
+    """Rank of the dataset node (0) and its partitions (1): they go first in exports."""
     d = dataset_iri(store)
     if d is None:
-        return set()
-    subjects = {d}
+        return {}
+    ranks = {}
     for p in (VOID.classPartition, VOID.propertyPartition):
-        subjects.update(q.object for q in store.quads_for_pattern(d, p, None, None))
-    return subjects
+        ranks.update((q.object, 1) for q in store.quads_for_pattern(d, p, None, None))
+    ranks[d] = 0
+    return ranks
 
 
-def sorted_triples(quads: Iterable[Quad], top: set) -> list[Triple]:
+def sorted_triples(quads: Iterable[Quad], top: dict) -> list[Triple]:
     """The distinct triples of ``quads`` (graphs merged), description first, then by subject."""
     return sorted({q.triple for q in quads}, key=_sort_key(top))
 
 
-def sorted_quads(quads: Iterable[Quad], top: set) -> list[Quad]:
+def sorted_quads(quads: Iterable[Quad], top: dict) -> list[Quad]:
     """Quads grouped by graph (the description's graph first), then as :func:`sorted_triples`."""
     inner = _sort_key(top)
 

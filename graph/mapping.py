@@ -187,10 +187,19 @@ class Mapper:
     def licence_iri(self, licence_id: str) -> NamedNode:
         return self.iris.licence(licence_id, self.spdx.get(licence_id, False))
 
+    def kind_label(self, kind: str, lang: str) -> str:
+        """The label of a stage kind's activity class in ``lang`` (English, then the kind itself, as fallback)."""
+        labels = self.class_labels.get(jllm_term(STAGE_CLASSES[kind]), {}) if kind in STAGE_CLASSES else {}
+        return labels.get(lang) or labels.get("en") or kind or "?"
+
     # -- entry points
     def quads(self) -> list[Quad]:
         """Every quad of the dataset (ontology, entities, provenance), entailments written out."""
         onto = ontology_triples()
+        self.class_labels: dict[NamedNode, dict[str, str]] = {}
+        for t in onto:
+            if t.predicate == RDFS.label and isinstance(t.object, Literal) and t.object.language:
+                self.class_labels.setdefault(t.subject, {})[t.object.language] = t.object.value
         self.graph = self.iris.graph("ontology")
         for t in onto:
             self.out.add(Quad(t.subject, t.predicate, t.object, self.graph))
@@ -212,7 +221,7 @@ class Mapper:
         result: set[Quad] = set(ontology_quads)
         for quad in self.out - ontology_quads:
             result.update(entail.expand(quad))
-        return sorted(result, key=str)
+        return list(result)
 
     # -- sections
     def sections(self) -> None:
@@ -468,10 +477,14 @@ class Mapper:
         if mark in HF_MARKS:
             self.add(f, JLLM.hfAvailability, jllm_term(HF_MARKS[mark]))
 
-        bases = [b for b in rec.get("base_models") or [] if isinstance(b, dict) and b.get("id")]
+        # `direct: false` marks an ancestor named in the base-model column whose direct
+        # descendant is another catalog model (houou-7b: Llama 2 via Youri 7B): not a base.
+        bases = [b for b in rec.get("base_models") or []
+                 if isinstance(b, dict) and b.get("id") and b.get("direct", True) is not False]
         stages = self.stages(f, names, (rec.get("training") or {}).get("stages") or [], derived=bool(bases))
         for base in bases:
-            self.derivation(f, self.iris.model(str(base["id"])), stages, raw=base.get("raw"))
+            acts = stages or self.kind_activity(f, names, base.get("kind"))
+            self.derivation(f, self.iris.model(str(base["id"])), acts, raw=base.get("raw"))
 
         variants = [v for v in rec.get("variants") or [] if isinstance(v, dict) and v.get("repo")]
         for v in variants:
@@ -502,7 +515,7 @@ class Mapper:
                 self.add(s, TYPE, jllm_term(cls))
             for lang in LANGS:
                 if names.get(lang):
-                    self.add(s, RDFS.label, Literal(f"{names[lang]} — {n}: {kind or '?'}", language=lang))
+                    self.add(s, RDFS.label, Literal(f"{names[lang]} — {n}. {self.kind_label(kind, lang)}", language=lang))
             self.add(s, JLLM.stageOrder, integer(n))
             if stage.get("method"):
                 self.add(s, JLLM.method, self.iris.method(str(stage["method"])))
@@ -523,6 +536,20 @@ class Mapper:
             self.add(model, JLLM.trainingStage, s)
             made.append((kind, s))
         return made
+
+    def kind_activity(self, model: NamedNode, names: dict, kind: object) -> list[tuple[str, NamedNode]]:
+        """An activity of the given stage kind, when a derivation's kind is known but no stage is."""
+        cls = STAGE_CLASSES.get(str(kind))
+        if not cls:
+            return []
+        act = self.iris.stage(model, 0)
+        self.add(act, TYPE, JLLM.TrainingStage)
+        self.add(act, TYPE, jllm_term(cls))
+        for lang in LANGS:
+            if names.get(lang):
+                self.add(act, RDFS.label, Literal(f"{names[lang]} — {self.kind_label(str(kind), lang)}", language=lang))
+        self.add(model, JLLM.trainingStage, act)
+        return [(str(kind), act)]
 
     def derivation(self, model: NamedNode, source: NamedNode, activities: list[tuple[str, NamedNode]],
                    raw: object, inferred: bool | None = None) -> None:
@@ -576,5 +603,5 @@ class Mapper:
 
 
 def catalog_quads(catalog: Catalog, iris: Iris) -> list[Quad]:
-    """All quads of the graph built from ``catalog`` (ontology and provenance included), sorted."""
+    """All quads of the graph built from ``catalog`` (ontology and provenance included)."""
     return Mapper(catalog, iris).quads()

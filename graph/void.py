@@ -28,7 +28,9 @@ DATA_LICENCE = NamedNode("http://spdx.org/licenses/Apache-2.0")
 
 
 def _partition_iri(dataset: NamedNode, kind: str, iri: str) -> NamedNode:
-    return NamedNode(f"{dataset.value}/{kind}/{quote(curie(iri).strip('<>'), safe='')}")
+    short = curie(iri)
+    name = short.replace(":", "-", 1) if not short.startswith("<") else quote(iri, safe="")
+    return NamedNode(f"{dataset.value}/{kind}/{name}")
 
 
 def describe(quads: Iterable[Quad], iris: Iris, commit: str | None, build_date: str) -> list[Quad]:

@@ -27,3 +27,13 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
         [sys.executable, "-m", "jllm_kg.cli", *args], cwd=cwd or ROOT, env=full_env,
         capture_output=True, text=True, timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def seed_store_path(tmp_path_factory) -> Path:
+    """An on-disk store built once per session from the shipped catalog (read it, never write it)."""
+    from graph.build import build_store
+
+    path = tmp_path_factory.mktemp("seed-store") / "store"
+    build_store(store_path=path, echo=lambda *a, **k: None)
+    return path

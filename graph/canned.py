@@ -1,0 +1,329 @@
+"""Canned queries: the ``queries/*.rq`` files, their parameters, and running them.
+
+Each file holds one SPARQL SELECT query preceded by a grlc-style YAML header on lines that
+start with ``#+ ``::
+
+    #+ title: {en: Descendants of a model, ja: モデルの子孫}
+    #+ description: {en: …, ja: …}
+    #+ params:
+    #+   - {name: model, type: model, default: llama-2, description: {en: …, ja: …}}
+    #+ tags: [lineage]
+
+The file stem is the query's name everywhere (CLI, URL). Parameter values are validated,
+turned into RDF terms and bound with pyoxigraph ``substitutions=`` (SEP-0007 pre-binding), never
+spliced into the query text. Pre-binding requires every parameter variable to be in the
+query's top-level projection (and in the projection of any subquery that uses it).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+from pyoxigraph import Literal, NamedNode, QueryResultsFormat, QuerySolutions, Store, Variable
+
+import queries as queries_package
+from graph.errors import SourceError, UserError
+from graph.iris import Iris
+from graph.vocab import JLLM, PROV, VOID, XSD
+
+QUERIES_DIR: Path = queries_package.PATH
+HEADER = "#+ "
+MAX_VALUE_LENGTH = 300
+DECIMAL_MAX_EXPONENT = 18
+
+#: IRI parameter types: the class a value must have in the graph, and how a short id expands.
+IRI_TYPES: dict[str, tuple[NamedNode, Callable[[Iris, str], list[NamedNode]]]] = {
+    "model": (JLLM.Model, lambda iris, v: [iris.model(v), iris.model(v.lower())]),
+    "organisation": (PROV.Agent, lambda iris, v: [iris.organisation(v), iris.organisation(v.lower())]),
+    "dataset": (JLLM.Dataset, lambda iris, v: [iris.dataset(v), iris.dataset(v.lower())]),
+    "licence": (JLLM.Licence, lambda iris, v: [iris.licence(v, True), iris.licence(v, False)]),
+    "architecture": (JLLM.Architecture, lambda iris, v: [iris.architecture(v), iris.architecture(v.lower())]),
+}
+SCALAR_TYPES = ("string", "integer", "decimal", "enum")
+PARAM_TYPES = (*IRI_TYPES, *SCALAR_TYPES)
+CLI_FORMATS = ("table", "json", "csv")
+
+
+class UnknownQuery(UserError):
+    """No canned query of that name."""
+
+
+class ParamError(UserError):
+    """A parameter value that is missing, malformed or not in the graph; names the parameter."""
+
+    def __init__(self, param: str, message: str) -> None:
+        self.param = param
+        super().__init__(f"parameter '{param}': {message}")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared parameter of a canned query."""
+
+    name: str
+    type: str
+    default: str
+    description: Mapping[str, str] = field(default_factory=dict)
+    enum: tuple[str, ...] = ()
+
+    @property
+    def is_iri(self) -> bool:
+        return self.type in IRI_TYPES
+
+
+@dataclass(frozen=True)
+class CannedQuery:
+    """A parsed ``.rq`` file: header fields and the SPARQL text (header lines removed)."""
+
+    name: str
+    title: Mapping[str, str]
+    description: Mapping[str, str]
+    params: tuple[Param, ...]
+    tags: tuple[str, ...]
+    sparql: str
+    path: Path
+
+    def text(self, field_name: str, lang: str = "en") -> str:
+        """The title or description in ``lang`` (falling back to en, then ja)."""
+        value = getattr(self, field_name)
+        return value.get(lang) or value.get("en") or value.get("ja") or ""
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise ParamError(name, f"unknown parameter of query '{self.name}' (known: {', '.join(p.name for p in self.params) or 'none'})")
+
+
+def _langs(value: object, where: Path, key: str) -> dict[str, str]:
+    if isinstance(value, str):
+        return {"en": value}
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()) and value:
+        return {str(k): v.strip() for k, v in value.items()}
+    raise SourceError(str(where), 1, f"header '{key}' must be text or a mapping {{en: …, ja: …}}")
+
+
+def parse_query_file(path: Path) -> CannedQuery:
+    """Parse one ``.rq`` file; a malformed header is a :class:`SourceError`.
+
+    >>> q = parse_query_file(QUERIES_DIR / "descendants.rq")
+    >>> (q.name, q.params[0].name, q.params[0].default)
+    ('descendants', 'model', 'llama-2')
+    """
+    path = Path(path)
+    header, body = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith(HEADER) or line.rstrip() == HEADER.rstrip():
+            header.append(line[len(HEADER):])
+        else:
+            body.append(line)
+    try:
+        meta = yaml.safe_load("\n".join(header)) or {}
+    except yaml.YAMLError as err:
+        raise SourceError(str(path), None, f"bad YAML header: {err}") from None
+    if not isinstance(meta, dict) or "title" not in meta:
+        raise SourceError(str(path), 1, "missing '#+ title:' header")
+    params = []
+    for raw in meta.get("params") or []:
+        if not isinstance(raw, dict) or not raw.get("name") or raw.get("type") not in PARAM_TYPES:
+            raise SourceError(str(path), None, f"bad parameter {raw!r}: needs name and type (one of {', '.join(PARAM_TYPES)})")
+        if raw.get("default") is None:
+            raise SourceError(str(path), None, f"parameter '{raw['name']}' needs a default")
+        enum = tuple(str(v) for v in raw.get("enum") or ())
+        if raw["type"] == "enum" and str(raw["default"]) not in enum:
+            raise SourceError(str(path), None, f"parameter '{raw['name']}': default not among enum values")
+        params.append(Param(str(raw["name"]), str(raw["type"]), str(raw["default"]),
+                            _langs(raw.get("description") or raw["name"], path, "description"), enum))
+    return CannedQuery(
+        name=path.stem, title=_langs(meta["title"], path, "title"),
+        description=_langs(meta.get("description") or meta["title"], path, "description"),
+        params=tuple(params), tags=tuple(str(t) for t in meta.get("tags") or ()),
+        sparql="\n".join(body).strip() + "\n", path=path,
+    )
+
+
+def load_queries(directory: Path | None = None) -> dict[str, CannedQuery]:
+    """Every canned query of ``directory`` (default: the shipped ``queries/``), by name."""
+    return {p.stem: parse_query_file(p) for p in sorted(Path(directory or QUERIES_DIR).glob("*.rq"))}
+
+
+def get_query(name: str, directory: Path | None = None) -> CannedQuery:
+    """The canned query ``name``; :class:`UnknownQuery` lists the known names."""
+    found = load_queries(directory)
+    if name not in found:
+        raise UnknownQuery(f"no canned query '{name}' (known: {', '.join(found)})")
+    return found[name]
+
+
+# ------------------------------------------------------------------ parameters
+
+def _iri_term(param: Param, value: str, store: Store, iris: Iris) -> NamedNode:
+    cls, expand = IRI_TYPES[param.type]
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", value):
+        try:
+            candidates = [NamedNode(value)]
+        except ValueError:
+            raise ParamError(param.name, f"not a valid IRI: {value!r}") from None
+    elif re.fullmatch(r"[\w.+~-]+", value):
+        candidates = expand(iris, value)
+    else:
+        raise ParamError(param.name, f"expected a {param.type} id (such as {param.default!r}) or a full IRI, got {value!r}")
+    for node in candidates:
+        if store.query("ASK { ?x a ?cls }", use_default_graph_as_union=True,
+                       substitutions={Variable("x"): node, Variable("cls"): cls}):
+            return node
+    raise ParamError(param.name, f"no {param.type} {value!r} in the graph")
+
+
+def param_term(param: Param, value: str, store: Store, iris: Iris) -> NamedNode | Literal:
+    """The RDF term for a raw parameter value; :class:`ParamError` when it does not fit the type."""
+    value = value.strip()
+    if not value:
+        raise ParamError(param.name, "empty value")
+    if len(value) > MAX_VALUE_LENGTH:
+        raise ParamError(param.name, f"value longer than {MAX_VALUE_LENGTH} characters")
+    if param.is_iri:
+        return _iri_term(param, value, store, iris)
+    if param.type == "integer":
+        if not re.fullmatch(r"[+-]?\d{1,18}", value):
+            raise ParamError(param.name, f"expected an integer (at most 18 digits), got {value!r}")
+        return Literal(str(int(value)), datatype=XSD.integer)
+    if param.type == "decimal":
+        return Literal(_decimal_lexical(param, value), datatype=XSD.decimal)
+    if param.type == "enum" and value not in param.enum:
+        raise ParamError(param.name, f"expected one of {', '.join(param.enum)}, got {value!r}")
+    return Literal(value)
+
+
+def _decimal_lexical(param: Param, value: str) -> str:
+    """The canonical ``xsd:decimal`` form of a number written plainly or with an exponent (``1e3``)."""
+    if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,6})?", value):
+        raise ParamError(param.name, f"expected a decimal number, got {value!r}")
+    number = Decimal(value)
+    if number and number.adjusted() >= DECIMAL_MAX_EXPONENT:
+        raise ParamError(param.name, f"{value!r} is out of range (|x| < 1e{DECIMAL_MAX_EXPONENT})")
+    if number and number.adjusted() < -DECIMAL_MAX_EXPONENT:
+        number = Decimal(0)  # far below any size in the catalog
+    lexical = format(number.normalize() if number else Decimal(0), "f")
+    return lexical if "." in lexical else lexical + ".0"
+
+
+def bind_params(query: CannedQuery, values: Mapping[str, str], store: Store,
+                iris: Iris | None = None) -> dict[Variable, NamedNode | Literal]:
+    """Substitutions for ``query``: every declared parameter, from ``values`` or its default.
+
+    Unknown parameter names are a :class:`ParamError`.
+    """
+    iris = iris or Iris.default()
+    for name in values:
+        query.param(name)
+    return {Variable(p.name): param_term(p, str(values.get(p.name, p.default)), store, iris) for p in query.params}
+
+
+def parse_cli_params(pairs: Iterable[str]) -> dict[str, str]:
+    """``["model=llama-2", …]`` → ``{"model": "llama-2"}``; a pair without ``=`` is a UserError."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--param expects NAME=VALUE, got {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+# ------------------------------------------------------------------ running
+
+def store_iris(store: Store) -> Iris:
+    """The IRI scheme the store was built with (its VoID ``void:uriSpace``), else the default."""
+    for quad in store.quads_for_pattern(None, VOID.uriSpace, None, None):
+        if isinstance(quad.object, Literal) and quad.object.value:
+            return Iris.default(quad.object.value)
+    return Iris.default()
+
+
+def run_query(store: Store, query: CannedQuery, values: Mapping[str, str],
+              iris: Iris | None = None) -> QuerySolutions:
+    """Validate and bind ``values``, then run ``query`` over the union of the store's graphs."""
+    bindings = bind_params(query, values, store, iris or store_iris(store))
+    return store.query(query.sparql, use_default_graph_as_union=True, substitutions=bindings)
+
+
+def term_text(term: object, iris: Iris | None = None) -> str:
+    """A readable cell: literals by value, resource IRIs under the base as ``model/x``."""
+    if term is None:
+        return ""
+    if isinstance(term, NamedNode):
+        base = (iris or Iris.default()).base
+        return term.value[len(base):] if term.value.startswith(base) else term.value
+    return str(getattr(term, "value", term))
+
+
+def table_rows(solutions: QuerySolutions, hidden: Iterable[str] = ()) -> tuple[list[str], list[list[object]]]:
+    """Column names (minus ``hidden``) and rows of terms (None for unbound)."""
+    names = [v.value for v in solutions.variables if v.value not in set(hidden)]
+    rows = [[sol[name] for name in names] for sol in solutions]
+    return names, rows
+
+
+def render_table(columns: list[str], rows: list[list[object]], iris: Iris | None = None, width: int = 60) -> str:
+    """An aligned plain-text table; long cells are cut with an ellipsis."""
+    cells = [[_cut(term_text(t, iris), width) for t in row] for row in rows]
+    widths = [max([len(c)] + [_width(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    line = lambda values: "  ".join(_pad(v, w) for v, w in zip(values, widths)).rstrip()  # noqa: E731
+    out = [line(columns), line(["-" * w for w in widths])]
+    out.extend(line(r) for r in cells)
+    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(out)
+
+
+def _width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
+
+
+def _cut(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if _width(text) <= width else text[: width - 1] + "…"
+
+
+def serialize(solutions: QuerySolutions, fmt: str) -> bytes:
+    """SPARQL results as ``json`` or ``csv`` (``tsv``, ``xml``) with pyoxigraph's serializer."""
+    formats = {"json": QueryResultsFormat.JSON, "csv": QueryResultsFormat.CSV,
+               "tsv": QueryResultsFormat.TSV, "xml": QueryResultsFormat.XML}
+    return solutions.serialize(format=formats[fmt])
+
+
+def query_command(name: str | None, params: Iterable[str], fmt: str, store_path: Path,
+                  echo: Callable[[str], None] = print) -> None:
+    """``jllm-kg query [NAME]``: list the canned queries, or run one and print the result."""
+    if fmt not in CLI_FORMATS:
+        raise UserError(f"--format must be one of {', '.join(CLI_FORMATS)}, got {fmt!r}")
+    if not name:
+        if params:
+            raise UserError("--param needs a query NAME")
+        rows = [[Literal(q.name), Literal(q.text("title")),
+                 Literal(" ".join(f"{p.name}={p.default}" for p in q.params))] for q in load_queries().values()]
+        echo(render_table(["name", "title", "params (defaults)"], rows, width=70))
+        return
+    from graph.store import open_store
+
+    query = get_query(name)
+    values = parse_cli_params(params)
+    store = open_store(store_path)
+    iris = store_iris(store)
+    solutions = run_query(store, query, values, iris)
+    if fmt == "table":
+        echo(render_table(*table_rows(solutions, hidden=[p.name for p in query.params]), iris=iris))
+    else:
+        echo(serialize(solutions, fmt).decode("utf-8").rstrip("\n"))
