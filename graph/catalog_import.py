@@ -245,8 +245,17 @@ class Importer:
             if ttype == "papers":
                 self.papers.append(self._paper(sec, table, row, cells, keys))
             elif ttype == "models" and kind in ("generative", "autoencoding", "embeddings", "multimodal", "speech", "other"):
-                fam = self._family(sec, path, tpos, rpos, table, row, cells, keys, kind)
-                self.families.setdefault(sec.id, []).append(fam)
+                try:
+                    fam = self._family(sec, path, tpos, rpos, table, row, cells, keys, kind)
+                except Exception as err:  # an unforeseen notation must not lose the row: keep it raw
+                    self.report.warnings.append(
+                        f"{self.where(row.line)}: row could not be parsed ({type(err).__name__}: {err}); kept raw in other/{sec.id}.yaml")
+                    self.other.setdefault(sec.id, []).append({
+                        "source": {"file": self.ja.doc.file, "line": row.line},
+                        "cells": {k: c.raw for k, c in cells.items()},
+                    })
+                else:
+                    self.families.setdefault(sec.id, []).append(fam)
             else:
                 self.other.setdefault(sec.id, []).append({
                     "source": {"file": self.ja.doc.file, "line": row.line},
@@ -689,7 +698,7 @@ def run_import(
     imp.run()
     if imp.report.problems:
         raise ImportProblems(imp.report.problems)
-    if not imp.families and not imp.papers and not imp.benchmarks:
+    if not imp.report.rows:
         raise UserError(f"{readme}: no catalog tables or benchmark sections found — is this the awesome-japanese-llm README?")
 
     out.mkdir(parents=True, exist_ok=True)

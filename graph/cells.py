@@ -40,9 +40,14 @@ def parse_size(label: str) -> dict | None:
     {'raw': '70b', 'params_b': 70}
     >>> parse_size("small") is None
     True
+    >>> parse_size("**8x7b**-instruct")
+    {'raw': '8x7b', 'experts': 8, 'expert_params_b': 7}
     """
     bold = re.search(r"\*\*([^*]+)\*\*", label)
     text = nfkc(bold.group(1) if bold else label)
+    moe = re.search(r"(?<![\w.])(\d+)\s*[x×]\s*(\d+(?:\.\d+)?)\s*[bB](?![a-zA-Z])", text)
+    if moe:  # mixture of experts: "8x7b"
+        return {"raw": moe.group(0), "experts": int(moe.group(1)), "expert_params_b": number(moe.group(2))}
     m = re.search(r"(?<![\w.])([\w.]+?)\s*\(\s*(\d+(?:\.\d+)?)\s*([bBmM])\s*\)", text)
     if m:
         nominal, actual, unit = m.group(1), number(m.group(2)), m.group(3).lower()
