@@ -163,7 +163,19 @@ def get_query(name: str, directory: Path | None = None) -> CannedQuery:
 
 # ------------------------------------------------------------------ parameters
 
-def _iri_term(param: Param, value: str, store: Store, iris: Iris) -> NamedNode:
+Exists = Callable[[NamedNode, NamedNode], bool]
+"""``exists(node, cls)``: whether ``node`` has rdf:type ``cls`` in the graph."""
+
+
+def store_exists(store: Store) -> Exists:
+    """An :data:`Exists` check against a local store."""
+    def exists(node: NamedNode, cls: NamedNode) -> bool:
+        return bool(store.query("ASK { ?x a ?cls }", use_default_graph_as_union=True,
+                                substitutions={Variable("x"): node, Variable("cls"): cls}))
+    return exists
+
+
+def _iri_term(param: Param, value: str, exists: Exists, iris: Iris) -> NamedNode:
     cls, expand = IRI_TYPES[param.type]
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", value):
         try:
@@ -175,21 +187,20 @@ def _iri_term(param: Param, value: str, store: Store, iris: Iris) -> NamedNode:
     else:
         raise ParamError(param.name, f"expected a {param.type} id (such as {param.default!r}) or a full IRI, got {value!r}")
     for node in candidates:
-        if store.query("ASK { ?x a ?cls }", use_default_graph_as_union=True,
-                       substitutions={Variable("x"): node, Variable("cls"): cls}):
+        if exists(node, cls):
             return node
     raise ParamError(param.name, f"no {param.type} {value!r} in the graph")
 
 
-def param_term(param: Param, value: str, store: Store, iris: Iris) -> NamedNode | Literal:
+def param_term(param: Param, value: str, exists: Exists, iris: Iris) -> NamedNode | Literal:
     """The RDF term for a raw parameter value; :class:`ParamError` when it does not fit the type."""
+    if len(value) > MAX_VALUE_LENGTH:
+        raise ParamError(param.name, f"value longer than {MAX_VALUE_LENGTH} characters")
     value = value.strip()
     if not value:
         raise ParamError(param.name, "empty value")
-    if len(value) > MAX_VALUE_LENGTH:
-        raise ParamError(param.name, f"value longer than {MAX_VALUE_LENGTH} characters")
     if param.is_iri:
-        return _iri_term(param, value, store, iris)
+        return _iri_term(param, value, exists, iris)
     if param.type == "integer":
         if not re.fullmatch(r"[+-]?\d{1,18}", value):
             raise ParamError(param.name, f"expected an integer (at most 18 digits), got {value!r}")
@@ -214,16 +225,17 @@ def _decimal_lexical(param: Param, value: str) -> str:
     return lexical if "." in lexical else lexical + ".0"
 
 
-def bind_params(query: CannedQuery, values: Mapping[str, str], store: Store,
+def bind_params(query: CannedQuery, values: Mapping[str, str], exists: Exists,
                 iris: Iris | None = None) -> dict[Variable, NamedNode | Literal]:
     """Substitutions for ``query``: every declared parameter, from ``values`` or its default.
 
+    IRI values must name an entity of the parameter's type (checked with ``exists``).
     Unknown parameter names are a :class:`ParamError`.
     """
     iris = iris or Iris.default()
     for name in values:
         query.param(name)
-    return {Variable(p.name): param_term(p, str(values.get(p.name, p.default)), store, iris) for p in query.params}
+    return {Variable(p.name): param_term(p, str(values.get(p.name, p.default)), exists, iris) for p in query.params}
 
 
 def parse_cli_params(pairs: Iterable[str]) -> dict[str, str]:
@@ -250,7 +262,7 @@ def store_iris(store: Store) -> Iris:
 def run_query(store: Store, query: CannedQuery, values: Mapping[str, str],
               iris: Iris | None = None) -> QuerySolutions:
     """Validate and bind ``values``, then run ``query`` over the union of the store's graphs."""
-    bindings = bind_params(query, values, store, iris or store_iris(store))
+    bindings = bind_params(query, values, store_exists(store), iris or store_iris(store))
     return store.query(query.sparql, use_default_graph_as_union=True, substitutions=bindings)
 
 

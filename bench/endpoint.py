@@ -1,0 +1,292 @@
+"""Benchmark: our /sparql vs `oxigraph serve` vs rdflib-endpoint, same data, same mixed workload.
+
+    .venv/bin/python bench/endpoint.py [--store PATH] [--requests 900] [--clients 4] [--out bench/README.md]
+
+Without ``--store`` it builds the seed graph from the shipped catalog into a temporary
+directory. Every server listens on 127.0.0.1 only; the run is bounded by ``--requests``
+per server (rdflib-endpoint gets ``--rdflib-requests``) and ``--max-seconds`` per server.
+Needs the ``bench`` extra (``pip install -e '.[bench]'``) for rdflib-endpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pyoxigraph import RdfFormat, Store, Triple, serialize  # noqa: E402
+
+from server.live import LiveServer, free_port  # noqa: E402
+
+JLLM = "https://w3id.org/jllm-kg/ontology#"
+M = "https://w3id.org/jllm-kg/model/"
+LOOKUPS = ["swallow-7b", "swallow-70b", "llama-2", "llm-jp-13b", "elyza-japanese-llama-2-7b", "rinna-japanese-gpt-neox-3-6b"]
+WORKLOAD = {
+    "lineage": f"SELECT ?model ?ancestor WHERE {{ ?model <{JLLM}baseModel>+ ?ancestor }}",
+    "lookup": "SELECT ?p ?o WHERE {{ <{iri}> ?p ?o }}",
+    "aggregate": f"""SELECT ?developer (COUNT(DISTINCT ?m) AS ?models) WHERE {{
+        ?m a <{JLLM}Model> ; <{JLLM}developer> ?developer }} GROUP BY ?developer ORDER BY DESC(?models) LIMIT 20""",
+}
+
+
+@dataclass
+class Run:
+    name: str
+    requests: int
+    errors: int
+    seconds: float
+    latencies: dict[str, list[float]]
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float, kind: str | None = None) -> float:
+        values = sorted(v for k, vs in self.latencies.items() if kind in (None, k) for v in vs)
+        if not values:
+            return float("nan")
+        return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
+
+
+def merge(name: str, runs: list[Run]) -> Run:
+    """Several rounds of one server as one run (total requests over total time)."""
+    latencies = {k: [v for r in runs for v in r.latencies[k]] for k in WORKLOAD}
+    return Run(name, sum(r.requests for r in runs), sum(r.errors for r in runs), sum(r.seconds for r in runs), latencies)
+
+
+def queries(n: int) -> list[tuple[str, str]]:
+    """The mixed workload: lookups, lineage and aggregates, interleaved 3:1:1."""
+    out, i = [], 0
+    while len(out) < n:
+        for kind in ("lookup", "lineage", "lookup", "aggregate", "lookup"):
+            text = WORKLOAD[kind].format(iri=M + LOOKUPS[i % len(LOOKUPS)]) if kind == "lookup" else WORKLOAD[kind]
+            out.append((kind, text))
+            i += 1
+    return out[:n]
+
+
+def run_load(name: str, host: str, port: int, path: str, n: int, clients: int, max_seconds: float) -> Run:
+    """Send ``n`` queries with ``clients`` keep-alive connections; time each one."""
+    work = queries(n)
+    latencies: dict[str, list[float]] = {k: [] for k in WORKLOAD}
+    errors = 0
+    lock = threading.Lock()
+    cursor = iter(range(n))
+    deadline = time.monotonic() + max_seconds
+
+    def client() -> None:
+        nonlocal errors
+        conn = http.client.HTTPConnection(host, port, timeout=60)
+        while time.monotonic() < deadline:
+            with lock:
+                index = next(cursor, None)
+            if index is None:
+                break
+            kind, text = work[index]
+            body = urllib.parse.urlencode({"query": text})
+            started = time.perf_counter()
+            try:
+                conn.request("POST", path, body=body, headers={
+                    "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/sparql-results+json"})
+                response = conn.getresponse()
+                data = response.read()
+                ok = response.status == 200 and b"bindings" in data
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection(host, port, timeout=60)
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies[kind].append(elapsed)
+                errors += 0 if ok else 1
+        conn.close()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        for _ in range(clients):
+            pool.submit(client)
+    seconds = time.perf_counter() - started
+    done = sum(len(v) for v in latencies.values())
+    return Run(name, done, errors, seconds, latencies)
+
+
+def answers(host: str, port: int, path: str) -> dict[str, int]:
+    """Row counts of each workload query (to check the servers agree)."""
+    out = {}
+    for kind, text in (("lineage", WORKLOAD["lineage"]), ("lookup", WORKLOAD["lookup"].format(iri=M + "swallow-7b")),
+                       ("aggregate", WORKLOAD["aggregate"])):
+        conn = http.client.HTTPConnection(host, port, timeout=120)
+        conn.request("POST", path, body=urllib.parse.urlencode({"query": text}),
+                     headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/sparql-results+json"})
+        response = conn.getresponse()
+        data = response.read()
+        conn.close()
+        out[kind] = len(json.loads(data)["results"]["bindings"]) if response.status == 200 else -response.status
+    return out
+
+
+def wait_ready(host: str, port: int, path: str, process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            answers(host, port, path)
+            return
+        except (OSError, http.client.HTTPException, ValueError, KeyError):
+            time.sleep(0.2)
+    raise RuntimeError(f"server on {port} not ready")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def prepare(store_arg: str | None, work: Path) -> tuple[Path, Path, Path, int]:
+    """Our store, a copy for oxigraph serve, an N-Triples export (union of graphs) for rdflib-endpoint."""
+    if store_arg:
+        store_path = Path(store_arg)
+    else:
+        from graph.build import build_store
+        store_path = work / "store"
+        build_store(store_path=store_path, echo=lambda *a, **k: None)
+    copy = work / "oxigraph-copy"
+    shutil.copytree(store_path.resolve(), copy)
+    store = Store.read_only(str(store_path.resolve()))
+    triples = {Triple(q.subject, q.predicate, q.object) for q in store}
+    nt = work / "data.nt"
+    nt.write_bytes(serialize(sorted(triples, key=str), format=RdfFormat.N_TRIPLES))
+    return store_path, copy, nt, len(triples)
+
+
+def report(runs: list[Run], agree: dict[str, dict[str, int]], args, triples: int, command: str,
+           ratios: list[float]) -> str:
+    ox = next(r for r in runs if r.name.startswith("oxigraph"))
+    lines = [
+        "# Endpoint benchmark",
+        "",
+        f"Same data ({triples:,} distinct triples: the seed graph, union of its named graphs), same mixed workload "
+        f"(lookups : lineage property path : GROUP BY/COUNT aggregate = 3 : 1 : 1, SPARQL JSON results, "
+        f"POST form), {args.clients} concurrent keep-alive clients, all on 127.0.0.1. "
+        f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}. "
+        "The client (Python threads) runs on the same cores as the servers, so absolute numbers are "
+        "lower bounds; the ratios are the point.",
+        "",
+        "| server | requests | errors | req/s | p50 ms | p99 ms | req/s vs oxigraph serve | p50 vs oxigraph | p99 vs oxigraph |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        lines.append(f"| {run.name} | {run.requests} | {run.errors} | {run.throughput:.0f} | {run.percentile(50):.1f} | "
+                     f"{run.percentile(99):.1f} | {run.throughput / ox.throughput:.2f}× | "
+                     f"{run.percentile(50) / ox.percentile(50):.2f}× | {run.percentile(99) / ox.percentile(99):.2f}× |")
+    lines += ["", f"Throughput ratio jllm-kg / oxigraph serve in each of the {len(ratios)} interleaved rounds: "
+              + ", ".join(f"{r:.2f}×" for r in ratios) + f" (median {statistics.median(ratios):.2f}×)."]
+    lines += ["", "Per query kind, p50 / p99 in ms:", "", "| server | " + " | ".join(WORKLOAD) + " |",
+              "|---|" + "---:|" * len(WORKLOAD)]
+    for run in runs:
+        lines.append(f"| {run.name} | " + " | ".join(
+            f"{run.percentile(50, k):.1f} / {run.percentile(99, k):.1f}" for k in WORKLOAD) + " |")
+    lines += ["", "Rows returned per query (the servers must agree):", "", "| server | " + " | ".join(WORKLOAD) + " |",
+              "|---|" + "---:|" * len(WORKLOAD)]
+    for name, counts in agree.items():
+        lines.append(f"| {name} | " + " | ".join(str(counts[k]) for k in WORKLOAD) + " |")
+    lines += [
+        "",
+        "Our server: `jllm-kg serve` = gunicorn (1 web process, gthread) + "
+        f"{args.workers} long-lived query-worker processes (each query has a hard, kill-based timeout). "
+        "`oxigraph serve --union-default-graph` on a copy of the same store; the two run in interleaved rounds. "
+        "rdflib-endpoint on an N-Triples export of the same triples, fewer requests because it is slow.",
+        "",
+        "Reproduce (from the repository root, after `pip install -e '.[bench]'`):",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", help="existing store (default: build the seed graph in a temp dir)")
+    parser.add_argument("--requests", type=int, default=900, help="requests per server (default 900)")
+    parser.add_argument("--rdflib-requests", type=int, default=90, help="requests for rdflib-endpoint (default 90)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per server (default 3)")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent clients (default 4)")
+    parser.add_argument("--workers", type=int, default=2, help="our query-worker processes (default 2)")
+    parser.add_argument("--max-seconds", type=float, default=120, help="time bound per server (default 120)")
+    parser.add_argument("--skip-rdflib", action="store_true", help="do not run rdflib-endpoint")
+    parser.add_argument("--out", default=None, help="write the Markdown report here (default: print it)")
+    args = parser.parse_args()
+    command = "python bench/endpoint.py " + " ".join(sys.argv[1:])
+
+    with tempfile.TemporaryDirectory(prefix="jllm-bench-") as tmp:
+        work = Path(tmp)
+        store_path, copy, nt, triples = prepare(args.store, work)
+        agree: dict[str, dict[str, int]] = {}
+        rounds: dict[str, list[Run]] = {"jllm-kg serve": [], "oxigraph serve": [], "rdflib-endpoint": []}
+        port = free_port()
+        oxigraph = subprocess.Popen([str(Path(sys.executable).parent / "oxigraph"), "serve", "--location", str(copy),
+                                     "--bind", f"127.0.0.1:{port}", "--union-default-graph"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            with LiveServer(store_path, workers=args.workers) as ours:
+                wait_ready("127.0.0.1", port, "/query", oxigraph)
+                targets = {"jllm-kg serve": (ours.port, "/sparql"), "oxigraph serve": (port, "/query")}
+                for name, (p, path) in targets.items():
+                    agree[name] = answers("127.0.0.1", p, path)
+                    run_load("warm-up", "127.0.0.1", p, path, 50, args.clients, 30)
+                # Interleaved rounds, so that load from elsewhere on the machine hits both alike.
+                per_round = max(1, args.requests // args.rounds)
+                for _ in range(args.rounds):
+                    for name, (p, path) in targets.items():
+                        rounds[name].append(run_load(name, "127.0.0.1", p, path, per_round, args.clients, args.max_seconds))
+        finally:
+            stop(oxigraph)
+
+        if not args.skip_rdflib:
+            port = free_port()
+            process = subprocess.Popen([str(Path(sys.executable).parent / "rdflib-endpoint"), "serve", str(nt),
+                                        "--host", "127.0.0.1", "--port", str(port)],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            try:
+                wait_ready("127.0.0.1", port, "/", process, seconds=300)
+                agree["rdflib-endpoint"] = answers("127.0.0.1", port, "/")
+                rounds["rdflib-endpoint"].append(
+                    run_load("rdflib-endpoint", "127.0.0.1", port, "/", args.rdflib_requests, args.clients, args.max_seconds))
+            finally:
+                stop(process)
+        runs = [merge(name, rs) for name, rs in rounds.items() if rs]
+        ratios = [a.throughput / b.throughput for a, b in zip(rounds["jllm-kg serve"], rounds["oxigraph serve"])]
+
+    text = report(runs, agree, args, triples, command, ratios)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""The Flask application factory: configuration, the worker pool, error shape, blueprints."""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from server import errors
+from server.config import load_config
+from server.pool import QueryPool
+
+#: Blueprint modules, in registration order (the catch-all resource routes last).
+BLUEPRINTS = ("server.sparql", "server.pages", "server.canned_views", "server.sparql_editor", "server.resources")
+#: Largest request body accepted (queries and updates); bigger ones get 413.
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """A configured app. ``config`` takes server keys (``store_path``, ``timeout``… see
+    :mod:`server.config`) and upper-case Flask keys (``STORE_PATH``, ``TESTING``…).
+
+    Shared objects live in ``app.extensions["jllm"]``: ``config`` and ``pool`` (the query
+    workers, started lazily in the process that serves, i.e. after gunicorn forks).
+    """
+    config = dict(config or {})
+    flask_keys = {k: v for k, v in config.items() if k.isupper()}
+    server_keys = {k: v for k, v in config.items() if not k.isupper()}
+    if "STORE_PATH" in flask_keys and "store_path" not in server_keys:
+        server_keys["store_path"] = flask_keys["STORE_PATH"]
+    settings = load_config(server_keys)
+
+    app = Flask("server", root_path=str(Path(__file__).parent))
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.config.update(flask_keys)
+    app.config["STORE_PATH"] = str(settings["store_path"])
+    writable = bool(settings["update_token"])
+    # Update mode: one worker holds the store read-write (RocksDB allows a single writer).
+    pool = QueryPool(settings["store_path"], size=1 if writable else settings["query_workers"], writable=writable)
+    app.extensions["jllm"] = {"config": settings, "pool": pool}
+    errors.register(app)
+    for name in settings.get("blueprints", BLUEPRINTS):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name == name:
+                continue
+            raise
+        app.register_blueprint(module.bp)
+    return app

@@ -1,0 +1,344 @@
+"""What the pages and data documents say about one resource: labels, its description, its page model.
+
+Reads the pyoxigraph store only (no Flask, no filesystem): the data document of a resource is a
+SPARQL CONSTRUCT serialized by pyoxigraph; the HTML page model is gathered with
+``quads_for_pattern`` lookups, which are cheap on the local store.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from pyoxigraph import BlankNode, Literal, NamedNode, Store, Triple, Variable
+
+from graph.vocab import FOAF, JLLM, OWL, PREFIXES, PROV, RDFS, SCHEMA, SKOS, TYPE, VOID, curie
+
+LANGS = ("ja", "en", "fr")
+"""Languages of the catalog labels, in the order the language switch shows them."""
+LABEL_PROPERTIES = (RDFS.label, SKOS.prefLabel, SCHEMA.name)
+"""Label fallback, as in pyLODE: rdfs:label → skos:prefLabel → schema:name → qname."""
+INCOMING_LIMIT = 300
+"""At most this many incoming links per property on a page (the data document has them all)."""
+
+DESCRIBE_QUERY = """
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX foaf: <http://xmlns.com/foaf/0.1/>
+CONSTRUCT { ?s ?p ?o . ?o rdfs:label ?olabel . ?in ?ip ?s . ?in rdfs:label ?inlabel . ?g ?gp ?go }
+WHERE {
+  { ?s ?p ?o OPTIONAL { ?o rdfs:label ?olabel } }
+  UNION { ?in ?ip ?s OPTIONAL { ?in rdfs:label ?inlabel } }
+  UNION { ?g foaf:primaryTopic ?s ; ?gp ?go }
+}
+"""
+
+
+def description(store: Store, iri: NamedNode) -> list[Triple]:
+    """The data document of ``iri``: its outgoing triples with the labels of linked nodes, its
+    incoming links with the labels of their subjects, and the provenance of its named graph.
+
+    >>> from pyoxigraph import Quad
+    >>> s = Store(); a, b = NamedNode("http://x/a"), NamedNode("http://x/b")
+    >>> s.add(Quad(a, SCHEMA.isBasedOn, b)); s.add(Quad(b, RDFS.label, Literal("B")))
+    >>> sorted(str(t) for t in description(s, a))
+    ['<http://x/a> <http://schema.org/isBasedOn> <http://x/b>', '<http://x/b> <http://www.w3.org/2000/01/rdf-schema#label> "B"']
+    """
+    triples = store.query(DESCRIBE_QUERY, use_default_graph_as_union=True, substitutions={Variable("s"): iri})
+    return sorted(set(triples), key=str)
+
+
+def exists(store: Store, iri: NamedNode) -> bool:
+    """Whether the store says anything about ``iri`` (as subject, or as object of a typed link)."""
+    return (next(store.quads_for_pattern(iri, None, None, None), None) is not None
+            or next(store.quads_for_pattern(None, None, iri, None), None) is not None)
+
+
+def labels(store: Store, node: NamedNode | BlankNode) -> dict[str, str]:
+    """Labels of ``node`` by language tag (``""`` for untagged), from the first label property that has any."""
+    for prop in LABEL_PROPERTIES:
+        found: dict[str, str] = {}
+        for q in store.quads_for_pattern(node, prop, None, None):
+            if isinstance(q.object, Literal):
+                found.setdefault(q.object.language or "", q.object.value)
+        if found:
+            return found
+    return {}
+
+
+def pick(found: dict[str, str], lang: str) -> str | None:
+    """The label in ``lang``, else English, Japanese, French, untagged, any.
+
+    >>> pick({"ja": "汎用", "en": "General purpose"}, "fr")
+    'General purpose'
+    """
+    for tag in (lang, "en", "ja", "fr", ""):
+        if tag in found:
+            return found[tag]
+    return next(iter(found.values()), None)
+
+
+def qname(iri: str, base: str) -> str:
+    """A short name for an IRI without a label: ``schema:name``, ``model/x`` under the base, else the IRI."""
+    short = curie(iri)
+    if not short.startswith("<"):
+        return short
+    return iri[len(base):] if iri.startswith(base) else iri
+
+
+def label(store: Store, node, lang: str, base: str) -> str:
+    """The display label of ``node`` in ``lang`` (with the qname fallback)."""
+    if isinstance(node, Literal):
+        return node.value
+    return pick(labels(store, node), lang) or qname(node.value, base) if isinstance(node, NamedNode) else str(node)
+
+
+def local_path(iri: str, base: str) -> str | None:
+    """The path of ``iri`` on this site, if it lies under the base (or is an ontology term)."""
+    if iri.startswith(base):
+        rest = iri[len(base):]
+        return "/" + quote(rest, safe="/#-._~!$&'()*+,;=:@%")
+    if iri.startswith(PREFIXES["jllm"]):
+        return "/ontology#" + iri[len(PREFIXES["jllm"]):]
+    return None
+
+
+def href(store: Store, iri: str, base: str) -> str:
+    """Where a link to ``iri`` goes: its page here, ``/describe?iri=`` for an outside IRI we hold
+    facts about (SPDX licences), else the IRI itself."""
+    path = local_path(iri, base)
+    if path is not None:
+        return path
+    if next(store.quads_for_pattern(NamedNode(iri), None, None, None), None) is not None:
+        return "/describe?iri=" + quote(iri, safe="")
+    return iri
+
+
+@dataclass
+class Value:
+    """One object of a statement, ready to show."""
+
+    text: str
+    href: str | None = None
+    datatype: str | None = None
+    lang: str | None = None
+
+
+@dataclass
+class Row:
+    """A property with its values, as a row of the page."""
+
+    iri: str
+    label: str
+    values: list[Value]
+    more: int = 0
+
+
+@dataclass
+class Page:
+    """The page model of a resource."""
+
+    iri: str
+    label: str
+    labels: dict[str, str]
+    types: list[Value]
+    rows: list[Row]
+    equivalent_rows: list[Row]
+    incoming: list[Row]
+    variants: list[dict] = field(default_factory=list)
+    stages: list[dict] = field(default_factory=list)
+    sources: list[Value] = field(default_factory=list)
+    catalog_source: str | None = None
+    comment: str | None = None
+    is_model: bool = False
+
+
+class Describer:
+    """Builds page models from one store, for one base and one language."""
+
+    def __init__(self, store: Store, base: str, lang: str = "en") -> None:
+        self.store, self.base, self.lang = store, base, lang
+        self._labels: dict[str, str] = {}
+
+    def label(self, node) -> str:
+        if isinstance(node, NamedNode):
+            if node.value not in self._labels:
+                self._labels[node.value] = label(self.store, node, self.lang, self.base)
+            return self._labels[node.value]
+        return label(self.store, node, self.lang, self.base)
+
+    def value(self, node) -> Value:
+        if isinstance(node, Literal):
+            dt = node.datatype.value if node.datatype else None
+            shown_dt = None if dt in (PREFIXES["xsd"] + "string", PREFIXES["rdf"] + "langString") else curie(dt or "")
+            return Value(node.value, None, shown_dt, node.language)
+        if isinstance(node, NamedNode):
+            return Value(self.label(node), href(self.store, node.value, self.base))
+        return Value(str(node))
+
+    def inverse_label(self, prop: NamedNode) -> str:
+        """"is base model of": the label of the declared inverse, else an inverse phrasing."""
+        for q in self.store.quads_for_pattern(prop, OWL.inverseOf, None, None):
+            if isinstance(q.object, NamedNode) and labels(self.store, q.object):
+                return self.label(q.object)
+        for q in self.store.quads_for_pattern(None, OWL.inverseOf, prop, None):
+            if isinstance(q.subject, NamedNode) and labels(self.store, q.subject):
+                return self.label(q.subject)
+        name = self.label(prop)
+        return {"ja": f"{name}（被参照）", "fr": f"est « {name} » de"}.get(self.lang, f"is {name} of")
+
+    def objects(self, subject, prop: NamedNode) -> list:
+        return [q.object for q in self.store.quads_for_pattern(subject, prop, None, None)]
+
+    def first(self, subject, prop: NamedNode):
+        return next(iter(self.objects(subject, prop)), None)
+
+    def page(self, iri: NamedNode) -> Page:
+        """The page model of ``iri``."""
+        out: dict[NamedNode, set] = defaultdict(set)
+        for q in self.store.quads_for_pattern(iri, None, None, None):
+            out[q.predicate].add(q.object)
+        types = sorted((self.value(t) for t in out.pop(TYPE, set())), key=lambda v: (not (v.href or "").startswith("/ontology"), v.text))
+        own = {p: objs for p, objs in out.items() if p.value.startswith(PREFIXES["jllm"]) or p in LABEL_PROPERTIES}
+        covered = {(o.value if isinstance(o, NamedNode) else None) for objs in own.values() for o in objs} - {None}
+        rows, equivalent = [], []
+        for prop, objs in out.items():
+            row = Row(prop.value, self.label(prop), sorted((self.value(o) for o in objs), key=lambda v: (v.lang or "", v.text)))
+            redundant = prop not in own and all(isinstance(o, NamedNode) and o.value in covered for o in objs)
+            (equivalent if redundant else rows).append(row)
+        rows.sort(key=lambda r: (not r.iri.startswith(PREFIXES["jllm"]), r.label.casefold()))
+        equivalent.sort(key=lambda r: r.label.casefold())
+        model = any(t.value in (JLLM.Model.value, JLLM.ModelFamily.value) for t in self.objects(iri, TYPE))
+        return Page(
+            iri=iri.value, label=self.label(iri), labels=labels(self.store, iri), types=types,
+            rows=rows, equivalent_rows=equivalent, incoming=self.incoming(iri),
+            variants=self.variants(iri), stages=self.stages(iri), sources=self.sources(iri),
+            catalog_source=self.catalog_source(iri), comment=self.comment(iri), is_model=model,
+        )
+
+    def comment(self, iri: NamedNode) -> str | None:
+        found = {q.object.language or "": q.object.value for q in self.store.quads_for_pattern(iri, RDFS.comment, None, None)
+                 if isinstance(q.object, Literal)}
+        return pick(found, self.lang) if found else None
+
+    def incoming(self, iri: NamedNode) -> list[Row]:
+        """Incoming links grouped by property, with the property's inverse phrasing; statements
+        repeated by a super-property (schema:isBasedOn next to jllm:baseModel) are shown once."""
+        by_prop: dict[NamedNode, set] = defaultdict(set)
+        for q in self.store.quads_for_pattern(None, None, iri, None):
+            if q.predicate not in (FOAF.primaryTopic, VOID.rootResource):
+                by_prop[q.predicate].add(q.subject)
+        own_subjects = {s for p, subs in by_prop.items() if p.value.startswith(PREFIXES["jllm"]) for s in subs}
+        rows = []
+        for prop, subjects in by_prop.items():
+            if not prop.value.startswith(PREFIXES["jllm"]) and subjects <= own_subjects:
+                continue
+            values = sorted((self.value(s) for s in subjects), key=lambda v: v.text.casefold())
+            rows.append(Row(prop.value, self.inverse_label(prop), values[:INCOMING_LIMIT], max(0, len(values) - INCOMING_LIMIT)))
+        rows.sort(key=lambda r: (not r.iri.startswith(PREFIXES["jllm"]), r.label.casefold()))
+        return rows
+
+    def variants(self, iri: NamedNode) -> list[dict]:
+        """The variants table of a model family: repository, link, size, licence, context length."""
+        rows = []
+        for v in self.objects(iri, JLLM.hasVariant):
+            size = self.first(v, JLLM.parametersBillions)
+            lic = self.objects(v, JLLM.licence)
+            ctx = self.first(v, JLLM.contextLength)
+            hf = self.first(v, SCHEMA.url)
+            rows.append({
+                "page": self.value(v),
+                "repo": (self.first(v, JLLM.hfRepository) or Literal(self.label(v))).value,
+                "url": hf.value if isinstance(hf, NamedNode) else None,
+                "size": float(size.value) if isinstance(size, Literal) else None,
+                "size_text": (size.value + "B") if isinstance(size, Literal) else "",
+                "licences": [self.value(x) for x in lic],
+                "context": int(ctx.value) if isinstance(ctx, Literal) else None,
+            })
+        rows.sort(key=lambda r: (r["size"] is None, r["size"] or 0, r["repo"].casefold()))
+        return rows
+
+    def stages(self, iri: NamedNode) -> list[dict]:
+        """Training stages in order, with their kind, method, datasets and token counts."""
+        stages = []
+        for st in self.objects(iri, JLLM.trainingStage):
+            order = self.first(st, JLLM.stageOrder)
+            kinds = [t for t in self.objects(st, TYPE) if t not in (JLLM.TrainingStage, PROV.Activity)]
+            datasets = []
+            for usage in self.objects(st, PROV.qualifiedUsage):
+                entity = self.first(usage, PROV.entity)
+                tokens = self.first(usage, JLLM.tokens)
+                if entity is not None:
+                    datasets.append({"dataset": self.value(entity), "tokens": _tokens(tokens)})
+            used = {d["dataset"].href for d in datasets}
+            for ds in self.objects(st, PROV.used):
+                v = self.value(ds)
+                if v.href not in used:
+                    datasets.append({"dataset": v, "tokens": None})
+            datasets.sort(key=lambda d: d["dataset"].text.casefold())
+            method = self.first(st, JLLM.method)
+            raw = self.first(st, JLLM.rawText)
+            stages.append({
+                "order": int(order.value) if isinstance(order, Literal) else 0,
+                "kind": self.value(kinds[0]) if kinds else None,
+                "method": self.value(method) if method is not None else None,
+                "datasets": datasets, "tokens": _tokens(self.first(st, JLLM.tokens)),
+                "raw": raw.value if isinstance(raw, Literal) else None, "page": self.value(st),
+            })
+        stages.sort(key=lambda s: s["order"])
+        return stages
+
+    def _graph(self, iri: NamedNode):
+        return next((q.subject for q in self.store.quads_for_pattern(None, FOAF.primaryTopic, iri, None)), None)
+
+    def sources(self, iri: NamedNode) -> list[Value]:
+        """The upstream README rows this resource was read from (at the commit, ``#L<line>``)."""
+        g = self._graph(iri)
+        if g is None:
+            return []
+        urls = sorted(q.object.value for q in self.store.quads_for_pattern(g, PROV.wasDerivedFrom, None, None)
+                      if isinstance(q.object, NamedNode))
+        order = {"README.md": 0, "README_en.md": 1, "README_fr.md": 2}
+
+        def name(url: str) -> str:
+            return url.rsplit("/", 1)[-1].split("#", 1)[0]
+        urls.sort(key=lambda u: order.get(name(u), 9))
+        langs = {"README.md": "ja", "README_en.md": "en", "README_fr.md": "fr"}
+        return [Value(f"{langs.get(name(u), name(u))} · {u.rsplit('/', 1)[-1]}", u) for u in urls]
+
+    def catalog_source(self, iri: NamedNode) -> str | None:
+        """``catalog/models/x.yaml:564``: where the fact lives in this repository's catalog."""
+        g = self._graph(iri)
+        if g is None:
+            return None
+        file, line = self.first(g, JLLM.catalogFile), self.first(g, JLLM.catalogLine)
+        if not isinstance(file, Literal):
+            return None
+        return f"{file.value}:{line.value}" if isinstance(line, Literal) else file.value
+
+
+def _tokens(node) -> str | None:
+    """A token count for people: ``1.5T``, ``880M``."""
+    if not isinstance(node, Literal):
+        return None
+    try:
+        n = float(node.value)
+    except ValueError:
+        return node.value
+    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g}{unit}"
+    return f"{n:.0f}"
+
+
+def types_of(store: Store, iri: NamedNode) -> set[str]:
+    """The rdf:type IRIs of ``iri``."""
+    return {q.object.value for q in store.quads_for_pattern(iri, TYPE, None, None) if isinstance(q.object, NamedNode)}
+
+
+def dataset_base(store: Store, default: str) -> str:
+    """The IRI base the store was built with (its VoID ``void:uriSpace``), else ``default``."""
+    for q in store.quads_for_pattern(None, VOID.uriSpace, None, None):
+        if isinstance(q.object, Literal) and q.object.value:
+            return q.object.value
+    return default
+

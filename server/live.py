@@ -1,0 +1,75 @@
+"""A live ``jllm-kg serve`` process on 127.0.0.1 and a free port (for tests and the benchmark)."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """``with LiveServer(store) as server: server.url`` — the real gunicorn-served endpoint."""
+
+    def __init__(self, store_path: Path, *, timeout: float | None = None, workers: int = 2,
+                 env: dict[str, str] | None = None, startup: float = 60) -> None:
+        self.store_path = Path(store_path)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.url = self.base + "/sparql"
+        self.timeout, self.workers, self.startup = timeout, workers, startup
+        self.env = {**os.environ, **(env or {})}
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "LiveServer":
+        """Start the server and wait until ``/sparql`` answers a query."""
+        args = [sys.executable, "-m", "jllm_kg.cli", "serve", "--store", str(self.store_path),
+                "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)]
+        if self.timeout:
+            args += ["--timeout", str(self.timeout)]
+        self.process = subprocess.Popen(args, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        deadline = time.monotonic() + self.startup
+        probe = self.url + "?query=ASK%7B%7D"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                output = self.process.stdout.read().decode(errors="replace") if self.process.stdout else ""
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{output}")
+            try:
+                with urllib.request.urlopen(probe, timeout=5) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server on port {self.port} not ready after {self.startup} s")
+
+    def stop(self) -> None:
+        """Stop gunicorn and its workers (the whole process group this server started)."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self.process and self.process.stdout:
+            self.process.stdout.close()
+
+    def __enter__(self) -> "LiveServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

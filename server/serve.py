@@ -1,0 +1,76 @@
+"""``jllm-kg serve``: build the store if missing, then serve the app with gunicorn."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from gunicorn.app.base import BaseApplication
+
+from graph.errors import UserError
+from server.app import create_app
+from server.config import load_config
+
+
+class _Gunicorn(BaseApplication):
+    """gunicorn running our factory: app created per worker process, after the fork."""
+
+    def __init__(self, config: dict, options: dict) -> None:
+        self.app_config = config
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        app = create_app(self.app_config)
+        app.extensions["jllm"]["pool"].start()  # warm the query workers before the first request
+        return app
+
+
+def ensure_store(store_path: Path, echo: Callable[[str], None]) -> None:
+    """Build the store from the shipped catalog when ``store_path`` does not exist yet."""
+    if Path(store_path).exists():
+        return
+    try:
+        from graph.build import build_store
+    except ImportError as err:
+        raise UserError(f"no store at {store_path} and the graph builder is unavailable ({err}); "
+                        "build one with `jllm-kg build --store ...`") from None
+    echo(f"no store at {store_path}: building it from the shipped catalog…")
+    build_store(store_path=Path(store_path), echo=echo)
+
+
+def serve(store_path: Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 2,
+          echo: Callable[[str], None] = print, timeout: float | None = None, web_workers: int | None = None) -> None:
+    """Serve ``/sparql`` and the other blueprints on ``host:port`` until interrupted.
+
+    ``workers`` query-worker processes run the queries; ``web_workers`` gunicorn processes
+    (``$JLLM_KG_WEB_WORKERS``, default 1) with threads parse HTTP. With an update token
+    (``$JLLM_KG_UPDATE_TOKEN``) there is one web worker and one read-write query worker.
+    """
+    config = load_config({"store_path": store_path, "query_workers": workers, "timeout": timeout})
+    ensure_store(config["store_path"], echo)
+    web = int(web_workers or os.environ.get("JLLM_KG_WEB_WORKERS") or 1)
+    if config["update_token"]:
+        web = 1
+    threads = max(4, 4 * int(config["query_workers"]))
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": web,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": max(30, int(float(config["timeout"]) * 3)),
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "proc_name": "jllm-kg",
+    }
+    mode = "read-write (SPARQL Update enabled with a token)" if config["update_token"] else "read-only"
+    echo(f"jllm-kg: SPARQL endpoint at http://{host}:{port}/sparql — store {config['store_path']} ({mode}), "
+         f"{config['query_workers']} query workers, {config['timeout']:g} s timeout")
+    _Gunicorn({k: config[k] for k in config}, options).run()

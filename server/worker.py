@@ -1,0 +1,156 @@
+"""The query-worker process: holds one Store, runs one job at a time, answers serialized bytes.
+
+Runs in a child process (see :mod:`server.pool`) so that a query past its deadline can be
+killed: pyoxigraph has no cancellation, and its lazy results must be consumed in the thread
+that made them, so the whole query — evaluation and serialization — happens here.
+"""
+from __future__ import annotations
+
+import io
+import re
+import signal
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+
+from pyoxigraph import NamedNode, QueryBoolean, QuerySolutions, Store
+
+from server.formats import by_name
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work for a worker: a query (or update, or stats) and how to answer it."""
+
+    kind: str  # "query" | "update" | "stats"
+    text: str = ""
+    base_iri: str | None = None
+    union_default_graph: bool = True
+    default_graphs: tuple[str, ...] | None = None
+    named_graphs: tuple[str, ...] | None = None
+    results_format: str | None = None  # format name for SELECT/ASK, None if not acceptable
+    graph_format: str | None = None  # format name for CONSTRUCT/DESCRIBE, None if not acceptable
+    max_bytes: int = 50_000_000
+    substitutions: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A worker's answer: status, media type and body, or an error message."""
+
+    status: int
+    body: bytes = b""
+    format: str | None = None
+    error: str | None = None
+    data: dict | None = None
+
+
+class _CappedBuffer(io.RawIOBase):
+    """A byte sink that refuses to grow past ``limit`` (pyoxigraph writes to it in chunks)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.exceeded = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]
+        self.size += len(data)
+        if self.size > self.limit:
+            self.exceeded = True
+            raise OSError("result size cap exceeded")
+        self.chunks.append(bytes(data))
+        return len(data)
+
+
+def syntax_message(err: Exception) -> str:
+    """A readable one-line parser message: ``line L, column C: expected …`` (long lists shortened)."""
+    text = " ".join(str(err).split())
+    match = re.match(r"error at (\d+):(\d+): (.*)", text)
+    if match:
+        text = f"line {match.group(1)}, column {match.group(2)}: {match.group(3)}"
+    text = re.sub(r"\[\s*'A' \.\.= 'Z'.*?\]", "a letter", text)
+    return text if len(text) <= 400 else text[:400] + "…"
+
+
+def run_job(store: Store, job: Job) -> Outcome:
+    """Execute ``job`` on ``store`` and serialize the result within the size cap."""
+    if job.kind == "stats":
+        return _stats(store)
+    if job.kind == "update":
+        try:
+            store.update(job.text, base_iri=job.base_iri)
+        except SyntaxError as err:
+            return Outcome(400, error=f"SPARQL update syntax error: {syntax_message(err)}")
+        return Outcome(204)
+    options: dict = {"base_iri": job.base_iri}
+    if job.default_graphs is not None or job.named_graphs is not None:
+        options["default_graph"] = [NamedNode(g) for g in job.default_graphs or ()]
+        options["named_graphs"] = [NamedNode(g) for g in job.named_graphs or ()]
+    elif job.union_default_graph:
+        options["use_default_graph_as_union"] = True
+    if job.substitutions:
+        options["substitutions"] = job.substitutions
+    try:
+        result = store.query(job.text, **options)
+    except SyntaxError as err:
+        return Outcome(400, error=f"SPARQL syntax error: {syntax_message(err)}")
+    except ValueError as err:
+        return Outcome(400, error=f"bad query: {err}")
+    name = job.results_format if isinstance(result, (QuerySolutions, QueryBoolean)) else job.graph_format
+    fmt = by_name(name) if name else None
+    if fmt is None:
+        kind = "SELECT/ASK results" if isinstance(result, (QuerySolutions, QueryBoolean)) else "a graph (CONSTRUCT/DESCRIBE)"
+        return Outcome(406, error=f"this query returns {kind}, and the Accept header allows none of its formats")
+    sink = _CappedBuffer(job.max_bytes)
+    try:
+        result.serialize(sink, fmt.oxigraph)
+    except OSError as err:
+        if sink.exceeded:
+            return Outcome(413, error=f"the result is larger than the {job.max_bytes:,}-byte cap of this endpoint; "
+                                      "add a LIMIT or select fewer rows")
+        return Outcome(500, error=f"query evaluation failed: {err}")
+    except (ValueError, TypeError, RuntimeError) as err:
+        return Outcome(400, error=f"query evaluation failed: {err}")
+    return Outcome(200, b"".join(sink.chunks), fmt.name)
+
+
+def _stats(store: Store) -> Outcome:
+    """Dataset statistics for the service description."""
+    row = next(iter(store.query(
+        "SELECT (COUNT(*) AS ?t) (COUNT(DISTINCT ?s) AS ?s) (COUNT(DISTINCT ?p) AS ?p) WHERE { ?s ?p ?o }",
+        use_default_graph_as_union=True)))
+    graphs = sum(1 for _ in store.named_graphs())
+    data = {"triples": int(row["t"].value), "subjects": int(row["s"].value),
+            "properties": int(row["p"].value), "graphs": graphs}
+    return Outcome(200, data=data)
+
+
+def main(conn: Connection, store_path: str, writable: bool) -> None:
+    """Worker loop: open the store, then answer jobs from ``conn`` until it closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    try:
+        store = Store(store_path) if writable else Store.read_only(store_path)
+    except OSError as err:
+        message = f"cannot open the store at {store_path}: {err}"
+        while True:
+            try:
+                conn.recv()
+                conn.send(Outcome(503, error=message))
+            except (EOFError, OSError):
+                return
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            outcome = run_job(store, job)
+        except Exception as err:  # noqa: BLE001 - report, never die silently
+            outcome = Outcome(500, error=f"query worker error: {type(err).__name__}: {err}")
+        try:
+            conn.send(outcome)
+        except (BrokenPipeError, OSError):
+            return

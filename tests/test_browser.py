@@ -1,0 +1,124 @@
+"""End to end in real headless Chromium (Debian ``chromium`` driven by Playwright) against the real server.
+
+Skips with a clear reason when /usr/bin/chromium or the playwright package is absent. Screenshots
+go to test-artifacts/.
+"""
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(seed_store_path, tmp_path_factory):
+    """The real server (``jllm-kg serve``, gunicorn) on a free port of 127.0.0.1."""
+    port = _free_port()
+    cmd = [sys.executable, "-m", "jllm_kg.cli", "serve", "--store", str(seed_store_path), "--port", str(port), "--workers", "1"]
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1], stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(url + "/", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"server did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    p = context.new_page()
+    yield p
+    context.close()
+
+
+def test_search_swallow_follow_base_to_llama_2_and_see_lineage(server, page):
+    page.goto(server + "/")
+    assert "What the graph holds" in page.content()
+    page.screenshot(path=str(ARTIFACTS / "home.png"), full_page=True)
+    page.fill(".hero input[name=q]", "Swallow")
+    page.click(".hero button[type=submit]")
+    page.wait_for_url("**/search?**")
+    page.screenshot(path=str(ARTIFACTS / "search.png"))
+    page.click("ul.hits a:text-is('Swallow 7B')")
+    page.wait_for_url("**/model/swallow-7b")
+    assert page.inner_text("h1") == "Swallow 7B"
+    page.screenshot(path=str(ARTIFACTS / "swallow-7b.png"), full_page=True)
+    # follow its base model (the "base model" row of the properties table)
+    row = page.locator("table.props tr", has=page.locator("th a", has_text=re.compile(r"^base model$")))
+    row.locator("td a", has_text=re.compile(r"^Llama 2$")).click()
+    page.wait_for_url("**/model/llama-2")
+    assert page.inner_text("h1") == "Llama 2"
+    svg = page.locator("svg.lineage")
+    assert svg.is_visible()
+    titles = svg.locator("a > title").all_text_contents()
+    assert "Youri 7B" in titles and "houou-7b" in titles and "Swallow 7B" in titles
+    page.screenshot(path=str(ARTIFACTS / "llama-2.png"), full_page=True)
+    # a node of the picture is a link to its page
+    svg.locator("a:has(title:text-is('houou-7b'))").click()
+    page.wait_for_url("**/model/houou-7b")
+
+
+def test_sparql_editor_runs_a_query(server, page):
+    probe = requests.get(server + "/sparql", params={"query": "ASK {}"}, headers={"Accept": "application/sparql-results+json"}, timeout=10)
+    assert probe.status_code == 200, probe.text
+    page.goto(server + "/sparql-editor")
+    mode = page.get_attribute("#yasgui", "data-mode")
+    print(f"SPARQL editor mode: {mode}")
+    if mode == "yasgui":
+        page.wait_for_selector(".yasqe .CodeMirror")
+        page.click(".yasqe_queryButton")
+        page.wait_for_selector(".yasr table tbody tr", timeout=20000)
+        text = page.inner_text(".yasr")
+    else:
+        page.click("#plain-form button[type=submit]")
+        page.wait_for_selector("#plain-results table tbody tr", timeout=20000)
+        text = page.inner_text("#plain-results")
+    assert "Swallow 7B" in text or "https://w3id.org/jllm-kg/model/" in text
+    page.screenshot(path=str(ARTIFACTS / f"sparql-editor-{mode}.png"), full_page=True)

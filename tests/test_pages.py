@@ -1,0 +1,116 @@
+"""Home page, label search, Turtle dump, VoID, sitemap and the SPARQL editor page."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+import rdflib
+
+from tests.pages_app import make_app
+
+BASE = "https://w3id.org/jllm-kg/"
+
+
+@pytest.fixture(scope="module")
+def app(seed_store_path):
+    return make_app(seed_store_path)
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return app.test_client()
+
+
+def test_home_counts_browse_lists_and_links(client):
+    html = client.get("/?lang=en").get_data(as_text=True)
+    assert "<strong>128</strong> Model family" in html
+    assert 'href="/org/rinna">rinna</a>' in html                  # developers
+    assert 'href="/dataset/japanese-wikipedia">' in html          # datasets
+    assert 'href="/benchmark/jglue">' in html or "/benchmark/" in html
+    assert 'href="/model/swallow-7b">Swallow 7B</a>' in html      # families by section
+    assert 'href="/queries"' in html and 'href="/sparql-editor"' in html and 'href="/dump.ttl"' in html
+
+
+@pytest.mark.parametrize("q,expected", [("Swallow", "/model/swallow-7b"), ("swallow 7", "/model/swallow-7b"),
+                                         ("汎用", "/section/generative-continual-general"),
+                                         ("wikipédia japonais", "/dataset/japanese-wikipedia"),
+                                         ("ＳＷＡＬＬＯＷ", "/model/swallow-7b")])
+def test_search_matches_labels_in_every_language(client, q, expected):
+    data = client.get("/search.json", query_string={"q": q}).get_json()
+    assert data["ok"] is True
+    assert expected in [r["href"] for r in data["results"]]
+    html = client.get("/search", query_string={"q": q}).get_data(as_text=True)
+    assert f'href="{expected}"' in html
+
+
+def test_search_ranks_exact_and_prefix_first(client):
+    data = client.get("/search.json?q=Swallow 7B").get_json()
+    assert data["results"][0]["href"] == "/model/swallow-7b"
+    assert client.get("/search.json?q=").get_json()["count"] == 0
+    assert client.get("/search.json?q=" + "x" * 5000).status_code == 200
+
+
+def test_dump_is_the_export_and_parses(client):
+    r = client.get("/dump.ttl")
+    assert r.status_code == 200 and r.mimetype == "text/turtle"
+    g = rdflib.Graph().parse(data=r.data, format="turtle")
+    assert (rdflib.URIRef(BASE + "model/swallow-7b"), rdflib.URIRef(BASE + "ontology#baseModel"),
+            rdflib.URIRef(BASE + "model/llama-2")) in g
+    assert client.get("/dump.ttl").data == r.data  # cached per store generation
+
+
+def test_void_is_negotiated(client):
+    r = client.get("/.well-known/void", headers={"Accept": "text/turtle"})
+    g = rdflib.Graph().parse(data=r.data, format="turtle")
+    void = rdflib.Namespace("http://rdfs.org/ns/void#")
+    assert (rdflib.URIRef(BASE + "void"), rdflib.RDF.type, void.Dataset) in g
+    assert client.get("/.well-known/void", headers={"Accept": "application/ld+json"}).mimetype == "application/ld+json"
+    assert client.get("/.well-known/void", headers={"Accept": "text/html"}).mimetype == "text/html"
+    assert client.get("/.well-known/void", headers={"Accept": "image/png"}).status_code == 406
+
+
+def test_sitemap_lists_resource_pages(client):
+    r = client.get("/sitemap.xml")
+    locs = [e.text for e in ET.fromstring(r.data).iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")]
+    assert "http://localhost/model/swallow-7b" in locs
+    assert "http://localhost/org/rinna" in locs
+    assert len(locs) > 400
+
+
+def test_sparql_editor_is_prefilled(client):
+    html = client.get("/sparql-editor").get_data(as_text=True)
+    assert "PREFIX jllm: &lt;https://w3id.org/jllm-kg/ontology#&gt;" in html  # in the plain form
+    assert 'action="/sparql"' in html
+    assert '"endpoint": "/sparql"' in html
+    html = client.get("/sparql-editor", query_string={"query": "ASK { </x> ?p ?o }"}).get_data(as_text=True)
+    assert "ASK { &lt;/x&gt; ?p ?o }" in html
+    assert "</x>" not in html.split('id="editor-config">')[1].split("</script>")[0]  # JSON cannot close the script
+
+
+def test_sparql_editor_lists_canned_queries_as_examples(client):
+    from graph.canned import load_queries
+
+    names = list(load_queries())
+    if not names:
+        pytest.skip("no canned queries in queries/ yet")
+    html = client.get("/sparql-editor").get_data(as_text=True)
+    assert f'"name": "{names[0]}"' in html
+
+
+def test_yasgui_assets_only_by_allow_list(client, app, tmp_path):
+    from server.sparql_editor import yasgui_installed
+
+    with app.app_context():
+        installed = yasgui_installed()
+    r = client.get("/static/vendor/yasgui/yasgui.min.js")
+    assert r.status_code == (200 if installed else 404)
+    for name in ["package.json", "..%2F..%2Fpackage.json", "yasgui.esm.js"]:
+        assert client.get(f"/static/vendor/yasgui/{name}").status_code == 404
+    # without the assets the page is a plain form that posts to /sparql
+    app.config["YASGUI_DIR"] = str(tmp_path)
+    try:
+        html = client.get("/sparql-editor").get_data(as_text=True)
+    finally:
+        app.config.pop("YASGUI_DIR")
+    assert 'data-mode="form"' in html and "yasgui.min.js" not in html
+    assert '<form id="plain-form" class="plain-form" action="/sparql" method="post">' in html

@@ -1,0 +1,174 @@
+"""Dereferenceable IRIs: negotiation, twins, 406/404, the data documents and the resource pages."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import rdflib
+import yaml
+
+from tests.pages_app import make_app
+
+BASE = "https://w3id.org/jllm-kg/"
+SWALLOW = rdflib.URIRef(BASE + "model/swallow-7b")
+DATA = {"text/turtle": "turtle", "application/ld+json": "json-ld", "application/n-triples": "nt",
+        "application/rdf+xml": "xml"}
+TWINS = {"ttl": "turtle", "jsonld": "json-ld", "nt": "nt", "rdf": "xml"}
+
+
+@pytest.fixture(scope="module")
+def client(seed_store_path):
+    return make_app(seed_store_path).test_client()
+
+
+def _graph(body: bytes, fmt: str) -> rdflib.Graph:
+    return rdflib.Graph().parse(data=body, format=fmt, publicID=BASE)
+
+
+@pytest.mark.parametrize("accept", list(DATA))
+def test_iri_answers_data_by_accept_and_describes_the_resource(client, accept):
+    r = client.get("/model/swallow-7b", headers={"Accept": accept})
+    assert r.status_code == 200
+    assert r.mimetype == accept
+    assert "Accept" in r.headers["Vary"]
+    g = _graph(r.data, DATA[accept])
+    assert (SWALLOW, rdflib.URIRef(BASE + "ontology#baseModel"), rdflib.URIRef(BASE + "model/llama-2")) in g
+    assert rdflib.Literal("Swallow 7B", lang="ja") in set(g.objects(SWALLOW, rdflib.RDFS.label))
+    # labels of linked nodes and incoming links come along
+    assert rdflib.Literal("Llama 2", lang="en") in set(g.objects(rdflib.URIRef(BASE + "model/llama-2"), rdflib.RDFS.label))
+    variant = rdflib.URIRef(BASE + "model/hf/tokyotech-llm/Swallow-7b-hf")
+    assert (variant, rdflib.URIRef(BASE + "ontology#variantOf"), SWALLOW) in g
+
+
+@pytest.mark.parametrize("ext", list(TWINS))
+def test_extension_twins_give_one_format_whatever_the_accept(client, ext):
+    r = client.get(f"/model/swallow-7b.{ext}", headers={"Accept": "text/html"})
+    assert r.status_code == 200
+    g = _graph(r.data, TWINS[ext])
+    assert (SWALLOW, rdflib.RDF.type, rdflib.URIRef(BASE + "ontology#ModelFamily")) in g
+
+
+def test_curl_default_gets_turtle_and_browsers_get_html(client):
+    assert client.get("/model/swallow-7b", headers={"Accept": "*/*"}).mimetype == "text/turtle"
+    assert client.get("/model/swallow-7b").mimetype == "text/turtle"
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    r = client.get("/model/swallow-7b", headers={"Accept": browser})
+    assert r.mimetype == "text/html"
+    assert r.headers["Content-Location"] == "/model/swallow-7b.html"
+    assert client.get("/model/swallow-7b.html").mimetype == "text/html"
+
+
+def test_unsupported_type_is_406(client):
+    r = client.get("/model/swallow-7b", headers={"Accept": "image/png"})
+    assert r.status_code == 406
+    assert "text/turtle" in r.get_data(as_text=True)
+
+
+def test_unknown_iri_is_404_with_a_helpful_page(client):
+    r = client.get("/model/swallow-8b", headers={"Accept": "text/html"})
+    assert r.status_code == 404
+    html = r.get_data(as_text=True)
+    assert 'action="/search"' in html
+    assert 'href="/model/swallow-7b"' in html  # suggestion by label
+    r = client.get("/model/swallow-8b", headers={"Accept": "text/turtle"})
+    assert r.status_code == 404 and r.get_json() == {"ok": False, "status": 404, "error": r.get_json()["error"]}
+
+
+@pytest.mark.parametrize("path", ["/../../etc/passwd", "/model/..%2f..%2fetc%2fpasswd", "/model/%00", "/model/a b<c>",
+                                  "/ontology.exe", "/model/swallow-7b.exe"])
+def test_paths_never_reach_the_filesystem(client, path):
+    r = client.get(path, headers={"Accept": "text/html"})
+    assert r.status_code == 404
+    assert b"root:" not in r.data
+
+
+def test_page_shows_labels_properties_incoming_variants_training_source(client):
+    html = client.get("/model/swallow-7b?lang=en", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "<h1>Swallow 7B</h1>" in html
+    assert 'href="/model/llama-2">Llama 2</a>' in html          # outgoing, by label, local link
+    assert ">base model</a>" in html                              # property by its ontology label
+    assert "https://huggingface.co/tokyotech-llm/Swallow-7b-hf" in html  # variants table
+    assert "Swallow Corpus" in html                               # training stage datasets
+    assert "https://github.com/llm-jp/awesome-japanese-llm/blob/2f152f0/README.md#L113" in html
+    for ext, media in [("ttl", "text/turtle"), ("jsonld", "application/ld+json"), ("nt", "application/n-triples")]:
+        assert f'<link rel="alternate" type="{media}" href="/model/swallow-7b.{ext}">' in html
+    llama = client.get("/model/llama-2", headers={"Accept": "text/html"})
+    text = llama.get_data(as_text=True)
+    assert "is base model of" in text or "base model of" in text
+    assert 'href="/model/swallow-7b">Swallow 7B</a>' in text
+    assert '</model/llama-2.ttl>; rel="alternate"; type="text/turtle"' in llama.headers["Link"]
+
+
+def test_language_switch(client):
+    ja = client.get("/section/generative-continual-general?lang=ja", headers={"Accept": "text/html"}).get_data(as_text=True)
+    fr = client.get("/section/generative-continual-general?lang=fr", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "<h1>汎用</h1>" in ja
+    assert "<h1>D&#39;usage général</h1>" in fr
+    assert 'href="/section/generative-continual-general?lang=ja"' in fr
+
+
+def test_lineage_picture_of_llama_2_holds_its_descendants(client):
+    html = client.get("/model/llama-2", headers={"Accept": "text/html"}).get_data(as_text=True)
+    svg = html[html.index("<svg"):html.index("</svg>")]
+    for name, path in [("Swallow 7B", "/model/swallow-7b"), ("Youri 7B", "/model/youri-7b"), ("houou-7b", "/model/houou-7b"),
+                       ("KARAKURI LM", "/model/karakuri-lm")]:
+        assert f"<title>{name}</title>" in svg
+        assert f'href="{path}"' in svg
+
+
+def test_lineage_layout_is_readable_at_70_nodes():
+    from server.lineage import Lineage, render_svg, _layout
+
+    nodes = {"f": ("Focus", "/f")}
+    edges = []
+    for i in range(60):
+        nodes[f"c{i}"] = (f"Child {i} with a very long name that gets truncated", f"/c{i}")
+        edges.append((f"c{i}", "f"))
+    for i in range(10):
+        nodes[f"g{i}"] = (f"Grandchild {i}", f"/g{i}")
+        edges.append((f"g{i}", f"c{i}"))
+    positions, _, width, height = _layout(Lineage("f", nodes, edges))
+    boxes = sorted(positions.values())
+    for (x1, y1), (x2, y2) in zip(boxes, boxes[1:]):  # no two boxes overlap
+        assert x1 != x2 or abs(y2 - y1) >= 28
+    assert height < 1600 and width < 1400
+    svg = render_svg(Lineage("f", nodes, edges))
+    assert svg.count("<rect") == 71
+    assert "<title>Child 1 with a very long name that gets truncated</title>" in svg
+
+
+def test_ontology_dereferences_as_html_and_turtle(client):
+    html = client.get("/ontology", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert 'id="ModelFamily"' in html and 'id="baseModel"' in html
+    r = client.get("/ontology", headers={"Accept": "text/turtle"})
+    g = _graph(r.data, "turtle")
+    assert (rdflib.URIRef(BASE + "ontology#ModelFamily"), rdflib.RDF.type, rdflib.OWL.Class) in g
+    assert client.get("/ontology.ttl").data == r.data
+
+
+def test_outside_iris_have_pages(client):
+    r = client.get("/describe?iri=http://spdx.org/licenses/Apache-2.0", headers={"Accept": "text/html"})
+    assert r.status_code == 200 and "Apache" in r.get_data(as_text=True)
+
+
+def test_crafted_label_with_script_renders_as_text(tmp_path):
+    from graph.build import build_store
+
+    catalog = tmp_path / "catalog"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "catalog", catalog)
+    path = catalog / "models" / "generative-continual-general.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    evil = "<script>alert(1)</script> Swallow"
+    doc["families"][0]["names"] = {"ja": evil, "en": evil, "fr": evil}
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    store = tmp_path / "store"
+    build_store(catalog_dir=catalog, store_path=store, echo=lambda *a, **k: None)
+    client = make_app(store).test_client()
+    for url in ["/model/swallow-7b", "/model/llama-2", "/search?q=swallow", "/"]:
+        html = client.get(url, headers={"Accept": "text/html"}).get_data(as_text=True)
+        assert "<script>alert(1)</script>" not in html, url
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, url
+    data = json.loads(client.get("/search.json?q=script").data)
+    assert data["results"][0]["label"] == evil
