@@ -192,7 +192,9 @@ def report(runs: list[Run], agree: dict[str, dict[str, int]], args, triples: int
         f"POST form), {args.clients} concurrent keep-alive clients, all on 127.0.0.1. "
         f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}. "
         "The client (Python threads) runs on the same cores as the servers, so absolute numbers are "
-        "lower bounds; the ratios are the point.",
+        "lower bounds; the ratios are the point. "
+        f"Load average when the run started: {args.load[0]:.2f} (other work on the machine skews single rounds; "
+        "hence interleaved rounds).",
         "",
         "| server | requests | errors | req/s | p50 ms | p99 ms | req/s vs oxigraph serve | p50 vs oxigraph | p99 vs oxigraph |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -242,6 +244,7 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="write the Markdown report here (default: print it)")
     args = parser.parse_args()
     command = "python bench/endpoint.py " + " ".join(sys.argv[1:])
+    args.load = os.getloadavg()
 
     with tempfile.TemporaryDirectory(prefix="jllm-bench-") as tmp:
         work = Path(tmp)

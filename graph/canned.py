@@ -16,8 +16,6 @@ query's top-level projection (and in the projection of any subquery that uses it
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field

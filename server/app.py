@@ -37,7 +37,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["STORE_PATH"] = str(settings["store_path"])
     writable = bool(settings["update_token"])
     # Update mode: one worker holds the store read-write (RocksDB allows a single writer).
-    pool = QueryPool(settings["store_path"], size=1 if writable else settings["query_workers"], writable=writable)
+    pool = QueryPool(settings["store_path"], size=1 if writable else settings["query_workers"], writable=writable,
+                     memory_mb=settings["worker_memory_mb"])
     app.extensions["jllm"] = {"config": settings, "pool": pool}
     errors.register(app)
     for name in settings.get("blueprints", BLUEPRINTS):

@@ -6,6 +6,7 @@
 | ``timeout`` (seconds per query) | ``JLLM_KG_QUERY_TIMEOUT`` | 10 |
 | ``max_result_bytes`` | ``JLLM_KG_MAX_RESULT_BYTES`` | 50 000 000 |
 | ``query_workers`` (processes per web worker) | ``JLLM_KG_QUERY_WORKERS`` | 2 |
+| ``worker_memory_mb`` (address-space cap per query worker) | ``JLLM_KG_WORKER_MEMORY_MB`` | 4096 |
 | ``update_token`` (enables SPARQL Update) | ``JLLM_KG_UPDATE_TOKEN`` | none: read-only |
 | ``allow_network`` (SERVICE and LOAD) | ``JLLM_KG_ALLOW_NETWORK`` (``1``) | off |
 """
@@ -39,6 +40,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "timeout": _number("JLLM_KG_QUERY_TIMEOUT", 10.0),
         "max_result_bytes": int(_number("JLLM_KG_MAX_RESULT_BYTES", 50_000_000, int)),
         "query_workers": int(_number("JLLM_KG_QUERY_WORKERS", 2, int)),
+        "worker_memory_mb": int(_number("JLLM_KG_WORKER_MEMORY_MB", 4096, int)),
         "update_token": os.environ.get("JLLM_KG_UPDATE_TOKEN") or None,
         "allow_network": os.environ.get("JLLM_KG_ALLOW_NETWORK", "") in ("1", "true", "yes"),
     }

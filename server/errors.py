@@ -49,7 +49,7 @@ def register(app: Flask) -> None:
         headers = {k: v for k, v in err.get_headers() if k.lower() not in ("content-type", "content-length")}
         message = err.description or err.name
         if isinstance(err, MethodNotAllowed):
-            message = f"{request.method} is not allowed on {request.path}; use {', '.join(err.valid_methods or [])}"
+            message = f"{request.method} is not allowed on {request.path}; use {', '.join(sorted(err.valid_methods or []))}"
         return error_response(err.code or 500, message, headers)
 
     @app.errorhandler(Exception)

@@ -72,8 +72,12 @@ def _unescaped(text: str) -> str:
 
 def network_keywords(text: str) -> list[str]:
     """The keywords in ``text`` that would make the engine open a connection (SERVICE, LOAD)."""
+    folded = text.upper()
+    if "\\" not in text and not any(k in folded for k in NETWORK_KEYWORDS):
+        return []  # fast path: no such word anywhere, nothing to tokenize
     found: list[str] = []
-    for variant in {text, _unescaped(text)}:
+    variants = [text, _unescaped(text)] if "\\u" in text or "\\U" in text else [text]
+    for variant in variants:
         for token in tokens(variant):
             if token.keyword in NETWORK_KEYWORDS and token.keyword not in found:
                 found.append(token.keyword)
@@ -87,6 +91,8 @@ def query_form(text: str) -> str | None:
 
 def has_dataset_clause(text: str) -> bool:
     """True if the query names its own dataset (``FROM`` / ``FROM NAMED``)."""
+    if "FROM" not in text.upper():
+        return False
     return any(t.keyword == "FROM" for t in tokens(text))
 
 

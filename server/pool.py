@@ -43,11 +43,12 @@ class _Worker:
 class QueryPool:
     """``size`` worker processes over the store at ``store_path`` (a path or a symlink to a generation)."""
 
-    def __init__(self, store_path: Path | str, size: int = 2, writable: bool = False) -> None:
+    def __init__(self, store_path: Path | str, size: int = 2, writable: bool = False, memory_mb: int = 0) -> None:
         self.store_path = Path(store_path)
+        self.memory_mb = int(memory_mb)
         self.size = max(1, int(size))
         self.writable = writable
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self._lock = threading.Lock()
         self._pid: int | None = None
 
@@ -58,7 +59,7 @@ class QueryPool:
     def _spawn(self) -> _Worker:
         parent, child = _CONTEXT.Pipe()
         target = self.target()
-        process = _CONTEXT.Process(target=main, args=(child, target, self.writable), daemon=True,
+        process = _CONTEXT.Process(target=main, args=(child, target, self.writable, self.memory_mb), daemon=True,
                                    name="jllm-kg-query-worker")
         process.start()
         child.close()
@@ -71,7 +72,7 @@ class QueryPool:
         with self._lock:
             if self._pid == os.getpid():
                 return
-            self._idle = queue.Queue()
+            self._idle = queue.LifoQueue()
             for _ in range(self.size):
                 self._idle.put(self._spawn())
             self._pid = os.getpid()

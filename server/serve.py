@@ -33,6 +33,9 @@ class _Gunicorn(BaseApplication):
 def ensure_store(store_path: Path, echo: Callable[[str], None]) -> None:
     """Build the store from the shipped catalog when ``store_path`` does not exist yet."""
     if Path(store_path).exists():
+        if not (Path(store_path).resolve() / "CURRENT").is_file():
+            raise UserError(f"{store_path} exists but is not an Oxigraph store; "
+                            "point --store elsewhere or rebuild it with `jllm-kg build --store ...`")
         return
     try:
         from graph.build import build_store

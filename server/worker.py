@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import resource
 import signal
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -128,9 +129,16 @@ def _stats(store: Store) -> Outcome:
     return Outcome(200, data=data)
 
 
-def main(conn: Connection, store_path: str, writable: bool) -> None:
-    """Worker loop: open the store, then answer jobs from ``conn`` until it closes."""
+def main(conn: Connection, store_path: str, writable: bool, memory_mb: int = 0) -> None:
+    """Worker loop: open the store, then answer jobs from ``conn`` until it closes.
+
+    ``memory_mb`` caps the address space: a query that would exhaust the machine's memory
+    makes this process fail instead (the pool answers 503 and starts a replacement).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    if memory_mb > 0:
+        limit = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         store = Store(store_path) if writable else Store.read_only(store_path)
     except OSError as err:

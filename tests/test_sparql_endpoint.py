@@ -6,6 +6,8 @@ import io
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -41,7 +43,7 @@ def make_store(directory: Path, n: int = N, name: str = "store") -> Path:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     path = make_store(tmp_path_factory.mktemp("sparql"))
-    with LiveServer(path, timeout=2, workers=2) as live:
+    with LiveServer(path, timeout=2, workers=2, env={"JLLM_KG_WORKER_MEMORY_MB": "1000"}) as live:
         yield live
 
 
@@ -166,6 +168,7 @@ def test_update_refused_when_read_only(server):
 
 
 @pytest.mark.parametrize("template", [
+    "SELECT * WHERE {{ SERVICE <http://127.0.0.1:9/> {{ ?s ?p ?o }} }}",
     "SELECT * WHERE {{ SERVICE <http://127.0.0.1:{port}/> {{ ?s ?p ?o }} }}",
     "select * where {{ service silent <http://127.0.0.1:{port}/sparql> {{ ?s ?p ?o }} }}",
     "SELECT * WHERE {{ # a comment\n SeRvIcE <http://127.0.0.1:{port}/> {{ ?s ?p ?o }} }}",
@@ -209,6 +212,14 @@ def test_explosive_query_times_out_while_others_are_served(server):
     assert select(server, f"SELECT ?o WHERE {{ <{EX}s7> ?p ?o }}") == [{"o": "7"}]
 
 
+def test_memory_hungry_query_stops_the_worker_not_the_server(server):
+    query = "SELECT ?a ?b ?c WHERE { ?a ?p ?o . ?b ?q ?r . ?c ?x ?y } ORDER BY ?a ?b ?c LIMIT 1"
+    response = requests.post(server.url, data={"query": query}, timeout=60)
+    assert response.status_code == 503
+    assert "out of memory" in response.json()["error"] or "timed out" in response.json()["error"]
+    assert select(server, f"SELECT ?o WHERE {{ <{EX}s8> ?p ?o }}") == [{"o": "8"}]
+
+
 def test_update_with_token(update_server):
     url = update_server.url
     insert = {"update": f"INSERT DATA {{ GRAPH <{EX}new> {{ <{EX}a> <{EX}b> \"c\" }} }}"}
@@ -234,3 +245,26 @@ def test_new_generation_is_picked_up(tmp_path):
         assert select(live, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }") == [{"n": "50"}]
         make_store(tmp_path, n=70)
         assert select(live, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }") == [{"n": "70"}]
+
+
+def test_fresh_machine_builds_store_then_serves_with_forked_web_workers(tmp_path):
+    """`jllm-kg serve` on a missing store builds it from the shipped catalog; pools start per gunicorn worker."""
+    path = tmp_path / "fresh" / "store"
+    with LiveServer(path, timeout=2, env={"JLLM_KG_WEB_WORKERS": "2"}, startup=180) as live:
+        assert path.is_symlink()
+        model = "https://w3id.org/jllm-kg/model/"
+        for _ in range(6):  # spread over both gunicorn workers
+            rows = select(live, f"SELECT ?b WHERE {{ <{model}swallow-7b> <https://w3id.org/jllm-kg/ontology#baseModel> ?b }}")
+            assert rows == [{"b": model + "llama-2"}]
+        response = requests.post(live.url, data={"query": EXPLOSIVE}, timeout=60)
+        assert response.status_code == 503
+        assert select(live, "SELECT (1 AS ?one) {}") == [{"one": "1"}]
+
+
+def test_serve_refuses_a_directory_that_is_not_a_store(tmp_path):
+    (tmp_path / "notastore").mkdir()
+    result = subprocess.run([sys.executable, "-m", "jllm_kg.cli", "serve", "--store", str(tmp_path / "notastore"),
+                             "--port", "1"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and "not an Oxigraph store" in result.stderr
+    assert "Traceback" not in result.stderr
