@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 
 class ApiError(Exception):
@@ -48,6 +48,9 @@ def register(app: Flask) -> None:
     def _http_error(err: HTTPException) -> Response:
         headers = {k: v for k, v in err.get_headers() if k.lower() not in ("content-type", "content-length")}
         message = err.description or err.name
+        if isinstance(err, RequestEntityTooLarge):
+            limit = app.config.get("MAX_CONTENT_LENGTH")
+            message = f"the request body is larger than the {limit:,}-byte limit" if limit else message
         if isinstance(err, MethodNotAllowed):
             message = f"{request.method} is not allowed on {request.path}; use {', '.join(sorted(err.valid_methods or []))}"
         return error_response(err.code or 500, message, headers)

@@ -54,7 +54,7 @@ def parse_accept(header: str | None) -> list[Range]:
                 try:
                     q = min(max(float(value), 0.0), 1.0)
                 except ValueError:
-                    q = 0.0
+                    q = 1.0  # a malformed weight is ignored
         main, _, sub = media.partition("/")
         ranges.append(Range(main, sub, q, order))
     return ranges

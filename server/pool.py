@@ -10,33 +10,43 @@ Pools are created lazily in the process that uses them (after gunicorn forks its
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import queue
+import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from server.worker import Job, Outcome, main
+from server.worker import Job, Outcome
 
-_CONTEXT = multiprocessing.get_context("spawn")
+#: The worker is a fresh interpreter running :func:`server.worker.main` on an inherited socket
+#: (no fork of a threaded web process, no re-import of the caller's ``__main__``).
+_BOOT = "import sys; from server.worker import main_fd; main_fd(*sys.argv[1:])"
 
 
 @dataclass
 class _Worker:
-    process: multiprocessing.process.BaseProcess
+    process: subprocess.Popen
     conn: Connection
     target: str
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def kill(self) -> None:
         """Stop the process now and reap it."""
         try:
             self.process.kill()
-        except (OSError, ValueError):
+        except OSError:
             pass
-        self.process.join(timeout=5)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
         self.conn.close()
 
 
@@ -57,13 +67,13 @@ class QueryPool:
         return os.path.realpath(self.store_path)
 
     def _spawn(self) -> _Worker:
-        parent, child = _CONTEXT.Pipe()
+        parent, child = socket.socketpair()
         target = self.target()
-        process = _CONTEXT.Process(target=main, args=(child, target, self.writable, self.memory_mb), daemon=True,
-                                   name="jllm-kg-query-worker")
-        process.start()
-        child.close()
-        return _Worker(process, parent, target)
+        with child:
+            process = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, str(child.fileno()), target, "1" if self.writable else "0", str(self.memory_mb)],
+                pass_fds=[child.fileno()], stdin=subprocess.DEVNULL)
+        return _Worker(process, Connection(parent.detach()), target)
 
     def start(self) -> None:
         """Start the workers if this process has none yet (idempotent, fork-aware)."""
@@ -85,7 +95,7 @@ class QueryPool:
             worker = self._idle.get(timeout=timeout)
         except queue.Empty:
             return Outcome(503, error=f"all {self.size} query workers stayed busy for {timeout:g} s; try again later")
-        if worker.target != self.target() or not worker.process.is_alive():
+        if worker.target != self.target() or not worker.alive():
             worker.kill()
             worker = self._spawn()
         try:

@@ -64,7 +64,7 @@ def _body_text(request: Request) -> str:
 
 def read_operation(request: Request) -> Operation:
     """The operation a GET or POST to the endpoint asks for."""
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         if request.content_length or request.get_data(cache=True):
             raise ApiError(400, "a GET request must not have a body: send the query in ?query= or use POST")
         if request.args.getlist("update"):

@@ -59,7 +59,7 @@ def serve(store_path: Path, host: str = "127.0.0.1", port: int = 8000, workers: 
     web = int(web_workers or os.environ.get("JLLM_KG_WEB_WORKERS") or 1)
     if config["update_token"]:
         web = 1
-    threads = max(4, 4 * int(config["query_workers"]))
+    threads = max(4, 2 * int(config["query_workers"]) + 2)  # more threads only add GIL contention
     options = {
         "bind": f"{host}:{port}",
         "workers": web,
@@ -68,11 +68,15 @@ def serve(store_path: Path, host: str = "127.0.0.1", port: int = 8000, workers: 
         "timeout": max(30, int(float(config["timeout"]) * 3)),
         "graceful_timeout": 10,
         "keepalive": 5,
+        "limit_request_line": 8190,  # long GET queries
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "warning",
         "proc_name": "jllm-kg",
     }
+    if os.path.isdir("/dev/shm"):
+        # gunicorn touches a heartbeat file on every loop; its docs recommend a tmpfs for it.
+        options["worker_tmp_dir"] = "/dev/shm"
     mode = "read-write (SPARQL Update enabled with a token)" if config["update_token"] else "read-only"
     echo(f"jllm-kg: SPARQL endpoint at http://{host}:{port}/sparql — store {config['store_path']} ({mode}), "
          f"{config['query_workers']} query workers, {config['timeout']:g} s timeout")

@@ -129,6 +129,11 @@ def _stats(store: Store) -> Outcome:
     return Outcome(200, data=data)
 
 
+def main_fd(fd: str, store_path: str, writable: str, memory_mb: str) -> None:
+    """Entry point of a worker process started by the pool: arguments come from the command line."""
+    main(Connection(int(fd)), store_path, writable == "1", int(memory_mb))
+
+
 def main(conn: Connection, store_path: str, writable: bool, memory_mb: int = 0) -> None:
     """Worker loop: open the store, then answer jobs from ``conn`` until it closes.
 

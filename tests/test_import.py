@@ -1,6 +1,7 @@
 """`jllm-kg import`: the seed README becomes the shipped catalog, losing nothing."""
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -17,6 +18,7 @@ CATALOG = catalog_pkg.PATH
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
+@functools.lru_cache(maxsize=4)
 def _families(cat: Path = CATALOG) -> dict[str, dict]:
     out = {}
     for path in sorted((cat / "models").glob("*.yaml")):

@@ -134,6 +134,11 @@ def test_protocol_errors(server):
     assert requests.get(server.url, params={"query": ["ASK {}", "ASK {}"]}).status_code == 400
     assert requests.get(server.url, params={"query": "ASK {}", "default-graph-uri": "not an iri"}).status_code == 400
     assert requests.get(server.url, params={"query": "ASK {}", "format": "pdf"}).status_code == 400
+    response = requests.post(server.url, data=b"#" * (17 * 1024 * 1024), headers={"Content-Type": "application/sparql-query"})
+    assert response.status_code == 413 and "byte limit" in response.json()["error"]
+    response = requests.head(server.url, params={"query": "ASK {}"})
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/sparql-results+json"
+    assert requests.post(server.url, data=b"\xff\xfe", headers={"Content-Type": "application/sparql-query"}).status_code == 400
 
 
 def test_cors(server):
