@@ -13,7 +13,7 @@ import yaml
 
 import catalog as catalog_pkg
 from graph.cells import (
-    arxiv_id, assign, hf_repo, infer_variant_parents, nfkc, parse_context, parse_date, parse_size,
+    arxiv_id, assign, hf_repo, infer_variant_parents, parse_context, parse_date, parse_size,
 )
 from graph.columns import column_key
 from graph.errors import UserError
@@ -167,7 +167,7 @@ class Importer:
         if table is None:
             return None
         def links(row):
-            return {link.href for c in row.cells for link in c.links if "huggingface.co" in link.href or True}
+            return {link.href for c in row.cells for link in c.links}
         if rpos < len(table.rows):
             cand = table.rows[rpos]
             if not key_links or links(cand) & key_links or len(table.rows) == len(self.ja.sections[sid].tables[tpos].rows):
@@ -432,8 +432,6 @@ class Importer:
 
     def _base_cell(self, cell: Cell, where: str) -> list[dict]:
         out = []
-        for line in re.split(r"\n|\s+(?:または|or)\s+", cell.text):
-            pass
         text = strip_markup(cell.raw)
         m = re.match(r"^(.*?)\s*\(\s*\**\s*([\d.]+\s*[bBmM](?:\s*\([\d.]+\s*[bB]\))?)\s*\**\s*\)\s*$", text)
         name, size = (m.group(1), m.group(2)) if m else (text, None)

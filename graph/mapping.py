@@ -18,7 +18,7 @@ from pyoxigraph import Literal, NamedNode, Quad
 import ontology
 from graph.catalog import Catalog, Record
 from graph.iris import Iris, ontology as jllm_term, upstream_url
-from graph.vocab import (DCTERMS, FABIO, FAIR4ML, FOAF, HF_MARKS, JLLM, ORG, OWL, PROV, RDFS, SCHEMA,
+from graph.vocab import (DCTERMS, FABIO, FAIR4ML, FOAF, HF_MARKS, JLLM, ORG, PROV, RDFS, SCHEMA,
                          SKOS, STAGE_CLASSES, TYPE, XSD)
 
 ONTOLOGY_FILE: Path = ontology.PATH / "jllm.ttl"

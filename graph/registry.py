@@ -9,22 +9,13 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import yaml
-
+from graph.catalog import REGISTRY_FILES, read_yaml
 from graph.errors import SourceError
 from graph.markdown_doc import slug, strip_markup
 
 #: Registry kinds and their file names, in a fixed order.
-KINDS: dict[str, str] = {
-    "dataset": "datasets.yaml",
-    "organisation": "organisations.yaml",
-    "licence": "licences.yaml",
-    "foundation_model": "foundation-models.yaml",
-    "architecture": "architectures.yaml",
-    "training_method": "training-methods.yaml",
-}
+KINDS: dict[str, str] = REGISTRY_FILES
 
 _DASHES = re.compile(r"[\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d]")
 
@@ -42,22 +33,6 @@ def normalise(name: str) -> str:
     text = _DASHES.sub("-", text)
     text = re.sub(r"\s+", " ", text).strip()
     return text.casefold()
-
-
-def load_yaml(path: Path, display: str | None = None) -> Any:
-    """Load one YAML file, turning parse errors into a one-line :class:`SourceError`."""
-    shown = display or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise SourceError(shown, None, f"not UTF-8 text ({err.reason})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise SourceError(shown, line, f"invalid YAML: {problem}") from None
 
 
 @dataclass
@@ -144,7 +119,7 @@ def load_registries(directory: Path) -> Registries:
         reg = Registry(kind)
         path = directory / name
         if path.exists():
-            data = load_yaml(path, f"{directory.name}/{name}") or []
+            data = read_yaml(path, f"{directory.name}/{name}") or []
             if not isinstance(data, list):
                 raise SourceError(f"{directory.name}/{name}", 1, "a registry must be a YAML list of entries")
             seen: set[str] = set()

@@ -71,7 +71,7 @@ def test_family_variant_and_lineage_facts(fixture_store):
     rows = select(store, """SELECT ?kind ?data WHERE {
         <model/houou-7b> prov:qualifiedDerivation ?d . ?d prov:entity <model/youri-7b> ; prov:hadActivity ?a .
         ?a a jllm:FullInstructionTuningActivity ; a ?kind ; prov:used ?data . FILTER(?kind = jllm:InstructionTuningActivity) }""")
-    assert rows == [(f"https://w3id.org/jllm-kg/ontology#InstructionTuningActivity", f"{B}dataset/ichikara-instruction")]
+    assert rows == [("https://w3id.org/jllm-kg/ontology#InstructionTuningActivity", f"{B}dataset/ichikara-instruction")]
     # variant-level lineage: houou's root variant comes from Youri's base variant
     assert select(store, "SELECT ?b WHERE { <model/hf/moneyforward/houou-instruction-7b-v1> prov:wasDerivedFrom ?b }") == [
         (f"{B}model/hf/rinna/youri-7b",)]

@@ -250,6 +250,7 @@ def test_cli_bad_registry_yaml(tmp_path: Path):
     res = run_cli("import", str(FIXTURES / "drift" / "README.md"), "--out", str(tmp_path / "o"), "--registries", str(regs))
     assert res.returncode == 1
     assert "Traceback" not in res.stderr
-    assert re.match(r"error: regs/datasets\.yaml:\d+: invalid YAML", res.stderr)
+    assert res.stderr.startswith("error: ") and len(res.stderr.strip().splitlines()) == 1
+    assert re.search(r"regs/datasets\.yaml:\d+: invalid YAML", res.stderr)
     with pytest.raises(SourceError):
         load_registries(regs)
