@@ -1,6 +1,6 @@
 """Benchmark: our /sparql vs `oxigraph serve` vs rdflib-endpoint, same data, same mixed workload.
 
-    .venv/bin/python bench/endpoint.py [--store PATH] [--requests 900] [--clients 4] [--out bench/README.md]
+    .venv/bin/python bench/endpoint.py [--store PATH] [--requests 900] [--clients 4] [--out bench/endpoint.md]
 
 Without ``--store`` it builds the seed graph from the shipped catalog into a temporary
 directory. Every server listens on 127.0.0.1 only; the run is bounded by ``--requests``

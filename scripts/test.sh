@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install jllm-kg with its test extras into .venv (plus, as root, the Debian tools some tests use:
-# raptor2-utils for `rapper`, chromium for the browser tests) and run the test suite.
+# raptor2-utils for `rapper`, chromium and a Japanese font for the browser tests) and run the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -9,6 +9,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   need=()
   command -v rapper >/dev/null 2>&1 || need+=(raptor2-utils)
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  dpkg -s fonts-ipafont-gothic >/dev/null 2>&1 || need+=(fonts-ipafont-gothic)  # Japanese glyphs in screenshots
   if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
       || echo "note: could not install ${need[*]}; the tests that need them will skip" >&2
