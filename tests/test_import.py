@@ -254,3 +254,29 @@ def test_cli_bad_registry_yaml(tmp_path: Path):
     assert re.search(r"regs/datasets\.yaml:\d+: invalid YAML", res.stderr)
     with pytest.raises(SourceError):
         load_registries(regs)
+
+
+def test_drifted_seed_still_imports_every_row(seed_dir: Path, tmp_path: Path):
+    """The seed with its anchors removed, a renamed licence header and an extra column still gives
+    every family (section ids then come from the headings)."""
+    text = (seed_dir / "README.ja.md").read_text(encoding="utf-8")
+    text = re.sub(r'^<a id="[^"]+"></a>\n', "", text, flags=re.M)
+    text = text.replace("| ライセンス |", "| ライセンス / 利用規約 |")
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|    | ベースのLLM"))
+    lines[start] += " 公開日 |"
+    lines[start + 1] += ":---:|"
+    i = start + 2
+    while lines[i].startswith("|"):
+        lines[i] = lines[i].rstrip() + " 2024 |"
+        i += 1
+    src = tmp_path / "README.md"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = run_import(src, out=tmp_path / "out")
+    fams = _families(tmp_path / "out")
+    assert len(fams) == 128
+    assert {f["names"]["ja"] for f in fams.values()} == {f["names"]["ja"] for f in _families().values()}
+    assert any("unknown column '公開日'" in w for w in report.warnings)
+    swallow = fams["swallow-7b"]
+    assert swallow["extra_columns"] == {"公開日": "2024"}
+    assert swallow["licences"]["values"][0]["id"] == "LicenseRef-Llama-2-Community"
