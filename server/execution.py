@@ -1,8 +1,10 @@
 """Running SPARQL for any route: safety checks, then the worker pool, with the configured limits.
 
-Views call :func:`run_query` / :func:`run_update`; they never touch a Store themselves, so
-every query — /sparql, canned queries, pages — gets the same timeout, size cap and
-network guard.
+Views that run SPARQL a user wrote or parametrised (/sparql, canned queries) call
+:func:`run_query` / :func:`run_update`, so they all get the same hard timeout, size cap and
+network guard. Resource pages, search and the home page run only their own fixed queries
+(one resource's description, a label search bound with ``substitutions=``) on a read-only
+store in the web process (:func:`server.resources.current_store`).
 """
 from __future__ import annotations
 
