@@ -49,4 +49,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 continue
             raise
         app.register_blueprint(module.bp)
+    app.after_request(_open_cors)
     return app
+
+
+def _open_cors(response):
+    """Public, read-only data: any origin may read it (linked-data clients running in browsers)."""
+    response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    return response

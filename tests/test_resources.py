@@ -172,3 +172,9 @@ def test_crafted_label_with_script_renders_as_text(tmp_path):
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, url
     data = json.loads(client.get("/search.json?q=script").data)
     assert data["results"][0]["label"] == evil
+
+
+def test_resource_data_is_readable_cross_origin(client):
+    response = client.get("/model/swallow-7b", headers={"Accept": "application/ld+json"})
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
