@@ -301,9 +301,8 @@ class Importer:
         if "architecture" in cells:
             fam["architecture"] = self._architecture(cells["architecture"], where)
         base_models: list[dict] = []
-        self._section_stage = _default_stage(path)
         if "base_model" in cells and not cells["base_model"].empty:
-            base_models.extend(self._base_cell(cells["base_model"], where))
+            base_models.extend(self._base_cell(cells["base_model"], where, _default_stage(path)))
         if "developer" in cells:
             fam["developers"] = self._developers(cells["developer"], where)
 
@@ -430,14 +429,15 @@ class Importer:
             out["sizes"] = sizes
         return out
 
-    def _base_cell(self, cell: Cell, where: str) -> list[dict]:
+    def _base_cell(self, cell: Cell, where: str, kind: str) -> list[dict]:
+        """The base-model column: a model name and an optional size, ``Llama 2 (**7b**)``."""
         out = []
         text = strip_markup(cell.raw)
         m = re.match(r"^(.*?)\s*\(\s*\**\s*([\d.]+\s*[bBmM](?:\s*\([\d.]+\s*[bB]\))?)\s*\**\s*\)\s*$", text)
         name, size = (m.group(1), m.group(2)) if m else (text, None)
         ref = self._base_ref(name, where)
         ref["raw"] = cell.raw
-        ref["kind"] = self._section_stage
+        ref["kind"] = kind
         if size:
             parsed = parse_size(size)
             if parsed:
