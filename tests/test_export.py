@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import rdflib
 from rdflib.compare import isomorphic
-from pyoxigraph import RdfFormat, Store
+from pyoxigraph import NamedNode, RdfFormat, Store
 
 from graph.build import build_store
 from graph.errors import UserError
@@ -92,7 +92,7 @@ def test_void_description_counts(seed_store):
     store = open_store(seed_store)
     triples = {(t.predicate.value.replace("#", "/").rsplit("/", 1)[-1], t.object.value) for t in void_description(store)
                if t.subject.value == f"{DEFAULT_BASE}void"}
-    void_quads = sum(1 for _ in store.quads_for_pattern(None, None, None, __import__("pyoxigraph").NamedNode(f"{DEFAULT_BASE}graph/void")))
+    void_quads = sum(1 for _ in store.quads_for_pattern(None, None, None, NamedNode(f"{DEFAULT_BASE}graph/void")))
     assert ("triples", str(len(store) - void_quads)) in triples
     assert ("license", "http://spdx.org/licenses/Apache-2.0") in triples
 

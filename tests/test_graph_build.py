@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from pyoxigraph import NamedNode, Store
+from pyoxigraph import NamedNode, Quad, Store
 
 from graph.build import build_store
 from graph.errors import UserError
@@ -162,7 +162,7 @@ def test_rebuild_keeps_previous_generation_only(tmp_path):
 def test_plain_directory_from_older_layout_is_replaced(tmp_path):
     store_path = tmp_path / "store"
     old = Store(str(store_path))
-    old.add(__import__("pyoxigraph").Quad(NamedNode("http://ex.org/a"), NamedNode("http://ex.org/p"), NamedNode("http://ex.org/b")))
+    old.add(Quad(NamedNode("http://ex.org/a"), NamedNode("http://ex.org/p"), NamedNode("http://ex.org/b")))
     old.flush()
     del old
     build_store(catalog_dir=FIXTURE, store_path=store_path, echo=lambda *a, **k: None)
