@@ -18,6 +18,7 @@ from graph.cells import (
 from graph.columns import column_key
 from graph.errors import UserError
 from graph.markdown_doc import Cell, Document, Section, Table, normalise_space, parse_document, slug, strip_markup
+from graph.catalog import read_yaml
 from graph.registry import Registries, load_registries, normalise
 from graph.training import parse_training
 
@@ -673,6 +674,17 @@ def _write(path: Path, data: object) -> None:
     tmp.replace(path)
 
 
+def _snapshot(reg_dir: Path) -> dict:
+    """The curated description of the upstream snapshot (``registries/source.yaml``), if any."""
+    path = reg_dir / "source.yaml"
+    if not path.exists():
+        return {}
+    data = read_yaml(path, f"{reg_dir.name}/source.yaml") or {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping (upstream, commit, date, licence)")
+    return {k: str(v) for k, v in data.items() if v is not None}
+
+
 def run_import(
     readme: Path,
     *,
@@ -701,10 +713,11 @@ def run_import(
 
     out.mkdir(parents=True, exist_ok=True)
     rep = imp.report
+    snapshot = _snapshot(reg_dir)
     source = {
-        "upstream": "https://github.com/llm-jp/awesome-japanese-llm",
-        "commit": commit,
-        "licence": "Apache-2.0",
+        "upstream": snapshot.get("upstream", "https://github.com/llm-jp/awesome-japanese-llm"),
+        "commit": commit or snapshot.get("commit"),
+        "licence": snapshot.get("licence", "Apache-2.0"),
         "files": {lang: {"file": d.file, "upstream_path": _UPSTREAM_NAMES[lang]} for lang, d in docs.items()},
     }
     _write(out / "sections.yaml", {"source": source, "sections": imp.sections})

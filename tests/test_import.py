@@ -33,8 +33,8 @@ def reimported(seed_dir: Path, tmp_path_factory) -> tuple[Path, object]:
     out = tmp_path_factory.mktemp("catalog")
     report = run_import(
         seed_dir / "README.ja.md", en=seed_dir / "README.en.md", fr=seed_dir / "README.fr.md",
-        out=out, commit="2f152f0",
-    )
+        out=out,
+    )  # no --commit: the snapshot's commit comes from registries/source.yaml
     return out, report
 
 
