@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,6 +47,21 @@ def ensure_store(store_path: Path, echo: Callable[[str], None]) -> None:
     build_store(store_path=Path(store_path), echo=echo)
 
 
+def check_address(host: str, port: int) -> None:
+    """Fail early, in one line, when ``host:port`` cannot be bound (in use, or not a local address)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        raise UserError(f"cannot resolve host {host!r}: {err.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as err:
+            raise UserError(f"cannot listen on {host}:{port}: {err.strerror} (choose another --port)") from None
+
+
 def serve(store_path: Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 2,
           echo: Callable[[str], None] = print, timeout: float | None = None, web_workers: int | None = None) -> None:
     """Serve ``/sparql`` and the other blueprints on ``host:port`` until interrupted.
@@ -55,6 +71,7 @@ def serve(store_path: Path, host: str = "127.0.0.1", port: int = 8000, workers: 
     (``$JLLM_KG_UPDATE_TOKEN``) there is one web worker and one read-write query worker.
     """
     config = load_config({"store_path": store_path, "query_workers": workers, "timeout": timeout})
+    check_address(host, port)
     ensure_store(config["store_path"], echo)
     web = int(web_workers or os.environ.get("JLLM_KG_WEB_WORKERS") or 1)
     if config["update_token"]:

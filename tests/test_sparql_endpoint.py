@@ -273,3 +273,18 @@ def test_serve_refuses_a_directory_that_is_not_a_store(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("error: ") and "not an Oxigraph store" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_on_a_busy_port_fails_in_one_line(tmp_path):
+    import socket
+
+    from tests.conftest import run_cli
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        res = run_cli("serve", "--store", str(tmp_path / "store"), "--port", str(port), timeout=60)
+    assert res.returncode == 1
+    assert res.stderr.strip() == f"error: cannot listen on 127.0.0.1:{port}: Address already in use (choose another --port)"
+    assert not (tmp_path / "store").exists(), "nothing is built when the server cannot start"
