@@ -223,6 +223,9 @@ def engine_cpu_ms(store_path: Path, n: int = 500) -> float:
     return (time.process_time() - started) / n * 1000
 
 
+CEILING = "Flask + gunicorn, no query (ceiling)"
+
+
 def report(runs: list[Run], agree: dict[str, dict[str, int]], args, triples: int, command: str,
            ratios: list[float], engine_ms: float) -> str:
     ox = next(r for r in runs if r.name.startswith("oxigraph"))
@@ -256,6 +259,16 @@ def report(runs: list[Run], agree: dict[str, dict[str, int]], args, triples: int
               "hand-off to a query-worker process (two wake-ups and a copy of the result) — the price of a "
               "timeout that really kills the query. When the cores are busy, throughput follows CPU per request; "
               "when they are idle, it follows latency."]
+    ceiling = next((r for r in runs if r.name == CEILING), None)
+    if ceiling is not None:
+        lines += ["", f"The stack's ceiling: the same Flask + gunicorn set-up answering a constant empty result "
+                  f"(`bench/ceiling_app.py`, no engine, no worker) reaches {ceiling.throughput:.0f} req/s, "
+                  f"{ceiling.throughput / ox.throughput:.2f}× oxigraph serve, with this client on these cores; "
+                  f"jllm-kg serve reaches {ours.throughput / ceiling.throughput:.2f}× of that ceiling. "
+                  f"Per request, the stack costs {ceiling.cpu_ms_per_request:.2f} ms CPU and the engine {engine_ms:.2f} ms; "
+                  f"the remaining {ours.cpu_ms_per_request - ceiling.cpu_ms_per_request - engine_ms:.2f} ms is our view code "
+                  "(protocol, negotiation, SERVICE/LOAD guard) and the hand-off to the killable worker process "
+                  "(pickling, two socket writes and reads, two process wake-ups)."]
     lines += ["", "Per query kind, p50 / p99 in ms:", "", "| server | " + " | ".join(WORKLOAD) + " |",
               "|---|" + "---:|" * len(WORKLOAD)]
     for run in runs:
@@ -301,7 +314,12 @@ def main() -> None:
         work = Path(tmp)
         store_path, copy, nt, triples = prepare(args.store, work)
         agree: dict[str, dict[str, int]] = {}
-        rounds: dict[str, list[Run]] = {"jllm-kg serve": [], "oxigraph serve": [], "rdflib-endpoint": []}
+        rounds: dict[str, list[Run]] = {"jllm-kg serve": [], "oxigraph serve": [], CEILING: [], "rdflib-endpoint": []}
+        ceiling_port = free_port()
+        ceiling = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-k", "gthread", "-w", "1",
+                                    "--threads", str(max(4, 2 * args.workers + 2)), "-b", f"127.0.0.1:{ceiling_port}",
+                                    "--chdir", str(Path(__file__).parent), "ceiling_app:app"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         port = free_port()
         oxigraph = subprocess.Popen([str(Path(sys.executable).parent / "oxigraph"), "serve", "--location", str(copy),
                                      "--bind", f"127.0.0.1:{port}", "--union-default-graph"],
@@ -309,9 +327,12 @@ def main() -> None:
         try:
             with LiveServer(store_path, workers=args.workers) as ours:
                 wait_ready("127.0.0.1", port, "/query", oxigraph)
-                targets = {"jllm-kg serve": (ours.port, "/sparql", ours.process.pid), "oxigraph serve": (port, "/query", oxigraph.pid)}
+                wait_ready("127.0.0.1", ceiling_port, "/sparql", ceiling)
+                targets = {"jllm-kg serve": (ours.port, "/sparql", ours.process.pid), "oxigraph serve": (port, "/query", oxigraph.pid),
+                           CEILING: (ceiling_port, "/sparql", ceiling.pid)}
                 for name, (p, path, _) in targets.items():
-                    agree[name] = answers("127.0.0.1", p, path)
+                    if name != CEILING:
+                        agree[name] = answers("127.0.0.1", p, path)
                     run_load("warm-up", "127.0.0.1", p, path, 50, args.clients, 30)
                 # Interleaved rounds, so that load from elsewhere on the machine hits both alike.
                 per_round = max(1, args.requests // args.rounds)
@@ -320,6 +341,7 @@ def main() -> None:
                         rounds[name].append(run_load(name, "127.0.0.1", p, path, per_round, args.clients, args.max_seconds, pid))
         finally:
             stop(oxigraph)
+            stop(ceiling)
 
         if not args.skip_rdflib:
             port = free_port()
