@@ -109,6 +109,8 @@ def _is_domain_specific(path: list[Section]) -> bool:
 
 def _default_stage(path: list[Section]) -> str:
     hay = " ".join(f"{s.id} {s.title.text}" for s in path).casefold()
+    if "merge" in hay or "マージ" in hay or "fusion" in hay:
+        return "merge"
     if "instruction-only" in hay or "指示チューニング" in hay:
         return "instruction-tuning"
     if "continual" in hay or "継続事前学習" in hay or "english-based" in hay:
@@ -431,19 +433,37 @@ class Importer:
         return out
 
     def _base_cell(self, cell: Cell, where: str, kind: str) -> list[dict]:
-        """The base-model column: a model name and an optional size, ``Llama 2 (**7b**)``."""
+        """The base-model column: one or more names, each with an optional size (``Llama 2 (**7b**)``).
+
+        Several bases (merges) are written on separate lines or separated by commas; a line that is
+        only a size belongs to the name before it (``Code Llama<br>(**7b**)``).
+        """
+        lines: list[str] = []
+        raw_lines = re.split(r"<br\s*/?>", cell.raw, flags=re.I)
+        for raw_line in raw_lines:
+            text = strip_markup(re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", raw_line))
+            if not text:
+                continue
+            if lines and re.fullmatch(r"[(（]\s*[\d.]+\s*[bBmM](?:\s*\([\d.]+\s*[bB]\))?\s*[)）]", text):
+                lines[-1] += " " + text
+            else:
+                lines.append(text)
+        names: list[str] = []
+        for line in lines:
+            names.extend(part for part in _split_outside_parens(line) if part.strip())
         out = []
-        text = strip_markup(cell.raw)
-        m = re.match(r"^(.*?)\s*\(\s*\**\s*([\d.]+\s*[bBmM](?:\s*\([\d.]+\s*[bB]\))?)\s*\**\s*\)\s*$", text)
-        name, size = (m.group(1), m.group(2)) if m else (text, None)
-        ref = self._base_ref(name, where)
-        ref["raw"] = cell.raw
-        ref["kind"] = kind
-        if size:
-            parsed = parse_size(size)
-            if parsed:
-                ref["size"] = parsed
-        out.append(ref)
+        for text in names:
+            text = text.strip()
+            m = re.match(r"^(.*?)\s*\(\s*([\d.]+\s*[bBmM](?:\s*\([\d.]+\s*[bB]\))?)\s*\)\s*$", text)
+            name, size = (m.group(1), m.group(2)) if m else (text, None)
+            ref = self._base_ref(name, where)
+            ref["raw"] = cell.raw if len(names) == 1 else text
+            ref["kind"] = kind
+            if size:
+                parsed = parse_size(size)
+                if parsed:
+                    ref["size"] = parsed
+            out.append(ref)
         return out
 
     def _is_model_name(self, text: str) -> bool:
@@ -651,6 +671,27 @@ class Importer:
         label = category or "benchmarks"
         self.report.rows[f"benchmarks/{label}"] = self.report.rows.get(f"benchmarks/{label}", 0) + 1
         self.report.entries[f"benchmarks/{label}"] = self.report.entries.get(f"benchmarks/{label}", 0) + 1
+
+
+def _split_outside_parens(text: str) -> list[str]:
+    """Split at commas (and 、, ×, +) that are not inside parentheses.
+
+    >>> _split_outside_parens("A (x, y), B")
+    ['A (x, y)', ' B']
+    """
+    parts, depth, buf = [], 0, ""
+    for ch in text:
+        if ch in "(（":
+            depth += 1
+        elif ch in ")）":
+            depth = max(0, depth - 1)
+        if depth == 0 and ch in ",、＋+×":
+            parts.append(buf)
+            buf = ""
+            continue
+        buf += ch
+    parts.append(buf)
+    return parts
 
 
 class ImportProblems(UserError):

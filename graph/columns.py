@@ -10,7 +10,8 @@ from graph.registry import normalise
 COLUMNS: list[tuple[str, tuple[str, ...]]] = [
     ("hf_available", ("huggingface", "hugging face")),
     ("context_length", ("トークン数", "context", "contexte", "コンテキスト")),
-    ("base_model", ("ベース", "base model", "base du mod", "modèle de base")),
+    ("base_model", ("ベース", "base model", "base du mod", "modèle de base", "元のモデル", "original model",
+                    "source model", "merged model", "modèles d'origine", "modèle d'origine")),
     ("training", ("学習", "training", "données", "corpus", "entraînement", "dataset")),
     ("developer", ("開発", "developer", "développeur", "organisation", "author")),
     ("licence", ("ライセンス", "licen")),

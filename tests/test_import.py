@@ -280,3 +280,12 @@ def test_drifted_seed_still_imports_every_row(seed_dir: Path, tmp_path: Path):
     swallow = fams["swallow-7b"]
     assert swallow["extra_columns"] == {"公開日": "2024"}
     assert swallow["licences"]["values"][0]["id"] == "LicenseRef-Llama-2-Community"
+
+
+def test_drift_merge_table_with_several_bases(tmp_path: Path):
+    run_import(FIXTURES / "drift" / "README.md", out=tmp_path)
+    fam = next(f for f in _families(tmp_path).values() if f["names"]["ja"] == "Merge LM 7B")
+    assert [(b["id"], b["kind"]) for b in fam["base_models"]] == [
+        ("mistral-7b-v0-1", "merge"), ("llama-2", "merge"), ("qwen", "merge")]
+    assert all(b["size"]["params_b"] == 7 for b in fam["base_models"])
+    assert fam["variants"][0]["repo"] == "merge/merge-lm-7b"
