@@ -723,7 +723,12 @@ def _snapshot(reg_dir: Path) -> dict:
     data = read_yaml(path, f"{reg_dir.name}/source.yaml") or {}
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping (upstream, commit, date, licence)")
-    return {k: str(v) for k, v in data.items() if v is not None}
+    paths = data.pop("paths", None) or {}
+    if not isinstance(paths, dict):
+        raise UserError(f"{path}: 'paths' must map a language (ja, en, fr) to the README's path upstream")
+    out = {k: str(v) for k, v in data.items() if v is not None}
+    out.update({f"path_{lang}": str(p) for lang, p in paths.items()})
+    return out
 
 
 def run_import(
@@ -759,7 +764,8 @@ def run_import(
         "upstream": snapshot.get("upstream", "https://github.com/llm-jp/awesome-japanese-llm"),
         "commit": commit or snapshot.get("commit"),
         "licence": snapshot.get("licence", "Apache-2.0"),
-        "files": {lang: {"file": d.file, "upstream_path": _UPSTREAM_NAMES[lang]} for lang, d in docs.items()},
+        "files": {lang: {"file": d.file, "upstream_path": snapshot.get(f"path_{lang}", _UPSTREAM_NAMES[lang])}
+                  for lang, d in docs.items()},
     }
     _write(out / "sections.yaml", {"source": source, "sections": imp.sections})
     rep.files.append("sections.yaml")
