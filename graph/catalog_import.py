@@ -219,7 +219,15 @@ class Importer:
             for tpos, table in enumerate(sec.tables):
                 self._table(sec, path, tpos, table, kind)
             if kind == "benchmarks" and sec.title.links and sec.level >= 3 and not sec.tables:
-                self._benchmark(sec, path)
+                try:
+                    self._benchmark(sec, path)
+                except Exception as err:  # keep the heading raw rather than lose it
+                    self.report.warnings.append(
+                        f"{self.where(sec.line)}: benchmark heading could not be parsed ({type(err).__name__}: {err}); kept raw")
+                    self.other.setdefault(sec.id, []).append({
+                        "source": {"file": self.ja.doc.file, "line": sec.line},
+                        "cells": {"heading": sec.title.raw, **{f"paragraph_{n}": p.cell.raw for n, p in enumerate(sec.paragraphs, 1)}},
+                    })
         self.report.problems.extend(self.ja.doc.problems)
         for lang in ("en", "fr"):
             if lang in self.langs:
@@ -246,17 +254,15 @@ class Importer:
                 self.report.warnings.append(f"{self.where(row.line)}: row has {len(row.cells)} cells, header has {len(keys)}")
             cells = dict(zip(keys, row.cells))
             if ttype == "papers":
-                self.papers.append(self._paper(sec, table, row, cells, keys))
+                try:
+                    self.papers.append(self._paper(sec, table, row, cells, keys))
+                except Exception as err:  # keep the row raw rather than lose it
+                    self._keep_raw(sec, row, cells, err)
             elif ttype == "models" and kind in ("generative", "autoencoding", "embeddings", "multimodal", "speech", "other"):
                 try:
                     fam = self._family(sec, path, tpos, rpos, table, row, cells, keys, kind)
                 except Exception as err:  # an unforeseen notation must not lose the row: keep it raw
-                    self.report.warnings.append(
-                        f"{self.where(row.line)}: row could not be parsed ({type(err).__name__}: {err}); kept raw in other/{sec.id}.yaml")
-                    self.other.setdefault(sec.id, []).append({
-                        "source": {"file": self.ja.doc.file, "line": row.line},
-                        "cells": {k: c.raw for k, c in cells.items()},
-                    })
+                    self._keep_raw(sec, row, cells, err)
                 else:
                     self.families.setdefault(sec.id, []).append(fam)
             else:
@@ -267,6 +273,15 @@ class Importer:
                 self.report.warnings.append(f"{self.where(row.line)}: row of an unrecognised table in section {sec.id!r} kept generically")
             written += 1
         self.report.entries[label] = written
+
+    def _keep_raw(self, sec: Section, row, cells: dict[str, Cell], err: Exception) -> None:
+        """Keep a row that could not be parsed as a generic raw row, with a warning naming its line."""
+        self.report.warnings.append(
+            f"{self.where(row.line)}: row could not be parsed ({type(err).__name__}: {err}); kept raw in other/{sec.id}.yaml")
+        self.other.setdefault(sec.id, []).append({
+            "source": {"file": self.ja.doc.file, "line": row.line},
+            "cells": {k: c.raw for k, c in cells.items()},
+        })
 
     # -- model families
     def _family(self, sec, path, tpos, rpos, table, row, cells: dict[str, Cell], keys, kind) -> dict:
@@ -456,6 +471,9 @@ class Importer:
             text = text.strip()
             m = re.match(r"^(.*?)\s*\(\s*([\d.]+\s*[bBmM](?:\s*\([\d.]+\s*[bB]\))?)\s*\)\s*$", text)
             name, size = (m.group(1), m.group(2)) if m else (text, None)
+            if not re.search(r"\w", name):
+                self.report.raw_only.append(f"{where}: base model {cell.raw!r}")
+                continue
             ref = self._base_ref(name, where)
             ref["raw"] = cell.raw if len(names) == 1 else text
             ref["kind"] = kind

@@ -289,3 +289,17 @@ def test_drift_merge_table_with_several_bases(tmp_path: Path):
         ("mistral-7b-v0-1", "merge"), ("llama-2", "merge"), ("qwen", "merge")]
     assert all(b["size"]["params_b"] == 7 for b in fam["base_models"])
     assert fam["variants"][0]["repo"] == "merge/merge-lm-7b"
+
+
+def test_an_unforeseen_failure_keeps_the_row_raw(tmp_path: Path, monkeypatch, seed_dir: Path):
+    """If a row's parser ever breaks on a new notation, the row is kept raw and reported, not lost."""
+    from graph import catalog_import
+
+    def broken(self, *args, **kwargs):
+        raise ValueError("a notation nobody has seen")
+
+    monkeypatch.setattr(catalog_import.Importer, "_paper", broken)
+    report = run_import(seed_dir / "README.ja.md", out=tmp_path)
+    raw = yaml.safe_load((tmp_path / "other" / "reference.yaml").read_text(encoding="utf-8"))["rows"]
+    assert len(raw) == 48 and raw[0]["cells"]["paper"].startswith("[Attention Is All You Need]")
+    assert sum("could not be parsed" in w for w in report.warnings) == 52
