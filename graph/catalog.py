@@ -71,6 +71,13 @@ def read_yaml(path: Path, display: str) -> Any:
         loader.dispose()
 
 
+def shipped_registries() -> Path:
+    """The curated registries shipped with jllm-kg (``catalog/registries``)."""
+    import catalog as catalog_pkg  # the data package, not this module
+
+    return catalog_pkg.PATH / "registries"
+
+
 @dataclass
 class Catalog:
     """Everything in a catalog directory."""
@@ -133,8 +140,12 @@ def load_catalog(root: Path) -> Catalog:
         path = root / rel
         return read_yaml(path, f"catalog/{rel}") if path.is_file() else None
 
+    # a catalog written by `jllm-kg import --out DIR` has entry files only: use the shipped registries
+    reg_root = root / "registries" if (root / "registries").is_dir() else shipped_registries()
     for kind, name in REGISTRY_FILES.items():
-        cat.registries[kind] = _list_of_records(read(f"registries/{name}"), str(root / "registries" / name))
+        path = reg_root / name
+        data = read_yaml(path, f"catalog/registries/{name}") if path.is_file() else None
+        cat.registries[kind] = _list_of_records(data, str(path))
 
     data = read("sections.yaml")
     cat.commit = cat.commit or _commit_of(data)

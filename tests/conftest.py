@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+FIXTURES_DIR = ROOT / "tests" / "fixtures"
 SEED_DIR = Path(os.environ.get("JLLM_KG_SEED_DIR", ROOT.parent / "shared" / "seed"))
 
 
