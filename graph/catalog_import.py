@@ -17,7 +17,8 @@ from graph.cells import (
 )
 from graph.columns import column_key
 from graph.errors import UserError
-from graph.markdown_doc import Cell, Document, Section, Table, normalise_space, parse_document, slug, strip_markup
+from graph.markdown_doc import (Cell, Document, Section, Table, detect_language, normalise_space, parse_document, slug,
+                                strip_markup)
 from graph.catalog import read_yaml
 from graph.registry import Registries, load_registries, normalise
 from graph.training import parse_training
@@ -137,7 +138,8 @@ class _Lang:
 class Importer:
     """Turns parsed READMEs into catalog entries, resolving names against the registries."""
 
-    def __init__(self, docs: dict[str, Document], registries: Registries, commit: str | None) -> None:
+    def __init__(self, docs: dict[str, Document], registries: Registries, commit: str | None, primary: str = "ja") -> None:
+        self.primary = primary
         self.langs = {lang: _Lang(doc, {s.id: s for s in doc.root.walk()}) for lang, doc in docs.items()}
         self.reg = registries
         self.commit = commit
@@ -152,11 +154,17 @@ class Importer:
 
     # -- helpers
     @property
-    def ja(self) -> _Lang:
-        return self.langs["ja"]
+    def main(self) -> _Lang:
+        """The README whose cells are parsed (the Japanese one, normally)."""
+        return self.langs[self.primary]
 
-    def where(self, line: int, lang: str = "ja") -> str:
-        return f"{self.langs[lang].doc.file}:{line}"
+    @property
+    def others(self) -> list[str]:
+        """The other languages given, whose aligned rows supply labels."""
+        return [lang for lang in ("ja", "en", "fr") if lang != self.primary and lang in self.langs]
+
+    def where(self, line: int, lang: str | None = None) -> str:
+        return f"{self.langs[lang or self.primary].doc.file}:{line}"
 
     def _aligned_table(self, lang: str, sid: str, tpos: int) -> Table | None:
         other = self.langs.get(lang)
@@ -173,7 +181,7 @@ class Importer:
             return {link.href for c in row.cells for link in c.links}
         if rpos < len(table.rows):
             cand = table.rows[rpos]
-            if not key_links or links(cand) & key_links or len(table.rows) == len(self.ja.sections[sid].tables[tpos].rows):
+            if not key_links or links(cand) & key_links or len(table.rows) == len(self.main.sections[sid].tables[tpos].rows):
                 return cand
         for cand in table.rows:  # rows moved: find by shared links
             if key_links and links(cand) & key_links:
@@ -193,13 +201,13 @@ class Importer:
 
     # -- the walk
     def run(self) -> None:
-        root = self.ja.doc.root
+        root = self.main.doc.root
         for sec in root.walk():
             if sec is root:
                 continue
             path = sec.path()[1:]
-            titles = {"ja": sec.title.text}
-            for lang in ("en", "fr"):
+            titles = {self.primary: sec.title.text}
+            for lang in self.others:
                 other = self.langs.get(lang)
                 if other and sec.id in other.sections:
                     titles[lang] = other.sections[sec.id].title.text
@@ -211,7 +219,7 @@ class Importer:
                 "level": sec.level,
                 "kind": kind,
                 "domain_specific": _is_domain_specific(path),
-                "source": {"file": self.ja.doc.file, "line": sec.line},
+                "source": {"file": self.main.doc.file, "line": sec.line},
             }
             if not sec.anchored:
                 entry["anchored"] = False
@@ -225,13 +233,12 @@ class Importer:
                     self.report.warnings.append(
                         f"{self.where(sec.line)}: benchmark heading could not be parsed ({type(err).__name__}: {err}); kept raw")
                     self.other.setdefault(sec.id, []).append({
-                        "source": {"file": self.ja.doc.file, "line": sec.line},
+                        "source": {"file": self.main.doc.file, "line": sec.line},
                         "cells": {"heading": sec.title.raw, **{f"paragraph_{n}": p.cell.raw for n, p in enumerate(sec.paragraphs, 1)}},
                     })
-        self.report.problems.extend(self.ja.doc.problems)
-        for lang in ("en", "fr"):
-            if lang in self.langs:
-                self.report.warnings.extend(self.langs[lang].doc.problems)
+        self.report.problems.extend(self.main.doc.problems)
+        for lang in self.others:
+            self.report.warnings.extend(self.langs[lang].doc.problems)
         self._resolve_catalog_bases()
 
     def _table(self, sec: Section, path: list[Section], tpos: int, table: Table, kind: str) -> None:
@@ -267,7 +274,7 @@ class Importer:
                     self.families.setdefault(sec.id, []).append(fam)
             else:
                 self.other.setdefault(sec.id, []).append({
-                    "source": {"file": self.ja.doc.file, "line": row.line},
+                    "source": {"file": self.main.doc.file, "line": row.line},
                     "cells": {k: c.raw for k, c in cells.items()},
                 })
                 self.report.warnings.append(f"{self.where(row.line)}: row of an unrecognised table in section {sec.id!r} kept generically")
@@ -279,7 +286,7 @@ class Importer:
         self.report.warnings.append(
             f"{self.where(row.line)}: row could not be parsed ({type(err).__name__}: {err}); kept raw in other/{sec.id}.yaml")
         self.other.setdefault(sec.id, []).append({
-            "source": {"file": self.ja.doc.file, "line": row.line},
+            "source": {"file": self.main.doc.file, "line": row.line},
             "cells": {k: c.raw for k, c in cells.items()},
         })
 
@@ -288,8 +295,8 @@ class Importer:
         where = self.where(row.line)
         name_cell = cells.get("name") or row.cells[0]
         key_links = {link.href for c in row.cells for link in c.links}
-        aligned = {lang: self._aligned_row(lang, sec.id, tpos, rpos, key_links) for lang in ("en", "fr")}
-        names = {"ja": self._name(name_cell)}
+        aligned = {lang: self._aligned_row(lang, sec.id, tpos, rpos, key_links) for lang in self.others}
+        names = {self.primary: self._name(name_cell)}
         lines = {}
         for lang, other_row in aligned.items():
             if other_row is not None:
@@ -297,7 +304,7 @@ class Importer:
                 lines[lang] = other_row.line
             elif lang in self.langs:
                 self.report.warnings.append(f"{where}: no matching row in the {lang} README")
-        fid = self.new_family_id(names.get("en"), names["ja"])
+        fid = self.new_family_id(names.get("en"), names[self.primary])
         for lang_name in names.values():
             self.family_names.setdefault(normalise(lang_name), fid)
         homepage = name_cell.links[0].href if name_cell.links else None
@@ -305,13 +312,13 @@ class Importer:
         if homepage:
             fam["homepage"] = homepage
         fam["kind"] = kind
-        src: dict = {"file": self.ja.doc.file, "line": row.line}
+        src: dict = {"file": self.main.doc.file, "line": row.line}
         if lines:
             src["lines"] = lines
         fam["source"] = src
 
         if "domain" in cells:
-            dom = {"raw": cells["domain"].raw, "ja": cells["domain"].text}
+            dom = {"raw": cells["domain"].raw, self.primary: cells["domain"].text}
             for lang, other_row in aligned.items():
                 if other_row is not None and "domain" in keys:
                     dom[lang] = other_row.cells[keys.index("domain")].text if keys.index("domain") < len(other_row.cells) else None
@@ -386,8 +393,8 @@ class Importer:
         if notes:
             fam["footnotes"] = notes
             for n in notes:
-                if n not in self.ja.doc.footnotes:
-                    self.report.warnings.append(f"{where}: footnote [^{n}] has no definition in {self.ja.doc.file}")
+                if n not in self.main.doc.footnotes:
+                    self.report.warnings.append(f"{where}: footnote [^{n}] has no definition in {self.main.doc.file}")
         parents = infer_variant_parents(list(variants))
         vlist = []
         for repo, v in variants.items():
@@ -628,7 +635,7 @@ class Importer:
             "venue": None if venue in (None, "", "-", "－") else venue,
             "table": "training-methods" if is_method else "architectures",
             "introduces": {"raw": first.raw, "id": reg.lookup(introduced) or reg.resolve(introduced, self.where(row.line))},
-            "source": {"file": self.ja.doc.file, "line": row.line},
+            "source": {"file": self.main.doc.file, "line": row.line},
             "cells": {k: c.raw for k, c in cells.items()},
         }
         return entry
@@ -639,9 +646,9 @@ class Importer:
         link = head.links[0]
         m = re.search(r"[(（]([^()（）]+)[)）]\s*$", head.text)
         dev_text = m.group(1) if m else None
-        names = {"ja": normalise_space(link.text)}
+        names = {self.primary: normalise_space(link.text)}
         lines = {}
-        for lang in ("en", "fr"):
+        for lang in self.others:
             other = self.langs.get(lang)
             if other is None:
                 continue
@@ -672,7 +679,7 @@ class Importer:
             includes.extend([{"name": a, "type": "task", "from": parent}, {"name": b, "type": "task", "from": parent}])
         q = re.search(r"計\s*(\d+)\s*問", prose) or re.search(r"(\d+)\s*(?:問|件|題)", prose)
         dev = self._developers(Cell(dev_text, [dev_text], [], []), self.where(sec.line)) if dev_text else None
-        bid = slug(names.get("en") or names["ja"])
+        bid = slug(names.get("en") or names[self.primary])
         entry: dict = {
             "id": bid,
             "names": names,
@@ -683,7 +690,7 @@ class Importer:
             "includes": includes,
             "questions": int(q.group(1)) if q else None,
             "links": [l for l in links if not l.startswith("#")],
-            "source": {"file": self.ja.doc.file, "line": sec.line, **({"lines": lines} if lines else {})},
+            "source": {"file": self.main.doc.file, "line": sec.line, **({"lines": lines} if lines else {})},
         }
         self.benchmarks.append(entry)
         label = category or "benchmarks"
@@ -759,17 +766,25 @@ def run_import(
     commit: str | None = None,
 ) -> Report:
     """Import the README(s) into ``out`` and return the coverage report."""
-    docs = {"ja": parse_document(readme, readme.name)}
-    if en:
-        docs["en"] = parse_document(en, en.name)
-    if fr:
-        docs["fr"] = parse_document(fr, fr.name)
+    main_doc = parse_document(readme, readme.name)
+    primary = detect_language(main_doc)
+    docs = {primary: main_doc}
+    for lang, path in (("en", en), ("fr", fr)):
+        if path is None:
+            continue
+        if lang == primary:
+            raise UserError(f"{readme} reads as the {lang} README and --{lang} {path} was given too: "
+                            "pass the Japanese README first (or drop --{lang})".replace("{lang}", lang))
+        docs[lang] = parse_document(path, path.name)
     reg_dir = registries or (catalog_pkg.PATH / "registries")
     if not reg_dir.is_dir():
         raise UserError(f"registries directory {reg_dir} does not exist (use --registries DIR)")
     regs = load_registries(reg_dir)
-    imp = Importer(docs, regs, commit)
+    imp = Importer(docs, regs, commit, primary=primary)
     imp.run()
+    if primary != "ja":
+        imp.report.warnings.insert(0, f"{readme.name}: reads as the {primary} README, not the Japanese one: "
+                                      f"names are recorded as @{primary}; table cells are parsed from it")
     if imp.report.problems:
         raise ImportProblems(imp.report.problems)
     if not imp.report.rows:

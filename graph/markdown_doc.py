@@ -330,6 +330,25 @@ def _read_table(tokens: list[Token], i: int, line: int) -> tuple[Table, int]:
     return Table(line=line, headers=headers, rows=rows), i
 
 
+def detect_language(doc: Document) -> str:
+    r"""``ja``, ``fr`` or ``en``: the language of a catalog README, from its headings and table headers.
+
+    >>> detect_language(parse_markdown("## 汎用\n\n| | 開発元 |\n|---|---|\n| a | b |\n", "x.md"))
+    'ja'
+    >>> detect_language(parse_markdown("## Usage général\n\n| | Développeur |\n|---|---|\n| a | b |\n", "x.md"))
+    'fr'
+    """
+    text = " ".join(
+        [sec.title.text for sec in doc.root.walk()]
+        + [h.text for sec in doc.root.walk() for t in sec.tables for h in t.headers]
+    )
+    japanese = sum(1 for ch in text if "\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff")
+    if japanese >= 3:
+        return "ja"
+    french = len(re.findall(r"[éèêàçù]|\b(?:Développeur|Licence|Données|Modèles?|Domaine)\b", text))
+    return "fr" if french >= 2 else "en"
+
+
 def unescape(text: str) -> str:
     """HTML entities decoded (``&#x2011;`` → ``‑``)."""
     return html.unescape(text)

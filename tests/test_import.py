@@ -10,7 +10,7 @@ import yaml
 
 import catalog as catalog_pkg
 from graph.catalog_import import ImportProblems, run_import
-from graph.errors import SourceError
+from graph.errors import SourceError, UserError
 from graph.registry import load_registries, normalise
 from tests.conftest import ROOT, run_cli
 
@@ -303,3 +303,14 @@ def test_an_unforeseen_failure_keeps_the_row_raw(tmp_path: Path, monkeypatch, se
     raw = yaml.safe_load((tmp_path / "other" / "reference.yaml").read_text(encoding="utf-8"))["rows"]
     assert len(raw) == 48 and raw[0]["cells"]["paper"].startswith("[Attention Is All You Need]")
     assert sum("could not be parsed" in w for w in report.warnings) == 52
+
+
+def test_primary_readme_in_another_language(seed_dir: Path, tmp_path: Path):
+    """Pages move upstream: an English README given first is read as English, not mislabelled as ja."""
+    report = run_import(seed_dir / "README.en.md", fr=seed_dir / "README.fr.md", out=tmp_path)
+    assert "reads as the en README" in report.warnings[0]
+    fams = _families(tmp_path)
+    assert len(fams) == 128
+    assert fams["swallow-7b"]["names"] == {"en": "Swallow 7B", "fr": "Swallow 7B"}
+    with pytest.raises(UserError, match="pass the Japanese README first"):
+        run_import(seed_dir / "README.en.md", en=seed_dir / "README.en.md", out=tmp_path / "x")
