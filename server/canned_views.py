@@ -107,7 +107,10 @@ def query_list(ext: str | None = None) -> Response | str:
     fmt = _negotiate(ext) if ext != "json" else "json"
     queries = load_queries()
     if fmt == "html":
-        return render_template("queries.html", layout=_layout(), lang=_lang(), queries=queries.values())
+        page = Response(render_template("queries.html", layout=_layout(), lang=_lang(), queries=queries.values()))
+        page.headers["Link"] = '</queries.json>; rel="alternate"; type="application/json", </openapi.json>; rel="service-desc"; type="application/json"'
+        page.vary.add("Accept")
+        return page
     if fmt != "json":
         abort(404)
     return jsonify({"queries": [query_summary(q) for q in queries.values()]})
@@ -137,11 +140,17 @@ def query_view(name: str) -> Response | tuple[str, int]:
         if fmt != "html":
             return Response(body, content_type=by_name(fmt).content_type)
         table = _html_table(json.loads(body), [p.name for p in query.params], _base())
-    return render_template(
+    def data_url(ext: str) -> str:
+        return f"/queries/{query.name}.{ext}" + (("?" + urlencode(values)) if values else "")
+
+    page = Response(render_template(
         "query.html", layout=_layout(), lang=_lang(), query=query, values=values, error=error, **table,
-        editor_url="/sparql-editor?" + urlencode({"query": query.sparql}),
-        data_url=lambda ext: f"/queries/{query.name}.{ext}" + (("?" + urlencode(values)) if values else ""),
-    ), status
+        editor_url="/sparql-editor?" + urlencode({"query": query.sparql}), data_url=data_url,
+    ), status=status)
+    page.headers["Link"] = ", ".join(
+        f'<{data_url(ext)}>; rel="alternate"; type="{by_name(ext).media_type}"' for ext in ("json", "csv"))
+    page.vary.add("Accept")
+    return page
 
 
 def _html_table(results: dict, hidden: list[str], base: str) -> dict:

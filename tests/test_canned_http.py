@@ -182,3 +182,12 @@ def test_schemathesis_finds_no_server_error(app):
         server.shutdown()
         thread.join(5)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_html_pages_advertise_their_data_twins_in_a_link_header(client):
+    listing = client.get("/queries", headers={"Accept": "text/html"})
+    assert '</queries.json>; rel="alternate"; type="application/json"' in listing.headers["Link"]
+    page = client.get("/queries/descendants?model=llama-2", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert '</queries/descendants.json?model=llama-2>; rel="alternate"; type="application/sparql-results+json"' in page.headers["Link"]
+    assert "text/csv" in page.headers["Link"] and "Accept" in page.headers["Vary"]
