@@ -1,6 +1,6 @@
 """Reference for the endpoint benchmark: the same web stack as `jllm-kg serve` doing no query work.
 
-A Flask app under gunicorn (gthread, same threads) that parses the SPARQL form and answers a
+A Flask app under gunicorn (sync workers, as many as ours) that parses the SPARQL form and answers a
 constant, empty SPARQL JSON result. Its throughput is the ceiling of Flask + gunicorn on this
 machine with this client: no engine, no worker hand-off.
 """

@@ -255,10 +255,9 @@ def report(runs: list[Run], agree: dict[str, dict[str, int]], args, triples: int
     lines += ["", "Where our time goes: the same queries run by pyoxigraph in process (no HTTP, no worker) cost "
               f"{engine_ms:.2f} ms CPU each; `oxigraph serve` spends {ox.cpu_ms_per_request:.2f} ms per request in all, "
               f"our server {ours.cpu_ms_per_request:.2f} ms. The difference "
-              f"({ours.cpu_ms_per_request - engine_ms:.2f} ms) is HTTP parsing in Python (gunicorn + Flask) and the "
-              "hand-off to a query-worker process (two wake-ups and a copy of the result) — the price of a "
-              "timeout that really kills the query. When the cores are busy, throughput follows CPU per request; "
-              "when they are idle, it follows latency."]
+              f"({ours.cpu_ms_per_request - engine_ms:.2f} ms) is HTTP in Python (gunicorn + Flask, a new connection per "
+              "request since sync workers do not keep connections alive) and our view code. When the cores are busy, "
+              "throughput follows CPU per request; when they are idle, it follows latency."]
     ceiling = next((r for r in runs if r.name == CEILING), None)
     if ceiling is not None:
         lines += ["", f"The stack's ceiling: the same Flask + gunicorn set-up answering a constant empty result "
@@ -267,8 +266,7 @@ def report(runs: list[Run], agree: dict[str, dict[str, int]], args, triples: int
                   f"jllm-kg serve reaches {ours.throughput / ceiling.throughput:.2f}× of that ceiling. "
                   f"Per request, the stack costs {ceiling.cpu_ms_per_request:.2f} ms CPU and the engine {engine_ms:.2f} ms; "
                   f"the remaining {ours.cpu_ms_per_request - ceiling.cpu_ms_per_request - engine_ms:.2f} ms is our view code "
-                  "(protocol, negotiation, SERVICE/LOAD guard) and the hand-off to the killable worker process "
-                  "(pickling, two socket writes and reads, two process wake-ups)."]
+                  "(protocol, negotiation, SERVICE/LOAD guard, the watchdog's start and stop, the store look-up)."]
     lines += ["", "Per query kind, p50 / p99 in ms:", "", "| server | " + " | ".join(WORKLOAD) + " |",
               "|---|" + "---:|" * len(WORKLOAD)]
     for run in runs:
@@ -280,8 +278,9 @@ def report(runs: list[Run], agree: dict[str, dict[str, int]], args, triples: int
         lines.append(f"| {name} | " + " | ".join(str(counts[k]) for k in WORKLOAD) + " |")
     lines += [
         "",
-        "Our server: `jllm-kg serve` = gunicorn (1 web process, gthread) + "
-        f"{args.workers} long-lived query-worker processes (each query has a hard, kill-based timeout). "
+        "Our server: `jllm-kg serve` = gunicorn sync workers "
+        f"({args.workers or (os.cpu_count() or 1) + 1} processes), each running its query in-process under a watchdog "
+        "that answers 503 and ends the process at the timeout or the memory cap (a hard, kill-based timeout). "
         "`oxigraph serve --union-default-graph` on a copy of the same store; the two run in interleaved rounds. "
         "rdflib-endpoint on an N-Triples export of the same triples, fewer requests because it is slow.",
         "",
@@ -302,7 +301,7 @@ def main() -> None:
     parser.add_argument("--rdflib-requests", type=int, default=90, help="requests for rdflib-endpoint (default 90)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per server (default 3)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients (default 4)")
-    parser.add_argument("--workers", type=int, default=2, help="our query-worker processes (default 2)")
+    parser.add_argument("--workers", type=int, default=None, help="our worker processes (default: as `jllm-kg serve`, cores + 1)")
     parser.add_argument("--max-seconds", type=float, default=120, help="time bound per server (default 120)")
     parser.add_argument("--skip-rdflib", action="store_true", help="do not run rdflib-endpoint")
     parser.add_argument("--out", default=None, help="write the Markdown report here (default: print it)")
@@ -316,8 +315,9 @@ def main() -> None:
         agree: dict[str, dict[str, int]] = {}
         rounds: dict[str, list[Run]] = {"jllm-kg serve": [], "oxigraph serve": [], CEILING: [], "rdflib-endpoint": []}
         ceiling_port = free_port()
-        ceiling = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-k", "gthread", "-w", "1",
-                                    "--threads", str(max(4, 2 * args.workers + 2)), "-b", f"127.0.0.1:{ceiling_port}",
+        processes = args.workers or (os.cpu_count() or 1) + 1
+        ceiling = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-k", "sync", "-w", str(processes),
+                                    "-b", f"127.0.0.1:{ceiling_port}",
                                     "--chdir", str(Path(__file__).parent), "ceiling_app:app"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         port = free_port()

@@ -10,6 +10,7 @@ from flask import Flask
 from server import errors
 from server.config import load_config
 from server.pool import QueryPool
+from server.watchdog import InProcessExecutor
 
 #: Blueprint modules, in registration order (the catch-all resource routes last).
 BLUEPRINTS = ("server.sparql", "server.pages", "server.canned_views", "server.sparql_editor", "server.resources")
@@ -36,9 +37,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(flask_keys)
     app.config["STORE_PATH"] = str(settings["store_path"])
     writable = bool(settings["update_token"])
-    # Update mode: one worker holds the store read-write (RocksDB allows a single writer).
-    pool = QueryPool(settings["store_path"], size=1 if writable else settings["query_workers"], writable=writable,
-                     memory_mb=settings["worker_memory_mb"])
+    pool: QueryPool | InProcessExecutor
+    if settings.get("execution") == "inprocess":
+        # under gunicorn sync workers (`jllm-kg serve`): queries run here, guarded by a watchdog
+        pool = InProcessExecutor(settings["store_path"], writable=writable, memory_mb=settings["worker_memory_mb"])
+    else:
+        # anywhere else: killable query-worker processes. Update mode: one worker holds the store
+        # read-write (RocksDB allows a single writer).
+        pool = QueryPool(settings["store_path"], size=1 if writable else settings["query_workers"], writable=writable,
+                         memory_mb=settings["worker_memory_mb"])
     app.extensions["jllm"] = {"config": settings, "pool": pool}
     errors.register(app)
     for name in settings.get("blueprints", BLUEPRINTS):

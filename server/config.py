@@ -5,8 +5,11 @@
 | ``store_path`` | ``JLLM_KG_STORE`` | ``~/.local/share/jllm-kg/store`` |
 | ``timeout`` (seconds per query) | ``JLLM_KG_QUERY_TIMEOUT`` | 10 |
 | ``max_result_bytes`` | ``JLLM_KG_MAX_RESULT_BYTES`` | 50 000 000 |
-| ``query_workers`` (processes per web worker) | ``JLLM_KG_QUERY_WORKERS`` | 2 |
-| ``worker_memory_mb`` (address-space cap per query worker) | ``JLLM_KG_WORKER_MEMORY_MB`` | 4096 |
+| ``query_workers`` (query processes of the pool used outside ``jllm-kg serve``) | ``JLLM_KG_QUERY_WORKERS`` | 2 |
+| ``worker_memory_mb`` (memory cap per process running queries) | ``JLLM_KG_WORKER_MEMORY_MB`` | 4096 |
+| ``execution`` (``inprocess`` under ``jllm-kg serve``, else ``pool``) | — | ``pool`` |
+
+``jllm-kg serve`` itself takes ``--workers`` (``$JLLM_KG_WORKERS``, default cores + 1).
 | ``update_token`` (enables SPARQL Update) | ``JLLM_KG_UPDATE_TOKEN`` | none: read-only |
 | ``allow_network`` (SERVICE and LOAD) | ``JLLM_KG_ALLOW_NETWORK`` (``1``) | off |
 """

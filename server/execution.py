@@ -1,4 +1,9 @@
-"""Running SPARQL for any route: safety checks, then the worker pool, with the configured limits.
+"""Running SPARQL for any route: safety checks, then the executor, with the configured limits.
+
+The executor (``app.extensions["jllm"]["pool"]``) is :class:`server.watchdog.InProcessExecutor` under
+``jllm-kg serve`` (gunicorn sync workers, queries in-process, a watchdog that answers 503 and ends
+the process at the timeout or memory cap) and :class:`server.pool.QueryPool` elsewhere (killable
+query-worker processes). Both take a :class:`~server.worker.Job` and give an :class:`~server.worker.Outcome`.
 
 Views that run SPARQL a user wrote or parametrised (/sparql, canned queries) call
 :func:`run_query` / :func:`run_update`, so they all get the same hard timeout, size cap and

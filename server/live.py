@@ -22,7 +22,7 @@ def free_port() -> int:
 class LiveServer:
     """``with LiveServer(store) as server: server.url`` — the real gunicorn-served endpoint."""
 
-    def __init__(self, store_path: Path, *, timeout: float | None = None, workers: int = 2,
+    def __init__(self, store_path: Path, *, timeout: float | None = None, workers: int | None = None,
                  env: dict[str, str] | None = None, startup: float = 60) -> None:
         self.store_path = Path(store_path)
         self.port = free_port()
@@ -35,7 +35,9 @@ class LiveServer:
     def start(self) -> "LiveServer":
         """Start the server and wait until ``/sparql`` answers a query."""
         args = [sys.executable, "-m", "jllm_kg.cli", "serve", "--store", str(self.store_path),
-                "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)]
+                "--host", "127.0.0.1", "--port", str(self.port)]
+        if self.workers:
+            args += ["--workers", str(self.workers)]
         if self.timeout:
             args += ["--timeout", str(self.timeout)]
         self.process = subprocess.Popen(args, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -26,9 +26,7 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        app = create_app(self.app_config)
-        app.extensions["jllm"]["pool"].start()  # warm the query workers before the first request
-        return app
+        return create_app(self.app_config)  # in each worker, after the fork (no preload)
 
 
 def ensure_store(store_path: Path, echo: Callable[[str], None]) -> None:
@@ -62,33 +60,42 @@ def check_address(host: str, port: int) -> None:
             raise UserError(f"cannot listen on {host}:{port}: {err.strerror} (choose another --port)") from None
 
 
-def serve(store_path: Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 2,
-          echo: Callable[[str], None] = print, timeout: float | None = None, web_workers: int | None = None) -> None:
+def default_workers() -> int:
+    """Worker processes when ``--workers`` is not given: ``$JLLM_KG_WORKERS``, else cores + 1."""
+    raw = os.environ.get("JLLM_KG_WORKERS")
+    if raw:
+        try:
+            return max(1, int(raw))
+        except ValueError:
+            raise UserError(f"JLLM_KG_WORKERS must be a whole number, not {raw!r}") from None
+    return (os.cpu_count() or 1) + 1
+
+
+def serve(store_path: Path, host: str = "127.0.0.1", port: int = 8000, workers: int | None = None,
+          echo: Callable[[str], None] = print, timeout: float | None = None) -> None:
     """Serve ``/sparql`` and the other blueprints on ``host:port`` until interrupted.
 
-    ``workers`` query-worker processes run the queries; ``web_workers`` gunicorn processes
-    (``$JLLM_KG_WEB_WORKERS``, default 1) with threads parse HTTP. With an update token
-    (``$JLLM_KG_UPDATE_TOKEN``) there is one web worker and one read-write query worker.
+    gunicorn runs ``workers`` sync worker processes (default: cores + 1); each serves one request
+    at a time and runs its query in-process under a watchdog (:mod:`server.watchdog`) that answers
+    503 and ends the process when the query passes the timeout or the memory cap; gunicorn
+    starts a replacement. With an update token (``$JLLM_KG_UPDATE_TOKEN``) there is a single
+    worker, holding the store read-write. As with any gunicorn sync set-up, put a buffering
+    reverse proxy in front when slow clients on the open internet are a concern.
     """
-    config = load_config({"store_path": store_path, "query_workers": workers, "timeout": timeout})
+    config = load_config({"store_path": store_path, "timeout": timeout, "execution": "inprocess"})
     check_address(host, port)
     ensure_store(config["store_path"], echo)
-    web = int(web_workers or os.environ.get("JLLM_KG_WEB_WORKERS") or 1)
-    if config["update_token"]:
-        web = 1
-    threads = max(4, 2 * int(config["query_workers"]) + 2)  # more threads only add GIL contention
+    processes = 1 if config["update_token"] else int(workers or default_workers())
     options = {
         "bind": f"{host}:{port}",
-        "workers": web,
-        "worker_class": "gthread",
-        "threads": threads,
-        "timeout": max(30, int(float(config["timeout"]) * 3)),
+        "workers": processes,
+        "worker_class": "sync",
+        "timeout": max(30, int(float(config["timeout"]) * 3)),  # the watchdog acts first
         "graceful_timeout": 10,
-        "keepalive": 5,
         "limit_request_line": 8190,  # long GET queries
         "accesslog": None,
         "errorlog": "-",
-        "loglevel": "warning",
+        "loglevel": "error",  # the watchdog's exits are expected; gunicorn would log each as a warning
         "proc_name": "jllm-kg",
     }
     if os.path.isdir("/dev/shm"):
@@ -96,5 +103,5 @@ def serve(store_path: Path, host: str = "127.0.0.1", port: int = 8000, workers: 
         options["worker_tmp_dir"] = "/dev/shm"
     mode = "read-write (SPARQL Update enabled with a token)" if config["update_token"] else "read-only"
     echo(f"jllm-kg: SPARQL endpoint at http://{host}:{port}/sparql — store {config['store_path']} ({mode}), "
-         f"{config['query_workers']} query workers, {config['timeout']:g} s timeout")
+         f"{processes} worker processes, {config['timeout']:g} s timeout")
     _Gunicorn({k: config[k] for k in config}, options).run()

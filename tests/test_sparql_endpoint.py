@@ -255,7 +255,7 @@ def test_new_generation_is_picked_up(tmp_path):
 def test_fresh_machine_builds_store_then_serves_with_forked_web_workers(tmp_path):
     """`jllm-kg serve` on a missing store builds it from the shipped catalog; pools start per gunicorn worker."""
     path = tmp_path / "fresh" / "store"
-    with LiveServer(path, timeout=2, env={"JLLM_KG_WEB_WORKERS": "2"}, startup=180) as live:
+    with LiveServer(path, timeout=2, workers=2, startup=180) as live:
         assert path.is_symlink()
         model = "https://w3id.org/jllm-kg/model/"
         for _ in range(6):  # spread over both gunicorn workers
@@ -288,3 +288,18 @@ def test_serve_on_a_busy_port_fails_in_one_line(tmp_path):
     assert res.returncode == 1
     assert res.stderr.strip() == f"error: cannot listen on 127.0.0.1:{port}: Address already in use (choose another --port)"
     assert not (tmp_path / "store").exists(), "nothing is built when the server cannot start"
+
+
+def test_memory_cap_answers_503_long_before_the_timeout(tmp_path):
+    """The watchdog also watches memory: a query that balloons gets a 503 naming memory, and the
+    worker it ran in is replaced while the others serve."""
+    path = make_store(tmp_path, n=3000)
+    with LiveServer(path, timeout=60, workers=2, env={"JLLM_KG_WORKER_MEMORY_MB": "600"}) as live:
+        started = time.monotonic()
+        query = "SELECT ?a ?b ?c WHERE { ?a ?p ?o . ?b ?q ?r . ?c ?x ?y } ORDER BY ?a ?b ?c LIMIT 1"
+        response = requests.post(live.url, data={"query": query}, timeout=120)
+        assert response.status_code == 503
+        assert "600 MB of memory" in response.json()["error"]
+        assert time.monotonic() - started < 30  # stopped by memory, not by the 60 s timeout
+        for i in (1, 2, 3):  # every worker answers afterwards, the replacement included
+            assert select(live, f"SELECT ?o WHERE {{ <{EX}s{i}> ?p ?o }}") == [{"o": str(i)}]
