@@ -9,6 +9,7 @@ True
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from server.formats import GRAPHS, RESULTS, Format  # noqa: F401  (RESULTS/GRAPHS used in doctests)
@@ -70,8 +71,12 @@ def quality(ranges: list[Range], fmt: Format) -> float:
     return best_range.q if best_range else 0.0
 
 
+@functools.lru_cache(maxsize=512)
 def best(accept: str | None, offered: tuple[Format, ...]) -> Format | None:
-    """The offered format the client prefers (ties go to ``offered`` order), or None if none is acceptable."""
+    """The offered format the client prefers (ties go to ``offered`` order), or None if none is acceptable.
+
+    Cached: clients send the same few ``Accept`` headers over and over.
+    """
     ranges = parse_accept(accept)
     scored = [(quality(ranges, fmt), -i, fmt) for i, fmt in enumerate(offered)]
     q, _, fmt = max(scored, key=lambda item: (item[0], item[1]))

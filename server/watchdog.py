@@ -115,10 +115,19 @@ class InProcessExecutor:
         self._opened: str | None = None
         self._watchdog: Watchdog | None = None
         self._pid: int | None = None
+        self._parent: str | None = None
 
     def target(self) -> str:
-        """The generation directory the store path points at now."""
-        return os.path.realpath(self.store_path)
+        """The generation directory the store path points at now (one ``readlink`` per request)."""
+        try:
+            link = os.readlink(self.store_path)
+        except OSError:  # a plain directory, or missing
+            return os.path.realpath(self.store_path)
+        if os.path.isabs(link) or os.sep in link:
+            return os.path.realpath(self.store_path)
+        if self._parent is None:
+            self._parent = os.path.realpath(self.store_path.parent)
+        return os.path.join(self._parent, link)
 
     def start(self) -> None:
         """Start the watchdog of this process (after gunicorn forked it; idempotent)."""
