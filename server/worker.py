@@ -1,8 +1,9 @@
-"""The query-worker process: holds one Store, runs one job at a time, answers serialized bytes.
+"""Jobs and their execution: :func:`run_job` runs one query (evaluation and serialization) on a Store.
 
-Runs in a child process (see :mod:`server.pool`) so that a query past its deadline can be
-killed: pyoxigraph has no cancellation, and its lazy results must be consumed in the thread
-that made them, so the whole query — evaluation and serialization — happens here.
+pyoxigraph has no cancellation, and its lazy results must be consumed in the thread that made
+them, so a job runs whole in one place that can be stopped as a unit: in-process under the
+watchdog of a gunicorn sync worker (:mod:`server.watchdog`), or in a query-worker process of
+:class:`server.pool.QueryPool` (:func:`main`).
 """
 from __future__ import annotations
 
