@@ -5,7 +5,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g
 
 from server import errors
 from server.config import load_config
@@ -57,7 +57,27 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             raise
         app.register_blueprint(module.bp)
     app.after_request(_open_cors)
+    if isinstance(pool, InProcessExecutor):
+        _guard_requests(app, pool, float(settings["timeout"]) + REQUEST_GRACE)
     return app
+
+
+#: A whole request may take this much longer than its query timeout before the watchdog stops it.
+REQUEST_GRACE = 5.0
+
+
+def _guard_requests(app: Flask, executor: InProcessExecutor, timeout: float) -> None:
+    """Every request (pages too, not only SPARQL) runs under the watchdog of its worker process."""
+
+    @app.before_request
+    def _watch() -> None:
+        g.watchdog_token = executor.enter_request(timeout)
+
+    @app.teardown_request
+    def _unwatch(_exc: BaseException | None) -> None:
+        token = g.pop("watchdog_token", None)
+        if token is not None:
+            executor.leave_request(token)
 
 
 def _open_cors(response):

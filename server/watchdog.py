@@ -55,39 +55,53 @@ def error_response(status: int, message: str) -> bytes:
 
 
 class Watchdog:
-    """One thread per process that stops the process when the guarded job overruns time or memory."""
+    """One thread per process that stops the process when a guarded block overruns time or memory.
+
+    Guards nest (the whole request, and within it one query): the earliest deadline rules.
+    """
 
     def __init__(self, memory_mb: int = 0) -> None:
         self.memory_limit = int(memory_mb) * 1024 * 1024
         self._cond = threading.Condition()
-        self._job: tuple[float, float, socket.socket | None] | None = None  # (deadline, timeout, client socket)
+        # (deadline, timeout, client socket, what is running, token)
+        self._jobs: list[tuple[float, float, socket.socket | None, str, object]] = []
         threading.Thread(target=self._watch, name="jllm-watchdog", daemon=True).start()
 
-    @contextmanager
-    def guard(self, client: socket.socket | None, timeout: float) -> Iterator[None]:
-        """Run the block under watch: the process ends if it takes longer than ``timeout`` seconds."""
+    def enter(self, client: socket.socket | None, timeout: float, what: str = "query") -> object:
+        """Start watching; returns the token that :meth:`leave` takes."""
+        token = object()
         with self._cond:
-            self._job = (time.monotonic() + timeout, timeout, client)
+            self._jobs.append((time.monotonic() + timeout, timeout, client, what, token))
             self._cond.notify()
+        return token
+
+    def leave(self, token: object) -> None:
+        """Stop watching the block ``token`` came from."""
+        with self._cond:  # held by the watchdog while it answers and exits: then we never get here
+            self._jobs = [job for job in self._jobs if job[4] is not token]
+
+    @contextmanager
+    def guard(self, client: socket.socket | None, timeout: float, what: str = "query") -> Iterator[None]:
+        """Run the block under watch: the process ends if it takes longer than ``timeout`` seconds."""
+        token = self.enter(client, timeout, what)
         try:
             yield
         finally:
-            with self._cond:  # held by the watchdog while it answers and exits: then we never get here
-                self._job = None
+            self.leave(token)
 
     def _watch(self) -> None:
         with self._cond:
             while True:
-                if self._job is None:
+                if not self._jobs:
                     self._cond.wait()
                     continue
-                deadline, timeout, client = self._job
+                deadline, timeout, client, what, _ = min(self._jobs, key=lambda job: job[0])
                 now = time.monotonic()
                 if now >= deadline:
-                    self._stop(client, f"query timed out after {timeout:g} s and was stopped; narrow it down "
+                    self._stop(client, f"{what} timed out after {timeout:g} s and was stopped; narrow it down "
                                        "(LIMIT, more specific patterns) or ask the operator for a longer timeout")
                 if self.memory_limit and resident_bytes() > self.memory_limit:
-                    self._stop(client, f"the query needed more than {self.memory_limit // (1024 * 1024)} MB of memory "
+                    self._stop(client, f"the {what} needed more than {self.memory_limit // (1024 * 1024)} MB of memory "
                                        "(out of memory) and was stopped; try a smaller query")
                 self._cond.wait(min(POLL, deadline - now))
 
@@ -156,6 +170,18 @@ class InProcessExecutor:
                 return run_job(store, job)
             except Exception as err:  # noqa: BLE001 - the same answer the pool's worker gives
                 return Outcome(500, error=f"query error: {type(err).__name__}: {err}")
+
+    def enter_request(self, timeout: float) -> object:
+        """Watch a whole request (pages, search, dumps — not only SPARQL); see :meth:`Watchdog.enter`."""
+        self.start()
+        assert self._watchdog is not None
+        client = request.environ.get("gunicorn.socket") if has_request_context() else None
+        return self._watchdog.enter(client, timeout, "request")
+
+    def leave_request(self, token: object) -> None:
+        """The request is done (its response is complete, not yet sent)."""
+        if self._watchdog is not None:
+            self._watchdog.leave(token)
 
     def close(self) -> None:
         """Nothing to stop: the store closes with the process."""
