@@ -71,8 +71,10 @@ class Watchdog:
         """Start watching; returns the token that :meth:`leave` takes."""
         token = object()
         with self._cond:
+            idle = not self._jobs
             self._jobs.append((time.monotonic() + timeout, timeout, client, what, token))
-            self._cond.notify()
+            if idle:  # a busy watchdog looks again within POLL seconds: no need to wake it
+                self._cond.notify()
         return token
 
     def leave(self, token: object) -> None:
