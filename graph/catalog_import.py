@@ -15,15 +15,15 @@ import catalog as catalog_pkg
 from graph.cells import (
     arxiv_id, assign, hf_repo, infer_variant_parents, parse_context, parse_date, parse_size,
 )
-from graph.columns import column_key
+from graph.columns import COLUMNS, column_key
 from graph.errors import UserError
 from graph.markdown_doc import (Cell, Document, Section, Table, detect_language, normalise_space, parse_document, slug,
                                 strip_markup)
 from graph.catalog import read_yaml
 from graph.registry import Registries, load_registries, normalise
+from graph.settings import UPSTREAM_REPO
 from graph.training import parse_training
 
-UPSTREAM_BLOB = "https://github.com/llm-jp/awesome-japanese-llm/blob/{commit}/{file}"
 _UPSTREAM_NAMES = {"ja": "README.md", "en": "README_en.md", "fr": "README_fr.md"}
 _HF_MARKS = {"◯": "available", "○": "available", "〇": "available", "△": "convertible", "✕": "unsupported",
              "×": "unsupported", "※": "unofficial"}
@@ -138,11 +138,10 @@ class _Lang:
 class Importer:
     """Turns parsed READMEs into catalog entries, resolving names against the registries."""
 
-    def __init__(self, docs: dict[str, Document], registries: Registries, commit: str | None, primary: str = "ja") -> None:
+    def __init__(self, docs: dict[str, Document], registries: Registries, primary: str = "ja") -> None:
         self.primary = primary
         self.langs = {lang: _Lang(doc, {s.id: s for s in doc.root.walk()}) for lang, doc in docs.items()}
         self.reg = registries
-        self.commit = commit
         self.report = Report()
         self.families: dict[str, list[dict]] = {}
         self.family_ids: set[str] = set()
@@ -405,7 +404,7 @@ class Importer:
         fam["variants"] = vlist
         self.report.variants += len(vlist)
         fam["cells"] = {k: c.raw for k, c in cells.items()}
-        extra = {k: c.raw for k, c in cells.items() if k.startswith("column_") or k not in _KNOWN_KEYS}
+        extra = {k: c.raw for k, c in cells.items() if k not in _KNOWN_KEYS}
         if extra:
             fam["extra_columns"] = extra
         return fam
@@ -728,8 +727,7 @@ class ImportProblems(UserError):
         super().__init__(problems[0] + more + " — nothing written")
 
 
-_KNOWN_KEYS = {"name", "architecture", "context_length", "training", "developer", "licence", "domain",
-               "base_model", "hf_available", "date", "venue", "paper", "method"}
+_KNOWN_KEYS = {"name", *(key for key, _ in COLUMNS)}
 
 
 def _write(path: Path, data: object) -> None:
@@ -780,7 +778,7 @@ def run_import(
     if not reg_dir.is_dir():
         raise UserError(f"registries directory {reg_dir} does not exist (use --registries DIR)")
     regs = load_registries(reg_dir)
-    imp = Importer(docs, regs, commit, primary=primary)
+    imp = Importer(docs, regs, primary=primary)
     imp.run()
     if primary != "ja":
         imp.report.warnings.insert(0, f"{readme.name}: reads as the {primary} README, not the Japanese one: "
@@ -794,7 +792,7 @@ def run_import(
     rep = imp.report
     snapshot = _snapshot(reg_dir)
     source = {
-        "upstream": snapshot.get("upstream", "https://github.com/llm-jp/awesome-japanese-llm"),
+        "upstream": snapshot.get("upstream", UPSTREAM_REPO),
         "commit": commit or snapshot.get("commit"),
         "licence": snapshot.get("licence", "Apache-2.0"),
         "files": {lang: {"file": d.file, "upstream_path": snapshot.get(f"path_{lang}", _UPSTREAM_NAMES[lang])}
