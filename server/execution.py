@@ -8,8 +8,9 @@ query-worker processes). Both take a :class:`~server.worker.Job` and give an :cl
 Views that run SPARQL a user wrote or parametrised (/sparql, canned queries) call
 :func:`run_query` / :func:`run_update`, so they all get the same hard timeout, size cap and
 network guard. Resource pages, search and the home page run only their own fixed queries
-(one resource's description, a label search bound with ``substitutions=``) on a read-only
-store in the web process (:func:`server.resources.current_store`).
+(one resource's description, a label search bound with ``substitutions=``) on the process's
+own store handle (:func:`server.resources.current_store` — under ``jllm-kg serve``, the
+executor's), inside the watchdog's guard of the whole request.
 """
 from __future__ import annotations
 

@@ -151,7 +151,9 @@ class InProcessExecutor:
             self._watchdog = Watchdog(self.memory_mb)
             self._store, self._opened, self._pid = None, None, os.getpid()
 
-    def _current_store(self) -> Store:
+    def store(self) -> Store:
+        """This process's handle on the current store generation (shared with the pages)."""
+        self.start()
         target = self.target()
         if self._store is None or self._opened != target:
             self._store = Store(target) if self.writable else Store.read_only(target)
@@ -162,7 +164,7 @@ class InProcessExecutor:
         """Execute ``job`` here; past ``timeout`` the watchdog answers 503 and ends the process."""
         self.start()
         try:
-            store = self._current_store()
+            store = self.store()
         except OSError as err:
             return Outcome(503, error=f"cannot open the store at {self.store_path}: {err}")
         client = request.environ.get("gunicorn.socket") if has_request_context() else None
