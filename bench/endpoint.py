@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from pyoxigraph import RdfFormat, Store, Triple, serialize  # noqa: E402
 
-from server.live import LiveServer, free_port  # noqa: E402
+from tests.live import LiveServer, free_port  # noqa: E402
 
 JLLM = "https://w3id.org/jllm-kg/ontology#"
 M = "https://w3id.org/jllm-kg/model/"

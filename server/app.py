@@ -1,29 +1,31 @@
-"""The Flask application factory: configuration, the worker pool, error shape, blueprints."""
+"""The Flask application factory: configuration, the store handle, error shape, blueprints, headers."""
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, Response, request
 
 from server import errors
 from server.config import load_config
-from server.pool import QueryPool
-from server.watchdog import InProcessExecutor
+from server.execution import StoreHandle
 
 #: Blueprint modules, in registration order (the catch-all resource routes last).
 BLUEPRINTS = ("server.sparql", "server.pages", "server.canned_views", "server.sparql_editor", "server.resources")
 #: Largest request body accepted (queries and updates); bigger ones get 413.
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
+#: Pages load scripts, styles and images from this site only, and are never framed.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                           "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                           "form-action 'self'; frame-ancestors 'none'")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """A configured app. ``config`` takes server keys (``store_path``, ``timeout``… see
     :mod:`server.config`) and upper-case Flask keys (``STORE_PATH``, ``TESTING``…).
 
-    Shared objects live in ``app.extensions["jllm"]``: ``config`` and ``pool`` (the query
-    workers, started lazily in the process that serves, i.e. after gunicorn forks).
+    Shared objects live in ``app.extensions["jllm"]``: ``config`` and ``store`` (this
+    process's :class:`~server.execution.StoreHandle`, read-write only in update mode).
     """
     config = dict(config or {})
     flask_keys = {k: v for k, v in config.items() if k.isupper()}
@@ -33,54 +35,30 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = load_config(server_keys)
 
     app = Flask("server", root_path=str(Path(__file__).parent))
-    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.config["MAX_CONTENT_LENGTH"] = int(settings.get("max_request_bytes", MAX_REQUEST_BYTES))
     app.config.update(flask_keys)
     app.config["STORE_PATH"] = str(settings["store_path"])
-    writable = bool(settings["update_token"])
-    pool: QueryPool | InProcessExecutor
-    if settings.get("execution") == "inprocess":
-        # under gunicorn sync workers (`jllm-kg serve`): queries run here, guarded by a watchdog
-        pool = InProcessExecutor(settings["store_path"], writable=writable, memory_mb=settings["worker_memory_mb"])
-    else:
-        # anywhere else: killable query-worker processes. Update mode: one worker holds the store
-        # read-write (RocksDB allows a single writer).
-        pool = QueryPool(settings["store_path"], size=1 if writable else settings["query_workers"], writable=writable,
-                         memory_mb=settings["worker_memory_mb"])
-    app.extensions["jllm"] = {"config": settings, "pool": pool}
+    if settings["public_url"]:
+        app.config["PUBLIC_URL"] = settings["public_url"]
+    store = StoreHandle(settings["store_path"], writable=bool(settings["update_token"]))
+    app.extensions["jllm"] = {"config": settings, "store": store}
     errors.register(app)
     for name in settings.get("blueprints", BLUEPRINTS):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name == name:
-                continue
-            raise
-        app.register_blueprint(module.bp)
-    app.after_request(_open_cors)
-    if isinstance(pool, InProcessExecutor):
-        _guard_requests(app, pool, float(settings["timeout"]) + REQUEST_GRACE)
+        app.register_blueprint(__import__(name, fromlist=["bp"]).bp)
+    max_age = int(settings["max_age"])
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        """CORS for the read-only data, nosniff everywhere, CSP on pages, caching of answers."""
+        response.headers.setdefault("Access-Control-Allow-Origin", "*")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            response.headers["X-Frame-Options"] = "DENY"
+            response.headers["Referrer-Policy"] = "same-origin"
+        if response.status_code == 200 and "Cache-Control" not in response.headers \
+                and request.method in ("GET", "HEAD", "POST") and "Authorization" not in request.headers:
+            response.headers["Cache-Control"] = f"public, max-age={max_age}"
+        return response
+
     return app
-
-
-#: A whole request may take this much longer than its query timeout before the watchdog stops it.
-REQUEST_GRACE = 5.0
-
-
-def _guard_requests(app: Flask, executor: InProcessExecutor, timeout: float) -> None:
-    """Every request (pages too, not only SPARQL) runs under the watchdog of its worker process."""
-
-    @app.before_request
-    def _watch() -> None:
-        g.watchdog_token = executor.enter_request(timeout)
-
-    @app.teardown_request
-    def _unwatch(_exc: BaseException | None) -> None:
-        token = g.pop("watchdog_token", None)
-        if token is not None:
-            executor.leave_request(token)
-
-
-def _open_cors(response):
-    """Public, read-only data: any origin may read it (linked-data clients running in browsers)."""
-    response.headers.setdefault("Access-Control-Allow-Origin", "*")
-    return response

@@ -18,6 +18,7 @@ from server import execution
 from server.errors import ApiError
 from server.formats import by_name
 from server.openapi import openapi_document
+from server.urls import public_root
 
 bp = Blueprint("canned", __name__)
 
@@ -172,4 +173,4 @@ def _html_table(results: dict, hidden: list[str], base: str) -> dict:
 @bp.get("/openapi.json")
 def openapi() -> Response:
     """The OpenAPI 3 document of the canned-query API."""
-    return jsonify(openapi_document(load_queries(), server_url=request.host_url.rstrip("/") or "/"))
+    return jsonify(openapi_document(load_queries(), server_url=public_root()))

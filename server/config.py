@@ -3,15 +3,19 @@
 | key | env | default |
 |---|---|---|
 | ``store_path`` | ``JLLM_KG_STORE`` | ``~/.local/share/jllm-kg/store`` |
-| ``timeout`` (seconds per query) | ``JLLM_KG_QUERY_TIMEOUT`` | 10 |
+| ``timeout`` (seconds a request may run) | ``JLLM_KG_QUERY_TIMEOUT`` | 10 |
 | ``max_result_bytes`` | ``JLLM_KG_MAX_RESULT_BYTES`` | 50 000 000 |
-| ``query_workers`` (query processes of the pool used outside ``jllm-kg serve``) | ``JLLM_KG_QUERY_WORKERS`` | 2 |
-| ``worker_memory_mb`` (memory cap per process running queries) | ``JLLM_KG_WORKER_MEMORY_MB`` | 4096 |
-| ``execution`` (``inprocess`` under ``jllm-kg serve``, else ``pool``) | — | ``pool`` |
-
-``jllm-kg serve`` itself takes ``--workers`` (``$JLLM_KG_WORKERS``, default cores + 1).
+| ``max_request_bytes`` (largest request body) | ``JLLM_KG_MAX_REQUEST_BYTES`` | 16 MiB |
+| ``workers`` (query processes of ``jllm-kg serve``) | ``JLLM_KG_WORKERS`` | the number of cores |
+| ``memory_mb`` (memory cap of the whole service, shared by its query processes) | ``JLLM_KG_MEMORY_MB`` | half the machine's RAM |
+| ``cache_mb`` (response cache of the front) | ``JLLM_KG_CACHE_MB`` | 256 |
+| ``max_age`` (``Cache-Control: max-age`` of cacheable answers, seconds) | ``JLLM_KG_MAX_AGE`` | 300 |
+| ``header_timeout`` / ``body_timeout`` (reading a request, seconds) | ``JLLM_KG_HEADER_TIMEOUT`` / ``JLLM_KG_BODY_TIMEOUT`` | 5 / 10 |
+| ``access_log`` (``-`` = stderr, a file path, or ``off``) | ``JLLM_KG_ACCESS_LOG`` | ``-`` |
+| ``public_url`` (absolute URLs in pages and descriptions; else from the request) | ``JLLM_KG_PUBLIC_URL`` | none |
 | ``update_token`` (enables SPARQL Update) | ``JLLM_KG_UPDATE_TOKEN`` | none: read-only |
 | ``allow_network`` (SERVICE and LOAD) | ``JLLM_KG_ALLOW_NETWORK`` (``1``) | off |
+| ``text_guard`` (refuse SERVICE/LOAD by their text, before the kernel would) | ``JLLM_KG_TEXT_GUARD`` (``0`` turns it off, for tests of the kernel layer) | on |
 """
 from __future__ import annotations
 
@@ -36,19 +40,56 @@ def _number(env: str, default: float, kind: type = float) -> float:
     return value
 
 
+def machine_memory_mb() -> int:
+    """The machine's RAM in MB (``/proc/meminfo``), or 4096 if it cannot be read."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 4096
+
+
+def _flag(env: str, default: bool) -> bool:
+    raw = os.environ.get(env, "").strip().lower()
+    if not raw:
+        return default
+    return raw in ("1", "true", "yes", "on")
+
+
 def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The effective configuration (see the module table)."""
     config: dict[str, Any] = {
         "store_path": default_store_path(),
         "timeout": _number("JLLM_KG_QUERY_TIMEOUT", 10.0),
         "max_result_bytes": int(_number("JLLM_KG_MAX_RESULT_BYTES", 50_000_000, int)),
-        "query_workers": int(_number("JLLM_KG_QUERY_WORKERS", 2, int)),
-        "worker_memory_mb": int(_number("JLLM_KG_WORKER_MEMORY_MB", 4096, int)),
+        "max_request_bytes": int(_number("JLLM_KG_MAX_REQUEST_BYTES", 16 * 1024 * 1024, int)),
+        "workers": int(_number("JLLM_KG_WORKERS", os.cpu_count() or 1, int)),
+        "memory_mb": int(_number("JLLM_KG_MEMORY_MB", machine_memory_mb() // 2, int)),
+        "cache_mb": int(_number("JLLM_KG_CACHE_MB", 256, int)),
+        "max_age": int(_number("JLLM_KG_MAX_AGE", 300, int)),
+        "header_timeout": _number("JLLM_KG_HEADER_TIMEOUT", 5.0),
+        "body_timeout": _number("JLLM_KG_BODY_TIMEOUT", 10.0),
+        "access_log": os.environ.get("JLLM_KG_ACCESS_LOG", "-"),
+        "public_url": (os.environ.get("JLLM_KG_PUBLIC_URL") or "").rstrip("/") or None,
         "update_token": os.environ.get("JLLM_KG_UPDATE_TOKEN") or None,
-        "allow_network": os.environ.get("JLLM_KG_ALLOW_NETWORK", "") in ("1", "true", "yes"),
+        "allow_network": _flag("JLLM_KG_ALLOW_NETWORK", False),
+        "text_guard": _flag("JLLM_KG_TEXT_GUARD", True),
     }
     config.update({k: v for k, v in (overrides or {}).items() if v is not None})
     config["store_path"] = Path(config["store_path"])
     if float(config["timeout"]) <= 0:
         raise UserError("the query timeout must be positive")
     return config
+
+
+def query_processes(config: dict[str, Any]) -> int:
+    """How many query processes serve: one when updates are enabled (RocksDB has a single writer)."""
+    return 1 if config["update_token"] else max(1, int(config["workers"]))
+
+
+def memory_per_process(config: dict[str, Any]) -> int:
+    """Each query process's share of the service's memory cap, in bytes."""
+    return int(config["memory_mb"]) * 1024 * 1024 // query_processes(config)

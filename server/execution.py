@@ -1,73 +1,122 @@
-"""Running SPARQL for any route: safety checks, then the executor, with the configured limits.
+"""Running SPARQL for any route: the checks, then the engine, in the thread of the request.
 
-The executor (``app.extensions["jllm"]["pool"]``) is :class:`server.watchdog.InProcessExecutor` under
-``jllm-kg serve`` (gunicorn sync workers, queries in-process, a watchdog that answers 503 and ends
-the process at the timeout or memory cap) and :class:`server.pool.QueryPool` elsewhere (killable
-query-worker processes). Both take a :class:`~server.worker.Job` and give an :class:`~server.worker.Outcome`.
-
-Views that run SPARQL a user wrote or parametrised (/sparql, canned queries) call
-:func:`run_query` / :func:`run_update`, so they all get the same hard timeout, size cap and
-network guard. Resource pages, search and the home page run only their own fixed queries
-(one resource's description, a label search bound with ``substitutions=``) on the process's
-own store handle (:func:`server.resources.current_store` — under ``jllm-kg serve``, the
-executor's), inside the watchdog's guard of the whole request.
+There is one execution path. A view calls :func:`run_query` / :func:`run_update`; they refuse
+what must not run (``SERVICE``/``LOAD`` unless allowed, queries nested too deep), then run the
+job on this process's handle on the current store generation (:class:`StoreHandle`). Under
+``jllm-kg serve`` this process is a query process of :mod:`server.process`: the front
+(:mod:`server.front`) ends it at the deadline or the memory cap and answers ``503``; the kernel
+keeps it off the network (:mod:`server.sandbox`). In tests with Flask's client the same code
+runs in the test's own process.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from flask import current_app
+from pyoxigraph import Store
 
 from server.errors import ApiError
-from server.lexer import has_dataset_clause, network_keywords
-from server.pool import QueryPool
-from server.worker import Job, Outcome
+from server.lexer import QueryShapeError, check_shape, has_dataset_clause, network_keywords
+from server.worker import Job, Outcome, run_job
+
+
+class StoreHandle:
+    """This process's handle on the store generation that ``store_path`` points at now.
+
+    The path is a symlink swapped by ``jllm-kg build``; :meth:`store` reopens when it has moved
+    (one ``readlink`` per call), so a rebuild is served without a restart.
+    """
+
+    def __init__(self, store_path: Path | str, writable: bool = False) -> None:
+        self.store_path = Path(store_path)
+        self.writable = writable
+        self._store: Store | None = None
+        self._opened: str | None = None
+        self._parent: str | None = None
+
+    def target(self) -> str:
+        """The generation directory the store path points at now."""
+        try:
+            link = os.readlink(self.store_path)
+        except OSError:  # a plain directory, or missing
+            return os.path.realpath(self.store_path)
+        if os.path.isabs(link) or os.sep in link:
+            return os.path.realpath(self.store_path)
+        if self._parent is None:
+            self._parent = os.path.realpath(self.store_path.parent)
+        return os.path.join(self._parent, link)
+
+    def generation(self) -> str:
+        """The name of the current generation (what cache keys and ETags are made of)."""
+        return os.path.basename(self.target())
+
+    def store(self) -> Store:
+        """The open store of the current generation."""
+        target = self.target()
+        if self._store is None or self._opened != target:
+            self._store = Store(target) if self.writable else Store.read_only(target)
+            self._opened = target
+        return self._store
 
 
 def state() -> dict:
-    """The shared objects of the app: ``config`` and the lazily started ``pool``."""
+    """The shared objects of the app: ``config``, ``store`` (a :class:`StoreHandle`) and ``stats``."""
     return current_app.extensions["jllm"]
 
 
-def check_network(text: str) -> None:
-    """Refuse SERVICE / LOAD (403) unless the operator allowed network access."""
-    if state()["config"]["allow_network"]:
-        return
-    found = network_keywords(text)
-    if found:
-        raise ApiError(403, f"{' and '.join(found)} is disabled on this endpoint: it would make the server "
-                            "open network connections (the operator can enable it with JLLM_KG_ALLOW_NETWORK=1)")
+def check_query_text(text: str) -> None:
+    """Refuse SERVICE / LOAD (403) unless the operator allowed network access, and queries
+    nested deeper than the engine's parser can take (400)."""
+    config = state()["config"]
+    if not config["allow_network"] and config["text_guard"]:
+        found = network_keywords(text)
+        if found:
+            raise ApiError(403, f"{' and '.join(found)} is disabled on this endpoint: it would make the server "
+                                "open network connections (the operator can enable it with JLLM_KG_ALLOW_NETWORK=1)")
+    try:
+        check_shape(text)
+    except QueryShapeError as err:
+        raise ApiError(400, str(err)) from None
+
+
+def _run(job: Job) -> Outcome:
+    try:
+        store = state()["store"].store()
+    except OSError as err:
+        return Outcome(503, error=f"cannot open the store: {err}")
+    return run_job(store, job)
 
 
 def run_query(text: str, *, results_format: str | None = "json", graph_format: str | None = "ttl",
               default_graphs: list[str] | None = None, named_graphs: list[str] | None = None,
               base_iri: str | None = None, substitutions: dict | None = None) -> Outcome:
-    """Run a query in a worker process and return its serialized result (or error outcome).
+    """Run a query and return its serialized result (or an error outcome).
 
     Without a protocol dataset and without ``FROM``, the default graph is the union of all graphs.
     """
-    check_network(text)
+    check_query_text(text)
     config = state()["config"]
     dataset = default_graphs is not None or named_graphs is not None
-    job = Job("query", text, base_iri=base_iri, union_default_graph=not has_dataset_clause(text),
-              default_graphs=tuple(default_graphs or ()) if dataset else None,
-              named_graphs=tuple(named_graphs or ()) if dataset else None,
-              results_format=results_format, graph_format=graph_format,
-              max_bytes=int(config["max_result_bytes"]), substitutions=substitutions or {})
-    return state()["pool"].run(job, float(config["timeout"]))
+    return _run(Job("query", text, base_iri=base_iri, union_default_graph=not has_dataset_clause(text),
+                    default_graphs=tuple(default_graphs or ()) if dataset else None,
+                    named_graphs=tuple(named_graphs or ()) if dataset else None,
+                    results_format=results_format, graph_format=graph_format,
+                    max_bytes=int(config["max_result_bytes"]), substitutions=substitutions or {}))
 
 
 def run_update(text: str, *, base_iri: str | None = None) -> Outcome:
-    """Run an update in the (single, writable) worker."""
-    check_network(text)
-    return state()["pool"].run(Job("update", text, base_iri=base_iri), float(state()["config"]["timeout"]))
+    """Run an update (the store is open read-write only when an update token is configured)."""
+    check_query_text(text)
+    return _run(Job("update", text, base_iri=base_iri))
 
 
 def dataset_stats() -> dict | None:
     """Triples, subjects, properties and graphs of the served store (cached per store generation)."""
-    pool: QueryPool = state()["pool"]
     cache = state().setdefault("stats", {})
-    target = pool.target()
+    target = state()["store"].target()
     if target not in cache:
-        outcome = pool.run(Job("stats"), float(state()["config"]["timeout"]))
+        outcome = _run(Job("stats"))
         if outcome.status != 200:
             return None
         cache.clear()

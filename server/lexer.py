@@ -1,26 +1,43 @@
-"""A SPARQL tokenizer and the checks built on it (pyoxigraph exposes no parser or algebra).
+"""A linear-time SPARQL tokenizer and the checks built on it (pyoxigraph exposes no parser or algebra).
 
-It knows strings, IRIs, comments, variables, prefixed names and language tags, so a
-keyword is only seen where the SPARQL parser would see one:
+It knows strings, IRIs, comments, variables, prefixed names and language tags. Every pattern
+consumes what it starts (an unterminated string runs to the end of its line, or of the
+text for a long string, as one token), so tokenizing is linear in the length of the text, whatever it holds.
+
+The network guard fails closed: any word or prefixed name that *begins* with ``SERVICE`` or
+``LOAD`` (any case, after ``\\u`` unescaping) is refused. The engine reads ``<`` as an IRI or as
+"less than" by context, which a tokenizer cannot know, so the text is scanned under both
+readings and a keyword seen in either is refused. The guard only gives a clear 403: the query
+processes cannot open network connections at all (:mod:`server.sandbox`).
 
 >>> network_keywords('SELECT * { ?s ?p "SERVICE" } # LOAD')
 []
 >>> network_keywords('select * { service <http://127.0.0.1:9/> { ?s ?p ?o } }')
 ['SERVICE']
+>>> network_keywords('PREFIX : <http://127.0.0.1:9/> SELECT * { SERVICE:e { ?s ?p ?o } }')
+['SERVICE']
 >>> query_form('PREFIX ex: <http://e/> ASK { ex:a ?p ?o }')
 'ASK'
+>>> check_shape('SELECT * WHERE ' + '{' * 300 + '}' * 300)
+Traceback (most recent call last):
+...
+server.lexer.QueryShapeError: the query nests 300 levels deep; this endpoint accepts at most 128
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-_TOKEN = re.compile(
-    r"""
-     (?P<ws>\s+)
-    |(?P<comment>\#[^\n\r]*)
-    |(?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'(?:[^'\\\n\r]|\\.)*'|"(?:[^"\\\n\r]|\\.)*")
-    |(?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+#: Limits checked before the engine parses a query (documented in docs/server.md).
+MAX_DEPTH = 128
+MAX_UNIONS = 1000
+
+_STRING = (r"'''(?:[^'\\]|\\.|'(?!''))*+(?:''')?"  # possessive, closing quote optional: never backtracks
+           r'|"""(?:[^"\\]|\\.|"(?!""))*+(?:""")?'
+           r"|'(?:[^'\\\n\r]|\\.)*+'?"
+           r'|"(?:[^"\\\n\r]|\\.)*+"?')
+_IRI = r"<[^<>\"{}|^`\\\x00-\x20]*>"
+_REST = r"""
     |(?P<var>[?$][\w\u00B7\u0300-\u036F\u203F-\u2040]+)
     |(?P<langtag>@[A-Za-z]+(?:-[A-Za-z0-9]+)*)
     |(?P<bnode>_:[\w.\-\u00B7]*)
@@ -28,12 +45,24 @@ _TOKEN = re.compile(
     |(?P<word>[^\W\d_]\w*)
     |(?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)
     |(?P<punct>\^\^|&&|\|\||!=|<=|>=|.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+"""
+_HEAD = r"""
+     (?P<ws>\s+)
+    |(?P<comment>\#[^\n\r]*)
+    |(?P<string>""" + _STRING + r""")
+"""
+#: Reading A: ``<…>`` is an IRI wherever it can be one.
+_TOKEN = re.compile(_HEAD + r"|(?P<iri>" + _IRI + r")" + _REST, re.VERBOSE | re.DOTALL)
+#: Reading B: ``<…#…>`` is "less than", then a comment from ``#`` to the end of the line.
+_TOKEN_LT = re.compile(_HEAD + r"|(?P<iri>" + _IRI.replace(r"\x00-\x20", r"\x00-\x20#") + r")"
+                       r"|(?P<lt><[^<>\"{}|^`\\\x00-\x20#]*(?=\#))" + _REST, re.VERBOSE | re.DOTALL)
 _ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 NETWORK_KEYWORDS = ("SERVICE", "LOAD")
 QUERY_FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
+
+
+class QueryShapeError(ValueError):
+    """A query nested deeper, or with more UNIONs, than this endpoint accepts."""
 
 
 @dataclass(frozen=True)
@@ -50,10 +79,10 @@ class Token:
         return self.text.upper() if self.kind == "word" else ""
 
 
-def tokens(text: str) -> list[Token]:
-    """The significant tokens of ``text`` (no whitespace, no comments)."""
+def tokens(text: str, pattern: re.Pattern = _TOKEN) -> list[Token]:
+    """The significant tokens of ``text`` (no whitespace, no comments), in linear time."""
     out = []
-    for match in _TOKEN.finditer(text):
+    for match in pattern.finditer(text):
         kind = match.lastgroup or "punct"
         if kind not in ("ws", "comment"):
             out.append(Token(kind, match.group(), match.start()))
@@ -70,18 +99,49 @@ def _unescaped(text: str) -> str:
     return _ESCAPE.sub(decode, text)
 
 
+def _readings(text: str) -> list[list[Token]]:
+    """The token lists of ``text`` under both readings of ``<``, escaped and unescaped."""
+    variants = [text, _unescaped(text)] if "\\u" in text or "\\U" in text else [text]
+    return [tokens(v, pattern) for v in variants for pattern in (_TOKEN, _TOKEN_LT)]
+
+
 def network_keywords(text: str) -> list[str]:
-    """The keywords in ``text`` that would make the engine open a connection (SERVICE, LOAD)."""
+    """The keywords in ``text`` that could make the engine open a connection (SERVICE, LOAD).
+
+    Fails closed: a word or prefixed name that merely begins with one of them counts.
+    """
     folded = text.upper()
     if "\\" not in text and not any(k in folded for k in NETWORK_KEYWORDS):
         return []  # fast path: no such word anywhere, nothing to tokenize
     found: list[str] = []
-    variants = [text, _unescaped(text)] if "\\u" in text or "\\U" in text else [text]
-    for variant in variants:
-        for token in tokens(variant):
-            if token.keyword in NETWORK_KEYWORDS and token.keyword not in found:
-                found.append(token.keyword)
-    return found
+    for reading in _readings(text):
+        for token in reading:
+            if token.kind in ("word", "pname"):
+                head = token.text.upper()
+                found += [k for k in NETWORK_KEYWORDS if head.startswith(k) and k not in found]
+    return [k for k in NETWORK_KEYWORDS if k in found]
+
+
+def check_shape(text: str) -> None:
+    """Raise :class:`QueryShapeError` if ``text`` nests deeper than :data:`MAX_DEPTH` or has
+    more than :data:`MAX_UNIONS` UNIONs (the engine's parser recurses; such a query could
+    exhaust its stack)."""
+    if text.count("{") + text.count("(") + text.count("[") <= MAX_DEPTH and "union" not in text.lower():
+        return
+    for reading in _readings(text):
+        depth = deepest = unions = 0
+        for token in reading:
+            if token.kind != "punct":
+                unions += token.keyword == "UNION"
+            elif token.text in "{([":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif token.text in "})]":
+                depth = max(0, depth - 1)
+        if deepest > MAX_DEPTH:
+            raise QueryShapeError(f"the query nests {deepest} levels deep; this endpoint accepts at most {MAX_DEPTH}")
+        if unions > MAX_UNIONS:
+            raise QueryShapeError(f"the query has {unions} UNIONs; this endpoint accepts at most {MAX_UNIONS}")
 
 
 def query_form(text: str) -> str | None:

@@ -13,6 +13,7 @@ from server.browse import browse_lists, class_counts, families_by_section
 from server.resources import (DATA_FORMATS, HTML, page_html, current_base, current_store, generation_cache, link_header,
                               negotiate, not_acceptable, page_lang, serialize)
 from server.search import search
+from server.urls import public_root
 
 bp = Blueprint("pages", __name__)
 
@@ -118,7 +119,7 @@ def void() -> Response:
 @bp.route("/sitemap.xml")
 def sitemap() -> Response:
     """Every resource page (the primary topic of each named graph), the home page and the ontology."""
-    root = request.host_url.rstrip("/")
+    root = public_root()
     base = current_base()
     paths = ["/", "/ontology", "/queries", "/sparql-editor"]
     for row in current_store().query(SITEMAP_QUERY, use_default_graph_as_union=True):

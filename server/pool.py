@@ -1,123 +1,168 @@
-"""A pool of long-lived query-worker processes, with a hard deadline per job.
+"""The front's query processes: start them, hand each one request at a time, end them at a limit.
 
-The web thread hands a :class:`~server.worker.Job` to an idle worker and waits until the
-deadline. Past it, the worker is killed (SIGKILL — the only way to stop a running ORDER BY
-or COUNT in pyoxigraph), a replacement is started, and the caller gets a 503 outcome while
-the other workers keep serving. Workers open the store's *resolved* path; when the store
-symlink moves to a new generation, workers of the old one are retired as they come back.
-
-Pools are created lazily in the process that uses them (after gunicorn forks its workers).
+pyoxigraph cannot cancel a query, so the process is the unit that is stopped. :class:`Pool`
+keeps ``size`` query processes (:mod:`server.process`); :meth:`Pool.call` waits for an idle one,
+sends it a request the front has read whole, and awaits the reply. A monitor task looks at the
+busy processes every :data:`TICK` seconds: one past its request's deadline, or whose resident
+memory passed its share of the service's memory cap, is killed (``SIGKILL``); the caller gets a
+:class:`Refusal` (``503``) naming the limit, and a replacement is started. A process serves
+exactly one request at a time, so ending it never touches another client: connections,
+keep-alive and slow clients live in the front.
 """
 from __future__ import annotations
 
+import asyncio
 import os
-import queue
 import socket
 import subprocess
 import sys
-import threading
 import time
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from pathlib import Path
+from dataclasses import dataclass, field
 
-from server.worker import Job, Outcome
+from server import wire
+from server.process import BOOT, Reply, Request
 
-#: The worker is a fresh interpreter running :func:`server.worker.main` on an inherited socket
-#: (no fork of a threaded web process, no re-import of the caller's ``__main__``).
-_BOOT = "import sys; from server.worker import main_fd; main_fd(*sys.argv[1:])"
+#: How often the monitor looks at deadlines and memory (seconds).
+TICK = 0.05
+#: How long a new query process may take to open the store and say it is ready (seconds).
+STARTUP = 120.0
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-@dataclass
-class _Worker:
-    process: subprocess.Popen
-    conn: Connection
-    target: str
+class Refusal(Exception):
+    """The pool could not answer: HTTP status and a message for the client."""
 
-    def alive(self) -> bool:
-        return self.process.poll() is None
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
 
-    def kill(self) -> None:
-        """Stop the process now and reap it."""
+
+def resident_bytes(pid: int) -> int:
+    """Resident memory of process ``pid``, from ``/proc/<pid>/statm`` (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+@dataclass(eq=False)
+class _Process:
+    popen: subprocess.Popen
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    deadline: float = 0.0
+    timeout: float = 0.0
+    busy: bool = False
+    stopped: str = ""  # why the monitor ended it
+    served: int = field(default=0)
+
+    def kill(self, reason: str) -> None:
+        """End the process now (the pending reply then fails with ``reason``)."""
+        self.stopped = self.stopped or reason
         try:
-            self.process.kill()
+            self.popen.kill()
         except OSError:
             pass
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        self.conn.close()
 
 
-class QueryPool:
-    """``size`` worker processes over the store at ``store_path`` (a path or a symlink to a generation)."""
+class Pool:
+    """``size`` query processes running the app with ``config``; ``memory_bytes`` is each one's cap."""
 
-    def __init__(self, store_path: Path | str, size: int = 2, writable: bool = False, memory_mb: int = 0) -> None:
-        self.store_path = Path(store_path)
-        self.memory_mb = int(memory_mb)
-        self.size = max(1, int(size))
-        self.writable = writable
-        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
-        self._lock = threading.Lock()
-        self._pid: int | None = None
+    def __init__(self, config: dict, size: int, memory_bytes: int) -> None:
+        self.config, self.size, self.memory_bytes = config, max(1, size), memory_bytes
+        self._idle: asyncio.Queue[_Process] = asyncio.Queue()
+        self._all: set[_Process] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self.restarts = 0
 
-    def target(self) -> str:
-        """The generation directory the store path points at now."""
-        return os.path.realpath(self.store_path)
+    async def start(self) -> None:
+        """Start the processes and the monitor (waits until every process is ready)."""
+        await asyncio.gather(*(self._add() for _ in range(self.size)))
+        self._spawn_task(self._monitor())
 
-    def _spawn(self) -> _Worker:
+    def _spawn_task(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _add(self) -> None:
+        """Start one process and put it in the idle queue once it is ready."""
         parent, child = socket.socketpair()
-        target = self.target()
         with child:
-            process = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, str(child.fileno()), target, "1" if self.writable else "0", str(self.memory_mb)],
-                pass_fds=[child.fileno()], stdin=subprocess.DEVNULL)
-        return _Worker(process, Connection(parent.detach()), target)
-
-    def start(self) -> None:
-        """Start the workers if this process has none yet (idempotent, fork-aware)."""
-        if self._pid == os.getpid():
+            popen = subprocess.Popen([sys.executable, "-c", BOOT, str(child.fileno())], pass_fds=[child.fileno()],
+                                     stdin=subprocess.DEVNULL, start_new_session=False)
+        reader, writer = await asyncio.open_unix_connection(sock=parent, limit=1 << 20)
+        process = _Process(popen, reader, writer)
+        self._all.add(process)
+        try:
+            writer.write(wire.pack(self.config))
+            await writer.drain()
+            ready = await asyncio.wait_for(wire.receive_async(reader), STARTUP)
+            assert isinstance(ready, tuple) and ready[0] == "ready"
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, AssertionError) as err:
+            self._retire(process)
+            print(f"jllm-kg: a query process did not start ({type(err).__name__}); retrying", file=sys.stderr)
+            await asyncio.sleep(1.0)
+            self._spawn_task(self._add())
             return
-        with self._lock:
-            if self._pid == os.getpid():
-                return
-            self._idle = queue.LifoQueue()
-            for _ in range(self.size):
-                self._idle.put(self._spawn())
-            self._pid = os.getpid()
+        self._idle.put_nowait(process)
 
-    def run(self, job: Job, timeout: float) -> Outcome:
-        """Run ``job`` on an idle worker; kill it and answer 503 if it is not done within ``timeout`` s."""
-        self.start()
-        deadline = time.monotonic() + timeout
-        try:
-            worker = self._idle.get(timeout=timeout)
-        except queue.Empty:
-            return Outcome(503, error=f"all {self.size} query workers stayed busy for {timeout:g} s; try again later")
-        if worker.target != self.target() or not worker.alive():
-            worker.kill()
-            worker = self._spawn()
-        try:
-            worker.conn.send(job)
-            if worker.conn.poll(max(0.0, deadline - time.monotonic())):
-                outcome = worker.conn.recv()
-                self._idle.put(worker)
-                return outcome
-        except (EOFError, OSError):
-            worker.kill()
-            self._idle.put(self._spawn())
-            return Outcome(503, error="the query worker stopped unexpectedly (out of memory?); try a smaller query")
-        worker.kill()
-        self._idle.put(self._spawn())
-        return Outcome(503, error=f"query timed out after {timeout:g} s and was stopped; "
-                                  "narrow it down (LIMIT, more specific patterns) or ask the operator for a longer timeout")
+    def _retire(self, process: _Process) -> None:
+        """Forget a dead or killed process and reap it in the background."""
+        self._all.discard(process)
+        process.writer.close()
+        process.kill("retired")
+        asyncio.get_running_loop().run_in_executor(None, process.popen.wait)
 
-    def close(self) -> None:
-        """Stop every idle worker (busy ones are stopped by their caller's deadline)."""
+    async def call(self, request: Request, timeout: float) -> Reply:
+        """The reply of a query process to ``request``, within ``timeout`` seconds (else :class:`Refusal`)."""
+        started = time.monotonic()
+        try:
+            process = await asyncio.wait_for(self._idle.get(), timeout)
+        except asyncio.TimeoutError:
+            raise Refusal(503, f"all {self.size} query processes stayed busy for {timeout:g} s; try again later") from None
+        process.deadline, process.timeout = started + timeout, timeout
+        process.busy = True
+        try:
+            process.writer.write(wire.pack(request))
+            await process.writer.drain()
+            reply = await wire.receive_async(process.reader)
+        except (asyncio.IncompleteReadError, ConnectionError, EOFError) as err:
+            self._retire(process)
+            self.restarts += 1
+            self._spawn_task(self._add())
+            raise Refusal(503, self._why(process, err)) from None
+        process.busy = False
+        process.served += 1
+        self._idle.put_nowait(process)
+        return reply  # type: ignore[return-value]
+
+    def _why(self, process: _Process, err: BaseException) -> str:
+        if process.stopped == "timeout":
+            return (f"the request timed out after {process.timeout:g} s and was stopped; narrow it down "
+                    "(LIMIT, more specific patterns) or ask the operator for a longer timeout")
+        if process.stopped == "memory":
+            return (f"the request needed more than {self.memory_bytes // (1 << 20)} MB of memory (out of memory) "
+                    "and was stopped; try a smaller query")
+        return f"the query process stopped unexpectedly ({type(err).__name__}); try again"
+
+    async def _monitor(self) -> None:
+        """Kill busy processes past their deadline or their memory cap."""
         while True:
-            try:
-                self._idle.get_nowait().kill()
-            except queue.Empty:
-                break
-        self._pid = None
+            await asyncio.sleep(TICK)
+            now = time.monotonic()
+            for process in list(self._all):
+                if not process.busy or process.stopped:
+                    continue
+                if now > process.deadline:
+                    process.kill("timeout")
+                elif self.memory_bytes and resident_bytes(process.popen.pid) > self.memory_bytes:
+                    process.kill("memory")
+
+    async def close(self) -> None:
+        """End every process and the monitor."""
+        for task in list(self._tasks):
+            task.cancel()
+        for process in list(self._all):
+            self._retire(process)

@@ -20,7 +20,7 @@ from pyoxigraph import NamedNode, Store
 
 from graph.settings import base_iri
 from graph.vocab import OWL, PREFIXES, TYPE
-from server.watchdog import InProcessExecutor
+from server.errors import ApiError
 from server.describe import LANGS, Describer, dataset_base, description, exists
 from server import errors, formats, negotiation
 from server.lineage import lineage, render_svg
@@ -56,14 +56,14 @@ def current_store() -> Store:
     """The store the app serves, reopened when a build has swapped in a new generation."""
     state = current_app.extensions.setdefault(STORE_KEY, {})
     path = Path(current_app.config["STORE_PATH"])
-    executor = current_app.extensions.get("jllm", {}).get("pool")
+    handle = current_app.extensions["jllm"]["store"]
     generation = path.resolve()
     if state.get("generation") != generation:
-        from graph.store import open_store
-
         state.clear()
-        # under `jllm-kg serve` the process already holds the store (read-write in update mode): share it
-        state["store"] = executor.store() if isinstance(executor, InProcessExecutor) else open_store(path)
+        try:  # the process's one handle (read-write in update mode), shared with the SPARQL views
+            state["store"] = handle.store()
+        except OSError as err:
+            raise ApiError(503, f"cannot open the store: {err}") from None
         state["generation"] = generation
         state["base"] = dataset_base(state["store"], current_app.config.get("BASE_IRI") or base_iri())
     return state["store"]

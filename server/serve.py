@@ -1,32 +1,20 @@
-"""``jllm-kg serve``: build the store if missing, then serve the app with gunicorn."""
+"""``jllm-kg serve``: build the store if missing, then serve it with granian and the front.
+
+granian (a Rust HTTP server) runs one worker process holding :class:`server.front.Front`,
+which starts the query processes (:mod:`server.pool`). granian reads headers with a deadline
+and keeps connections alive; the front reads bodies with a deadline and answers from its cache
+or through a query process.
+"""
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
 
-from gunicorn.app.base import BaseApplication
-
 from graph.errors import UserError
-from server.app import create_app
-from server.config import load_config
-
-
-class _Gunicorn(BaseApplication):
-    """gunicorn running our factory: app created per worker process, after the fork."""
-
-    def __init__(self, config: dict, options: dict) -> None:
-        self.app_config = config
-        self.options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self):
-        return create_app(self.app_config)  # in each worker, after the fork (no preload)
+from server.config import load_config, query_processes
 
 
 def ensure_store(store_path: Path, echo: Callable[[str], None]) -> None:
@@ -36,17 +24,16 @@ def ensure_store(store_path: Path, echo: Callable[[str], None]) -> None:
             raise UserError(f"{store_path} exists but is not an Oxigraph store; "
                             "point --store elsewhere or rebuild it with `jllm-kg build --store ...`")
         return
-    try:
-        from graph.build import build_store
-    except ImportError as err:
-        raise UserError(f"no store at {store_path} and the graph builder is unavailable ({err}); "
-                        "build one with `jllm-kg build --store ...`") from None
+    from graph.build import build_store
+
     echo(f"no store at {store_path}: building it from the shipped catalog…")
     build_store(store_path=Path(store_path), echo=echo)
 
 
 def check_address(host: str, port: int) -> None:
     """Fail early, in one line, when ``host:port`` cannot be bound (in use, or not a local address)."""
+    if not 0 < port < 65536:
+        raise UserError(f"--port must be between 1 and 65535, not {port}")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as err:
@@ -60,48 +47,27 @@ def check_address(host: str, port: int) -> None:
             raise UserError(f"cannot listen on {host}:{port}: {err.strerror} (choose another --port)") from None
 
 
-def default_workers() -> int:
-    """Worker processes when ``--workers`` is not given: ``$JLLM_KG_WORKERS``, else cores + 1."""
-    raw = os.environ.get("JLLM_KG_WORKERS")
-    if raw:
-        try:
-            return max(1, int(raw))
-        except ValueError:
-            raise UserError(f"JLLM_KG_WORKERS must be a whole number, not {raw!r}") from None
-    return (os.cpu_count() or 1) + 1
-
-
 def serve(store_path: Path, host: str = "127.0.0.1", port: int = 8000, workers: int | None = None,
           echo: Callable[[str], None] = print, timeout: float | None = None) -> None:
-    """Serve ``/sparql`` and the other blueprints on ``host:port`` until interrupted.
+    """Serve ``/sparql`` and the pages on ``host:port`` until interrupted.
 
-    gunicorn runs ``workers`` sync worker processes (default: cores + 1); each serves one request
-    at a time and runs its query in-process under a watchdog (:mod:`server.watchdog`) that answers
-    503 and ends the process when the query passes the timeout or the memory cap; gunicorn
-    starts a replacement. With an update token (``$JLLM_KG_UPDATE_TOKEN``) there is a single
-    worker, holding the store read-write. As with any gunicorn sync set-up, put a buffering
-    reverse proxy in front when slow clients on the open internet are a concern.
+    ``workers`` query processes (default: the number of cores; one with an update token) run
+    the requests the front could not answer from its cache, one at a time each.
     """
-    config = load_config({"store_path": store_path, "timeout": timeout, "execution": "inprocess"})
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
+
+    config = load_config({"store_path": store_path, "timeout": timeout, "workers": workers})
     check_address(host, port)
     ensure_store(config["store_path"], echo)
-    processes = 1 if config["update_token"] else int(workers or default_workers())
-    options = {
-        "bind": f"{host}:{port}",
-        "workers": processes,
-        "worker_class": "sync",
-        "timeout": max(30, int(float(config["timeout"]) * 3)),  # the watchdog acts first
-        "graceful_timeout": 10,
-        "limit_request_line": 8190,  # long GET queries
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "error",  # the watchdog's exits are expected; gunicorn would log each as a warning
-        "proc_name": "jllm-kg",
-    }
-    if os.path.isdir("/dev/shm"):
-        # gunicorn touches a heartbeat file on every loop; its docs recommend a tmpfs for it.
-        options["worker_tmp_dir"] = "/dev/shm"
+    os.environ["JLLM_KG_SERVE_CONFIG"] = json.dumps(
+        {"store_path": str(config["store_path"]), "timeout": config["timeout"], "workers": config["workers"]})
     mode = "read-write (SPARQL Update enabled with a token)" if config["update_token"] else "read-only"
     echo(f"jllm-kg: SPARQL endpoint at http://{host}:{port}/sparql — store {config['store_path']} ({mode}), "
-         f"{processes} worker processes, {config['timeout']:g} s timeout")
-    _Gunicorn({k: config[k] for k in config}, options).run()
+         f"{query_processes(config)} query processes, {config['timeout']:g} s timeout, "
+         f"{config['memory_mb']} MB memory cap")
+    Granian("server.front:create_front", factory=True, address=host, port=port, interface=Interfaces.RSGI,
+            workers=1, runtime_threads=1, backlog=2048, respawn_failed_workers=True,
+            http1_settings=HTTP1Settings(header_read_timeout=int(float(config["header_timeout"]) * 1000)),
+            log_enabled=True, log_level="warning").serve()

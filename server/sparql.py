@@ -21,6 +21,7 @@ from server.lexer import add_using, has_using_clause
 from server.negotiation import best
 from server.protocol import Operation, read_operation
 from server.service_description import PREFIXES, service_description
+from server.urls import public_url
 
 bp = Blueprint("sparql", __name__)
 
@@ -66,7 +67,7 @@ def _formats() -> tuple[str | None, str | None]:
 
 
 def _endpoint() -> str:
-    return request.base_url
+    return public_url(request.path)
 
 
 @bp.route("/sparql", methods=["GET", "POST", "OPTIONS"])
@@ -119,8 +120,3 @@ def _update(operation: Operation) -> Response:
         raise ApiError(outcome.status, outcome.error or "update failed")
     return Response(status=204)
 
-
-@bp.after_request
-def _cors(response: Response) -> Response:
-    response.headers.setdefault("Access-Control-Allow-Origin", "*")
-    return response

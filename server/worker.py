@@ -1,22 +1,24 @@
 """Jobs and their execution: :func:`run_job` runs one query (evaluation and serialization) on a Store.
 
 pyoxigraph has no cancellation, and its lazy results must be consumed in the thread that made
-them, so a job runs whole in one place that can be stopped as a unit: in-process under the
-watchdog of a gunicorn sync worker (:mod:`server.watchdog`), or in a query-worker process of
-:class:`server.pool.QueryPool` (:func:`main`).
+them, so a job runs whole, in the thread of the request that asked for it. Under ``jllm-kg
+serve`` that thread lives in a query process (:mod:`server.process`) that the front ends at
+the deadline or the memory cap.
 """
 from __future__ import annotations
 
 import io
 import re
-import resource
-import signal
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 
 from pyoxigraph import NamedNode, QueryBoolean, QuerySolutions, Store
 
 from server.formats import by_name
+
+
+#: The answer when the kernel refused a connection the engine tried to open (SERVICE, LOAD).
+NETWORK_DENIED = ("the query tried to open a network connection (SERVICE or LOAD), which this endpoint "
+                  "forbids; the operator can allow it with JLLM_KG_ALLOW_NETWORK=1 ({err})")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ def run_job(store: Store, job: Job) -> Outcome:
             store.update(job.text, base_iri=job.base_iri)
         except SyntaxError as err:
             return Outcome(400, error=f"SPARQL update syntax error: {syntax_message(err)}")
+        except PermissionError as err:
+            return Outcome(403, error=NETWORK_DENIED.format(err=err))
         return Outcome(204)
     options: dict = {"base_iri": job.base_iri}
     if job.default_graphs is not None or job.named_graphs is not None:
@@ -78,6 +82,8 @@ def run_job(store: Store, job: Job) -> Outcome:
         result = store.query(job.text, **options)
     except SyntaxError as err:
         return Outcome(400, error=f"SPARQL syntax error: {syntax_message(err)}")
+    except PermissionError as err:
+        return Outcome(403, error=NETWORK_DENIED.format(err=err))
     except ValueError as err:
         return Outcome(400, error=f"bad query: {err}")
     name = job.results_format if isinstance(result, (QuerySolutions, QueryBoolean)) else job.graph_format
@@ -85,12 +91,14 @@ def run_job(store: Store, job: Job) -> Outcome:
     if fmt is None:
         kind = "SELECT/ASK results" if isinstance(result, (QuerySolutions, QueryBoolean)) else "a graph (CONSTRUCT/DESCRIBE)"
         return Outcome(406, error=f"this query returns {kind}, and the Accept header allows none of its formats")
-    # Serialized into memory first (never a truncated 200). The memory guard of the process — the
-    # watchdog in-process, the address-space limit in a pool worker — bounds a runaway result; the
-    # byte cap is checked on the whole body (a plain BytesIO is ~40% faster than a checking writer).
+    # Serialized into memory first (never a truncated 200). The front's memory cap on the query
+    # process bounds a runaway result; the byte cap is checked on the whole body (a plain BytesIO
+    # is ~40% faster than a checking writer).
     sink = io.BytesIO()
     try:
         result.serialize(sink, fmt.oxigraph)
+    except PermissionError as err:
+        return Outcome(403, error=NETWORK_DENIED.format(err=err))
     except OSError as err:
         return Outcome(500, error=f"query evaluation failed: {err}")
     except (ValueError, TypeError, RuntimeError) as err:
@@ -110,43 +118,3 @@ def _stats(store: Store) -> Outcome:
     data = {"triples": int(row["t"].value), "subjects": int(row["s"].value),
             "properties": int(row["p"].value), "graphs": graphs}
     return Outcome(200, data=data)
-
-
-def main_fd(fd: str, store_path: str, writable: str, memory_mb: str) -> None:
-    """Entry point of a worker process started by the pool: arguments come from the command line."""
-    main(Connection(int(fd)), store_path, writable == "1", int(memory_mb))
-
-
-def main(conn: Connection, store_path: str, writable: bool, memory_mb: int = 0) -> None:
-    """Worker loop: open the store, then answer jobs from ``conn`` until it closes.
-
-    ``memory_mb`` caps the address space: a query that would exhaust the machine's memory
-    makes this process fail instead (the pool answers 503 and starts a replacement).
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
-    if memory_mb > 0:
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    try:
-        store = Store(store_path) if writable else Store.read_only(store_path)
-    except OSError as err:
-        message = f"cannot open the store at {store_path}: {err}"
-        while True:
-            try:
-                conn.recv()
-                conn.send(Outcome(503, error=message))
-            except (EOFError, OSError):
-                return
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            outcome = run_job(store, job)
-        except Exception as err:  # noqa: BLE001 - report, never die silently
-            outcome = Outcome(500, error=f"query worker error: {type(err).__name__}: {err}")
-        try:
-            conn.send(outcome)
-        except (BrokenPipeError, OSError):
-            return

@@ -23,14 +23,12 @@ HOSTILE = ['"', "x\" } UNION { ?s ?p ?o", "llama-2>", "<http://x>", "a\nb", "\"\
 def make_app(store_path: Path) -> Flask:
     from server.app import create_app
 
-    return create_app({"STORE_PATH": str(store_path), "TESTING": True, "query_workers": 1})
+    return create_app({"STORE_PATH": str(store_path), "TESTING": True})
 
 
 @pytest.fixture(scope="module")
 def app(seed_store_path):
-    app = make_app(seed_store_path)
-    yield app
-    app.extensions["jllm"]["pool"].close()
+    return make_app(seed_store_path)
 
 
 @pytest.fixture()

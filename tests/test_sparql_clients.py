@@ -7,7 +7,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from SPARQLWrapper import CSV, JSON, TURTLE, SPARQLWrapper
 
-from server.live import LiveServer
+from tests.live import LiveServer
 
 M = "https://w3id.org/jllm-kg/model/"
 JLLM = "https://w3id.org/jllm-kg/ontology#"

@@ -16,7 +16,7 @@ import pytest
 import requests
 from pyoxigraph import Literal, NamedNode, Quad, Store
 
-from server.live import LiveServer
+from tests.live import LiveServer
 
 EX = "http://example.org/"
 N = 3000  # triples in the fixture store, spread over 10 named graphs
@@ -294,7 +294,7 @@ def test_memory_cap_answers_503_long_before_the_timeout(tmp_path):
     """The watchdog also watches memory: a query that balloons gets a 503 naming memory, and the
     worker it ran in is replaced while the others serve."""
     path = make_store(tmp_path, n=3000)
-    with LiveServer(path, timeout=60, workers=2, env={"JLLM_KG_WORKER_MEMORY_MB": "600"}) as live:
+    with LiveServer(path, timeout=60, workers=2, env={"JLLM_KG_MEMORY_MB": "1200"}) as live:
         started = time.monotonic()
         query = "SELECT ?a ?b ?c WHERE { ?a ?p ?o . ?b ?q ?r . ?c ?x ?y } ORDER BY ?a ?b ?c LIMIT 1"
         response = requests.post(live.url, data={"query": query}, timeout=120)

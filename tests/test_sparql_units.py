@@ -26,7 +26,7 @@ def test_doctests(module):
     ("SELECT * WHERE { SERVICE <http://x/> { ?s ?p ?o } }", ["SERVICE"]),
     ("LOAD <http://x/data.ttl>", ["LOAD"]),
     ("SELECT ?service ?load WHERE { ?service ?load ?o }", []),
-    ("PREFIX service: <http://s/> SELECT * { service:load ?p ?o }", []),
+    ("PREFIX service: <http://s/> SELECT * { service:load ?p ?o }", ["SERVICE"]),  # fails closed
     ("SELECT * { ?s ?p 'SERVICE' . ?s ?p '''multi\nLOAD''' }", []),
     ("SELECT * { ?s ?p \"\"\"a \" SERVICE\"\"\" }", []),
     ("SELECT * { <http://e/SERVICE> ?p ?o } # SERVICE <http://x/> {}", []),

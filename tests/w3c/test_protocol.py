@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pyoxigraph import NamedNode, RdfFormat, Store
 
-from server.live import LiveServer
+from tests.live import LiveServer
 from tests.w3c.manifest import ProtocolTest, read_manifest, replay
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """``with LiveServer(store) as server: server.url`` — the real gunicorn-served endpoint."""
+    """``with LiveServer(store) as server: server.url`` — the real endpoint (granian + the front + query processes)."""
 
     def __init__(self, store_path: Path, *, timeout: float | None = None, workers: int | None = None,
                  env: dict[str, str] | None = None, startup: float = 60) -> None:
@@ -59,7 +59,7 @@ class LiveServer:
         raise RuntimeError(f"server on port {self.port} not ready after {self.startup} s")
 
     def stop(self) -> None:
-        """Stop gunicorn and its workers (the whole process group this server started)."""
+        """Stop the server, its front and its query processes (the whole process group this server started)."""
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:

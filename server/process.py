@@ -1,0 +1,108 @@
+"""A query process: the Flask app serving one request at a time for the front, off the network.
+
+The front (:mod:`server.front`) starts ``jllm-kg serve``'s query processes with :data:`BOOT`
+(a fresh interpreter, not a fork of the threaded front) and hands each a Unix socket. A
+query process first forbids itself the network (:func:`server.sandbox.deny_network`, unless
+the operator allowed it), then serves requests that the front has already read completely —
+a slow client never holds it — on a thread whose stack is large enough for the deepest query
+the endpoint accepts (the engine's parser recurses). The front ends the process at the
+request's deadline or the memory cap; nothing a client sends ends it otherwise.
+"""
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import sys
+import threading
+from typing import Any
+
+from server import wire
+
+#: How the front starts a query process: ``python -c BOOT <fd>``; the configuration comes as the
+#: first message on the socket (never on the command line, where ``ps`` would show the update token).
+BOOT = "from server.process import main; main()"
+#: Stack of the serving thread. 256 MB of address space (touched only as deep as a query goes)
+#: parses queries nested 50,000 levels deep; the endpoint accepts 128 (server.lexer.MAX_DEPTH).
+STACK_BYTES = 256 * 1024 * 1024
+
+#: (method, path, query string, headers, body, scheme, server "host:port", client "addr:port")
+Request = tuple[str, str, str, list[tuple[str, str]], bytes, str, str, str]
+#: (status, headers, body, store generation used)
+Reply = tuple[int, list[tuple[str, str]], bytes, str]
+
+
+def environ(request: Request) -> dict[str, Any]:
+    """The WSGI environ of a request the front has read whole."""
+    method, path, query, headers, body, scheme, server, client = request
+    host, _, port = server.rpartition(":")
+    env: dict[str, Any] = {
+        "REQUEST_METHOD": method, "SCRIPT_NAME": "",
+        "PATH_INFO": path.encode("utf-8", "surrogateescape").decode("latin-1"),
+        "QUERY_STRING": query, "SERVER_NAME": host or server, "SERVER_PORT": port or "80",
+        "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": client.rpartition(":")[0] or client,
+        "wsgi.version": (1, 0), "wsgi.url_scheme": scheme, "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr, "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False,
+        "CONTENT_LENGTH": str(len(body)),
+    }
+    for name, value in headers:
+        key = name.upper().replace("-", "_")
+        if key == "CONTENT_TYPE":
+            env["CONTENT_TYPE"] = value
+        elif key != "CONTENT_LENGTH":
+            key = "HTTP_" + key
+            env[key] = f"{env[key]},{value}" if key in env else value
+    return env
+
+
+def call(app, request: Request) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Run the WSGI ``app`` on ``request``; the whole body is collected."""
+    started: list = []
+
+    def start_response(status: str, headers: list, exc_info=None):
+        started[:] = [status, headers]
+        return lambda data: None
+
+    result = app(environ(request), start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    return int(started[0].split(" ", 1)[0]), list(started[1]), body
+
+
+def serve(sock: socket.socket, config: dict) -> None:
+    """Answer the front's requests until it closes the socket."""
+    from server.app import create_app
+
+    app = create_app(config)
+    handle = app.extensions["jllm"]["store"]
+    try:
+        handle.store()  # open now, not on the first request
+    except OSError:
+        pass  # answered per request (503) until a build makes the store appear
+    wire.send(sock, ("ready", os.getpid()))
+    while True:
+        try:
+            request = wire.receive(sock)
+        except (EOFError, OSError):
+            return
+        status, headers, body = call(app, request)
+        wire.send(sock, (status, headers, body, handle.generation()))
+
+
+def main() -> None:
+    """Entry point (see :data:`BOOT`): ``argv`` holds the socket's descriptor."""
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    config = wire.receive(sock)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front decides when this process ends
+    if not config.get("allow_network"):
+        from server.sandbox import deny_network
+
+        deny_network()  # before any thread exists: every later thread inherits the filter
+    threading.stack_size(STACK_BYTES)
+    worker = threading.Thread(target=serve, args=(sock, config), name="jllm-query")
+    worker.start()
+    worker.join()
