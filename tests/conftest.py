@@ -1,4 +1,4 @@
-"""Shared fixtures: where the seed README lives, the shipped catalog, a CLI runner."""
+"""Shared fixtures: where the seed README lives, the shipped catalog, the app and its test client, a CLI runner."""
 from __future__ import annotations
 
 import os
@@ -38,3 +38,22 @@ def seed_store_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("seed-store") / "store"
     build_store(store_path=path, echo=lambda *a, **k: None)
     return path
+
+
+def make_app(store_path: Path):
+    """The project's app factory on ``store_path`` (in testing mode)."""
+    from server.app import create_app
+
+    return create_app({"STORE_PATH": str(store_path), "TESTING": True})
+
+
+@pytest.fixture(scope="session")
+def app(seed_store_path):
+    """The app serving the store built from the shipped catalog."""
+    return make_app(seed_store_path)
+
+
+@pytest.fixture(scope="session")
+def client(app):
+    """A test client of :func:`app`."""
+    return app.test_client()

@@ -122,3 +122,41 @@ def test_sparql_editor_runs_a_query(server, page):
         text = page.inner_text("#plain-results")
     assert "Swallow 7B" in text or "https://w3id.org/jllm-kg/model/" in text
     page.screenshot(path=str(ARTIFACTS / f"sparql-editor-{mode}.png"), full_page=True)
+
+
+def test_llama_2_lineage_columns_and_whole_labels(server, page):
+    """Every direct child of Llama 2 in one column, every label drawn whole and inside its box."""
+    page.goto(server + "/model/llama-2")
+    svg = page.locator("svg.lineage")
+    svg.scroll_into_view_if_needed()
+    svg.screenshot(path=str(ARTIFACTS / "llama-2-lineage.png"))
+    page.screenshot(path=str(ARTIFACTS / "model-llama-2.png"), full_page=True)
+    boxes = page.eval_on_selector_all("svg.lineage a.node", """nodes => nodes.map(a => {
+        const rect = a.querySelector('rect').getBBox(), text = a.querySelector('text').getBBox();
+        return {href: a.getAttribute('href'), title: a.querySelector('title').textContent,
+                lines: [...a.querySelectorAll('tspan')].map(t => t.textContent),
+                rect: [rect.x, rect.y, rect.width, rect.height], text: [text.x, text.y, text.width, text.height]};
+    })""")
+    children = requests.get(server + "/queries/descendants.json", params={"model": "llama-2"}, timeout=20).json()
+    direct = {row["descendant"]["value"].rsplit("/", 1)[-1] for row in children["results"]["bindings"]
+              if row["depth"]["value"] == "1"}
+    assert len(direct) > 1
+    columns = {b["rect"][0] for b in boxes if b["href"].rsplit("/", 1)[-1] in direct}
+    assert len(columns) == 1, columns
+    assert {b["href"].rsplit("/", 1)[-1] for b in boxes} >= direct
+    drawn: dict[str, set[str]] = {}
+    for b in boxes:
+        assert "".join(b["lines"]) == b["title"], b            # nothing cut
+        x, y, w, h = b["rect"]
+        tx, ty, tw, th = b["text"]
+        assert x <= tx and tx + tw <= x + w and y <= ty and ty + th <= y + h + 1, b  # the label fits its box
+        drawn.setdefault(" ".join(b["lines"]), set()).add(b["title"])
+    assert all(len(titles) == 1 for titles in drawn.values())   # identical drawings only for identical names
+
+
+def test_model_page_has_no_tofu_and_no_derivation_rows(server, page):
+    page.goto(server + "/model/swallow-7b")
+    page.screenshot(path=str(ARTIFACTS / "model-swallow-7b.png"), full_page=True)
+    text = page.inner_text("main")
+    assert "🤗" not in text
+    assert "is prov:entity of" not in page.content()

@@ -6,19 +6,8 @@ import xml.etree.ElementTree as ET
 import pytest
 import rdflib
 
-from tests.pages_app import make_app
 
 BASE = "https://w3id.org/jllm-kg/"
-
-
-@pytest.fixture(scope="module")
-def app(seed_store_path):
-    return make_app(seed_store_path)
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    return app.test_client()
 
 
 def test_home_counts_browse_lists_and_links(client):

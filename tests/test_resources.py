@@ -9,18 +9,13 @@ import pytest
 import rdflib
 import yaml
 
-from tests.pages_app import make_app
+from tests.conftest import make_app
 
 BASE = "https://w3id.org/jllm-kg/"
 SWALLOW = rdflib.URIRef(BASE + "model/swallow-7b")
 DATA = {"text/turtle": "turtle", "application/ld+json": "json-ld", "application/n-triples": "nt",
         "application/rdf+xml": "xml"}
 TWINS = {"ttl": "turtle", "jsonld": "json-ld", "nt": "nt", "rdf": "xml"}
-
-
-@pytest.fixture(scope="module")
-def client(seed_store_path):
-    return make_app(seed_store_path).test_client()
 
 
 def _graph(body: bytes, fmt: str) -> rdflib.Graph:
@@ -116,27 +111,6 @@ def test_lineage_picture_of_llama_2_holds_its_descendants(client):
                        ("KARAKURI LM", "/model/karakuri-lm")]:
         assert f"<title>{name}</title>" in svg
         assert f'href="{path}"' in svg
-
-
-def test_lineage_layout_is_readable_at_70_nodes():
-    from server.lineage import Lineage, render_svg, _layout
-
-    nodes = {"f": ("Focus", "/f")}
-    edges = []
-    for i in range(60):
-        nodes[f"c{i}"] = (f"Child {i} with a very long name that gets truncated", f"/c{i}")
-        edges.append((f"c{i}", "f"))
-    for i in range(10):
-        nodes[f"g{i}"] = (f"Grandchild {i}", f"/g{i}")
-        edges.append((f"g{i}", f"c{i}"))
-    positions, _, width, height = _layout(Lineage("f", nodes, edges))
-    boxes = sorted(positions.values())
-    for (x1, y1), (x2, y2) in zip(boxes, boxes[1:]):  # no two boxes overlap
-        assert x1 != x2 or abs(y2 - y1) >= 28
-    assert height < 1600 and width < 1400
-    svg = render_svg(Lineage("f", nodes, edges))
-    assert svg.count("<rect") == 71
-    assert "<title>Child 1 with a very long name that gets truncated</title>" in svg
 
 
 def test_ontology_dereferences_as_html_and_turtle(client):
