@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from urllib.parse import urlencode
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,38 @@ def test_model_page_has_no_tofu_and_no_derivation_rows(server, page):
     text = page.inner_text("main")
     assert "🤗" not in text
     assert "is prov:entity of" not in page.content()
+
+
+EVIL_QUERY = "SELECT ?x WHERE { BIND(<javascript:void(document.title=document.domain)> AS ?x) }"
+
+
+def _no_script_links(page, selector: str) -> None:
+    hrefs = page.eval_on_selector_all(selector + " a[href]", "links => links.map(a => a.getAttribute('href'))")
+    assert not [h for h in hrefs if h.strip().lower().startswith("javascript:")], hrefs
+    page.eval_on_selector_all(selector + " a[href]", "links => links.forEach(a => a.click())")
+    assert "javascript" not in page.title() and "127.0.0.1" not in page.title()
+
+
+def test_editor_opens_with_one_tab_and_renders_javascript_iris_as_text(server, page):
+    page.goto(server + "/sparql-editor?" + urlencode({"query": EVIL_QUERY}))
+    if page.get_attribute("#yasgui", "data-mode") != "yasgui":
+        pytest.skip("YASGUI assets not installed (npm ci): the plain form is tested below")
+    page.wait_for_selector(".yasqe .CodeMirror")
+    assert page.locator(".yasgui .tabsList .tab").count() == 1
+    page.click(".yasqe_queryButton")
+    page.wait_for_selector(".yasr table tbody tr", timeout=20000)
+    assert "javascript:void" in page.inner_text(".yasr")
+    _no_script_links(page, ".yasr")
+    page.screenshot(path=str(ARTIFACTS / "sparql-editor-javascript-iri.png"), full_page=True)
+    page.reload()  # nothing persisted: still one tab
+    page.wait_for_selector(".yasqe .CodeMirror")
+    assert page.locator(".yasgui .tabsList .tab").count() == 1
+
+
+def test_plain_form_renders_javascript_iris_as_text(server, page):
+    page.route("**/static/vendor/yasgui/*", lambda route: route.abort())  # as without the npm assets
+    page.goto(server + "/sparql-editor?" + urlencode({"query": EVIL_QUERY}))
+    page.click("#plain-form button[type=submit]")
+    page.wait_for_selector("#plain-results table tbody tr", timeout=20000)
+    assert "javascript:void" in page.inner_text("#plain-results")
+    _no_script_links(page, "#plain-results")

@@ -1,6 +1,7 @@
 """Home page, label search, Turtle dump, VoID, sitemap and the SPARQL editor page."""
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -103,3 +104,37 @@ def test_yasgui_assets_only_by_allow_list(client, app, tmp_path):
         app.config.pop("YASGUI_DIR")
     assert 'data-mode="form"' in html and "yasgui.min.js" not in html
     assert '<form id="plain-form" class="plain-form" action="/sparql" method="post">' in html
+
+
+def test_english_home_sections_do_not_repeat_the_catalog_title(client, seed_store_path):
+    from graph.store import open_store
+
+    store = open_store(seed_store_path)
+    roots = [r["l"].value for r in store.query(
+        "PREFIX skos: <http://www.w3.org/2004/02/skos/core#> SELECT DISTINCT ?l WHERE { ?s skos:broader ?root . "
+        "?root <http://www.w3.org/2000/01/rdf-schema#label> ?l FILTER NOT EXISTS { ?root skos:broader ?up } }",
+        use_default_graph_as_union=True)]
+    assert roots
+    for lang in ("en", "ja", "fr"):
+        html = client.get(f"/?lang={lang}").get_data(as_text=True)
+        for title in roots:
+            assert f"{title} ›" not in html, (lang, title)
+    assert "Encoder models › General purpose" in client.get("/?lang=en").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("lang,badge", [("en", "Organisation"), ("ja", "組織"), ("fr", "Organisation")])
+def test_search_badges_use_readable_class_names(client, lang, badge):
+    data = client.get("/search.json", query_string={"q": "rinna", "lang": lang}).get_json()
+    hit = next(r for r in data["results"] if r["href"] == "/org/rinna")
+    assert hit["type"] == badge
+    html = client.get("/search", query_string={"q": "a", "lang": lang}).get_data(as_text=True)
+    assert not re.search(r'<span class="badge">[a-z0-9]+:[A-Za-z]', html)
+
+
+def test_sparql_editor_lists_examples_as_links_not_tabs(client):
+    from graph.canned import load_queries
+
+    html = client.get("/sparql-editor").get_data(as_text=True)
+    assert html.count("data-example=") == len(load_queries())
+    js = client.get("/static/sparql_editor.js").get_data(as_text=True)
+    assert "addTab" not in js
