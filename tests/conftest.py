@@ -8,17 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.shared_data import require
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES_DIR = ROOT / "tests" / "fixtures"
-SEED_DIR = Path(os.environ.get("JLLM_KG_SEED_DIR", ROOT.parent / "shared" / "seed"))
 
 
 @pytest.fixture(scope="session")
 def seed_dir() -> Path:
-    """The upstream seed READMEs (../shared/seed or $JLLM_KG_SEED_DIR); skip when absent."""
-    if not (SEED_DIR / "README.ja.md").exists():
-        pytest.skip(f"seed README not found at {SEED_DIR} (a user's clone has no ../shared; set JLLM_KG_SEED_DIR)")
-    return SEED_DIR
+    """The upstream seed READMEs ($JLLM_KG_SEED_DIR, ../shared/seed, or the verified cache); skip when none."""
+    return require("seed")
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
