@@ -46,7 +46,7 @@ def wrap(text: str, width: float) -> list[str]:
     word only when it is too long); joined back together the lines give ``text`` with no character lost.
 
     >>> wrap("doshisha-mil/llama-2-70b-chat-4bit-japanese-v1", 150)
-    ['doshisha-mil/', 'llama-2-70b-chat-', '4bit-japanese-v1']
+    ['doshisha-mil/llama-', '2-70b-chat-4bit-', 'japanese-v1']
     >>> wrap("Swallow 7B", 150)
     ['Swallow 7B']
     """

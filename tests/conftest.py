@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ from tests.shared_data import require
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES_DIR = ROOT / "tests" / "fixtures"
+TOOL_STATE = Path(tempfile.gettempdir()) / "jllm-kg-test-state"
+"""Where Hypothesis keeps its example database: outside the work tree (never ``.hypothesis/`` in it)."""
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(TOOL_STATE / "hypothesis"))
 
 
 @pytest.fixture(scope="session")

@@ -138,3 +138,26 @@ def test_sparql_editor_lists_examples_as_links_not_tabs(client):
     assert html.count("data-example=") == len(load_queries())
     js = client.get("/static/sparql_editor.js").get_data(as_text=True)
     assert "addTab" not in js
+
+
+@pytest.mark.parametrize("url", ["/search.xml?q=x", "/static/vendor/yasgui/package.json", "/queries.xml"])
+def test_not_found_answers_in_the_one_error_shape(client, url):
+    r = client.get(url)
+    assert r.status_code == 404
+    assert r.get_json()["ok"] is False and r.get_json()["status"] == 404 and r.get_json()["error"]
+
+
+def test_a_broken_query_file_is_named_not_hidden(client, tmp_path, monkeypatch):
+    import shutil
+
+    import graph.canned
+
+    for path in graph.canned.QUERIES_DIR.glob("*.rq"):
+        shutil.copy(path, tmp_path / path.name)
+    (tmp_path / "broken.rq").write_text("#+ title: [unclosed\nSELECT * WHERE { ?s ?p ?o }\n", encoding="utf-8")
+    monkeypatch.setattr(graph.canned, "QUERIES_DIR", tmp_path)
+    r = client.get("/queries.json")
+    assert r.status_code == 500
+    assert "broken.rq" in r.get_json()["error"]
+    assert client.get("/").status_code == 200               # the home page and the editor still work
+    assert client.get("/sparql-editor").status_code == 200
