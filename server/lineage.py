@@ -31,6 +31,10 @@ MAX_DEPTH = 3
 MAX_CHILDREN = 24
 """Children (or parents) drawn per model; the others collapse into one ``+N more`` box."""
 MORE_TEXT = {"ja": "ほか {n} 件", "fr": "+{n} autres", "en": "+{n} more"}
+BADGE_TEXT = {("en", 1): "{n} more descendants", ("en", -1): "{n} more ancestors",
+              ("ja", 1): "ほか {n} 件の派生モデル", ("ja", -1): "ほか {n} 件の祖先",
+              ("fr", 1): "{n} descendants de plus", ("fr", -1): "{n} ancêtres de plus"}
+"""The title of a count badge, by language and side (1: descendants, -1: ancestors)."""
 
 
 @dataclass
@@ -63,6 +67,12 @@ class Picture:
     focus: str
     boxes: dict[str, Box] = field(default_factory=dict)
     edges: list[tuple[str, str]] = field(default_factory=list)
+    lang: str = "en"
+
+    def badge_title(self, box: Box) -> str:
+        """``12 more descendants``: what the count badge of ``box`` stands for."""
+        side = 1 if box.generation > 0 else -1
+        return BADGE_TEXT.get((self.lang, side), BADGE_TEXT[("en", side)]).format(n=box.hidden)
 
 
 def lineage(store: Store, iri: NamedNode, base: str, lang: str = "en") -> Lineage:
@@ -120,7 +130,7 @@ def picture(graph: Lineage, base: str, lang: str = "en", max_depth: int = MAX_DE
     """The boxes and edges to draw: at most ``max_depth`` generations each side, ``max_children`` per model."""
     children, parents = _neighbours(graph.edges)
     gen = generations(graph.focus, graph.edges)
-    shown = Picture(graph.focus)
+    shown = Picture(graph.focus, lang=lang)
     shown.boxes[graph.focus] = _box(graph, graph.focus, 0)
     for sign, step, query in ((1, children, "descendants"), (-1, parents, "ancestors")):
         _side(graph, shown, gen, sign, step, lambda n, q=query: list_link(n, base, q), lang, max_depth, max_children)

@@ -176,7 +176,7 @@ def render_svg(pic: Picture) -> Markup:
         parts.append(f'<path class="edge" d="{_route(placed[parent], placed[child], points)}" fill="none" '
                      f'stroke="#7a8699" stroke-width="1.3" marker-end="url(#arrow)"><title>{escape(title)}</title></path>')
     for key in sorted(placed, key=lambda k: (placed[k].x, placed[k].y)):
-        parts.append(_node(placed[key], key == pic.focus))
+        parts.append(_node(placed[key], key == pic.focus, pic.badge_title(placed[key].box)))
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -202,7 +202,7 @@ def _curve(a: tuple[float, float], b: tuple[float, float]) -> str:
     return f" C{mid:.0f},{a[1]:.0f} {mid:.0f},{b[1]:.0f} {b[0]:.0f},{b[1]:.0f}"
 
 
-def _node(pl: Placed, focus: bool) -> str:
+def _node(pl: Placed, focus: bool, badge_title: str) -> str:
     """One box: a link with the full label as its title, the wrapped label and the hidden-count badge."""
     b = pl.box
     cls = "node" + (" focus" if focus else "") + (" more" if b.more else "")
@@ -217,8 +217,7 @@ def _node(pl: Placed, focus: bool) -> str:
     if b.hidden and b.list_href:
         bx = pl.x + pl.w + 4 if b.generation > 0 else pl.x - BADGE_W - 4
         by = pl.y + pl.h / 2 - BADGE_H / 2
-        what = "descendants" if b.generation > 0 else "ancestors"
-        out += (f'<a href="{escape(b.list_href)}" class="badge"><title>{b.hidden} more {what}</title>'
+        out += (f'<a href="{escape(b.list_href)}" class="badge"><title>{escape(badge_title)}</title>'
                 f'<rect x="{bx:.0f}" y="{by:.0f}" width="{BADGE_W}" height="{BADGE_H}" rx="9" fill="#1f4e8c"/>'
                 f'<text x="{bx + BADGE_W / 2:.0f}" y="{by + 13:.0f}" text-anchor="middle" font-size="11" '
                 f'font-family="system-ui, sans-serif" fill="#ffffff">+{b.hidden}</text></a>')

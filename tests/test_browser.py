@@ -125,19 +125,34 @@ def test_sparql_editor_runs_a_query(server, page):
     page.screenshot(path=str(ARTIFACTS / f"sparql-editor-{mode}.png"), full_page=True)
 
 
+BOXES_JS = """nodes => nodes.map(a => {
+    const rect = a.querySelector('rect').getBBox(), text = a.querySelector('text').getBBox();
+    return {href: a.getAttribute('href'), title: a.querySelector('title').textContent,
+            lines: [...a.querySelectorAll('tspan')].map(t => t.textContent),
+            rect: [rect.x, rect.y, rect.width, rect.height], text: [text.x, text.y, text.width, text.height]};
+})"""
+
+
+def _assert_labels_whole_and_inside(boxes: list[dict]) -> None:
+    """Nothing cut, every label inside its box, identical drawings only for identical names."""
+    drawn: dict[str, set[str]] = {}
+    for b in boxes:
+        assert "".join(b["lines"]) == b["title"], b
+        x, y, w, h = b["rect"]
+        tx, ty, tw, th = b["text"]
+        assert x <= tx and tx + tw <= x + w and y <= ty and ty + th <= y + h + 1, b
+        drawn.setdefault(" ".join(b["lines"]), set()).add(b["title"])
+    assert all(len(titles) == 1 for titles in drawn.values())
+
+
 def test_llama_2_lineage_columns_and_whole_labels(server, page):
     """Every direct child of Llama 2 in one column, every label drawn whole and inside its box."""
     page.goto(server + "/model/llama-2")
     svg = page.locator("svg.lineage")
     svg.scroll_into_view_if_needed()
-    svg.screenshot(path=str(ARTIFACTS / "llama-2-lineage.png"))
+    page.locator(".lineage-wrap").screenshot(path=str(ARTIFACTS / "llama-2-lineage.png"))
     page.screenshot(path=str(ARTIFACTS / "model-llama-2.png"), full_page=True)
-    boxes = page.eval_on_selector_all("svg.lineage a.node", """nodes => nodes.map(a => {
-        const rect = a.querySelector('rect').getBBox(), text = a.querySelector('text').getBBox();
-        return {href: a.getAttribute('href'), title: a.querySelector('title').textContent,
-                lines: [...a.querySelectorAll('tspan')].map(t => t.textContent),
-                rect: [rect.x, rect.y, rect.width, rect.height], text: [text.x, text.y, text.width, text.height]};
-    })""")
+    boxes = page.eval_on_selector_all("svg.lineage a.node", BOXES_JS)
     children = requests.get(server + "/queries/descendants.json", params={"model": "llama-2"}, timeout=20).json()
     direct = {row["descendant"]["value"].rsplit("/", 1)[-1] for row in children["results"]["bindings"]
               if row["depth"]["value"] == "1"}
@@ -145,14 +160,16 @@ def test_llama_2_lineage_columns_and_whole_labels(server, page):
     columns = {b["rect"][0] for b in boxes if b["href"].rsplit("/", 1)[-1] in direct}
     assert len(columns) == 1, columns
     assert {b["href"].rsplit("/", 1)[-1] for b in boxes} >= direct
-    drawn: dict[str, set[str]] = {}
-    for b in boxes:
-        assert "".join(b["lines"]) == b["title"], b            # nothing cut
-        x, y, w, h = b["rect"]
-        tx, ty, tw, th = b["text"]
-        assert x <= tx and tx + tw <= x + w and y <= ty and ty + th <= y + h + 1, b  # the label fits its box
-        drawn.setdefault(" ".join(b["lines"]), set()).add(b["title"])
-    assert all(len(titles) == 1 for titles in drawn.values())   # identical drawings only for identical names
+    _assert_labels_whole_and_inside(boxes)
+
+
+@pytest.mark.parametrize("path", ["/model/tohokuuniversitybert?lang=ja", "/model/mistral-7b-v0-1?lang=fr",
+                                  "/model/hf/rinna/youri-7b?lang=en"])
+def test_lineage_labels_fit_in_every_language(server, page, path):
+    page.goto(server + path)
+    boxes = page.eval_on_selector_all("svg.lineage a.node", BOXES_JS)
+    assert len(boxes) > 1
+    _assert_labels_whole_and_inside(boxes)
 
 
 def test_model_page_has_no_tofu_and_no_derivation_rows(server, page):
