@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from tests.shared_data import require
 
@@ -43,7 +44,7 @@ def seed_store_path(tmp_path_factory) -> Path:
     return path
 
 
-def make_app(store_path: Path):
+def make_app(store_path: Path) -> Flask:
     """The project's app factory on ``store_path`` (in testing mode)."""
     from server.app import create_app
 
