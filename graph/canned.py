@@ -16,6 +16,7 @@ query's top-level projection (and in the projection of any subquery that uses it
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -147,8 +148,24 @@ def parse_query_file(path: Path) -> CannedQuery:
 
 
 def load_queries(directory: Path | None = None) -> dict[str, CannedQuery]:
-    """Every canned query of ``directory`` (default: the shipped ``queries/``), by name."""
-    return {p.stem: parse_query_file(p) for p in sorted(Path(directory or QUERIES_DIR).glob("*.rq"))}
+    """Every canned query of ``directory`` (default: the shipped ``queries/``), by name.
+
+    Files are parsed once and again only when one is added, removed or changed (keyed by the
+    names, sizes and modification times of the ``.rq`` files).
+
+    >>> load_queries()["descendants"] is load_queries()["descendants"]
+    True
+    """
+    folder = Path(directory or QUERIES_DIR).resolve()
+    files = sorted(folder.glob("*.rq"))
+    key = tuple((p.name, st.st_size, st.st_mtime_ns) for p in files for st in (p.stat(),))
+    return dict(_parsed(folder, key))
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(folder: Path, key: tuple[tuple[str, int, int], ...]) -> tuple[tuple[str, CannedQuery], ...]:
+    """The parsed files of ``folder`` as they were when ``key`` was taken."""
+    return tuple((name.removesuffix(".rq"), parse_query_file(folder / name)) for name, _, _ in key)
 
 
 def get_query(name: str, directory: Path | None = None) -> CannedQuery:

@@ -21,7 +21,8 @@ SELECT ?class (COUNT(DISTINCT ?s) AS ?n) WHERE {
 SECTION_FAMILIES = PREFIXES + """
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
 SELECT ?section ?broader ?family WHERE {
-  ?family a jllm:ModelFamily ; jllm:section ?section OPTIONAL { ?section skos:broader ?broader }
+  ?family a jllm:ModelFamily ; jllm:section ?section
+  OPTIONAL { ?section skos:broader ?broader . ?broader skos:broader ?top }  # the catalog's title is no heading
 }
 """
 DEVELOPERS = PREFIXES + """

@@ -8,19 +8,25 @@ from __future__ import annotations
 import json
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
-from jinja2 import TemplateNotFound
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 from pyoxigraph import NamedNode, Variable
 
 from graph.canned import CannedQuery, ParamError, UnknownQuery, bind_params, get_query, load_queries
+from graph.errors import SourceError
 from graph.iris import Iris
 from server import execution
-from server.errors import ApiError
+from server.errors import ApiError, error_response
 from server.formats import by_name
 from server.openapi import openapi_document
 from server.urls import public_root
 
 bp = Blueprint("canned", __name__)
+
+
+@bp.errorhandler(SourceError)
+def _broken_query_file(err: SourceError) -> Response:
+    """A malformed ``.rq`` file is the server's fault: say which file and line, in the one error shape."""
+    return error_response(500, f"broken canned query: {err}")
 
 #: Output formats of a canned query by extension: a results format of server/formats.py, or HTML.
 EXTENSIONS = ("json", "html", "csv")
@@ -32,15 +38,6 @@ def _base() -> str:
     from server.resources import current_base
 
     return current_base()
-
-
-def _layout() -> str:
-    """The site layout when the app has it (with its helpers), else the standalone layout of these pages."""
-    try:
-        current_app.jinja_env.get_template("base.html")
-    except TemplateNotFound:
-        return "queries_layout.html"
-    return "base.html" if "pages" in current_app.blueprints else "queries_layout.html"
 
 
 def _lang() -> str:
@@ -108,7 +105,7 @@ def query_list(ext: str | None = None) -> Response | str:
     fmt = _negotiate(ext) if ext != "json" else "json"
     queries = load_queries()
     if fmt == "html":
-        page = Response(render_template("queries.html", layout=_layout(), lang=_lang(), queries=queries.values()))
+        page = Response(render_template("queries.html", lang=_lang(), queries=queries.values()))
         page.headers["Link"] = '</queries.json>; rel="alternate"; type="application/json", </openapi.json>; rel="service-desc"; type="application/json"'
         page.vary.add("Accept")
         return page
@@ -126,7 +123,7 @@ def query_view(name: str) -> Response | tuple[str, int]:
     except UnknownQuery as err:
         if ext in ("json", "csv"):
             raise ApiError(404, str(err)) from None
-        return render_template("queries.html", layout=_layout(), lang=_lang(), queries=load_queries().values(),
+        return render_template("queries.html", lang=_lang(), queries=load_queries().values(),
                                error=str(err)), 404
     fmt = _negotiate(ext)
     values = {key: request.args[key] for key in request.args if key != "lang"}
@@ -145,7 +142,7 @@ def query_view(name: str) -> Response | tuple[str, int]:
         return f"/queries/{query.name}.{ext}" + (("?" + urlencode(values)) if values else "")
 
     page = Response(render_template(
-        "query.html", layout=_layout(), lang=_lang(), query=query, values=values, error=error, **table,
+        "query.html", lang=_lang(), query=query, values=values, error=error, **table,
         editor_url="/sparql-editor?" + urlencode({"query": query.sparql}), data_url=data_url,
     ), status=status)
     page.headers["Link"] = ", ".join(

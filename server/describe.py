@@ -20,6 +20,8 @@ LABEL_PROPERTIES = (RDFS.label, SKOS.prefLabel, SCHEMA.name)
 """Label fallback, as in pyLODE: rdfs:label → skos:prefLabel → schema:name → qname."""
 INCOMING_LIMIT = 300
 """At most this many incoming links per property on a page (the data document has them all)."""
+QUALIFIED = ((PROV.qualifiedDerivation, PROV.wasDerivedFrom), (PROV.qualifiedUsage, PROV.used))
+"""Qualified-influence links of PROV-O, with the plain property each one qualifies."""
 
 DESCRIBE_QUERY = """
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
@@ -222,20 +224,35 @@ class Describer:
 
     def incoming(self, iri: NamedNode) -> list[Row]:
         """Incoming links grouped by property, with the property's inverse phrasing; statements
-        repeated by a super-property (schema:isBasedOn next to jllm:baseModel) are shown once."""
+        repeated by a super-property (schema:isBasedOn next to jllm:baseModel) are shown once, and a
+        qualified derivation or usage (``prov:entity``) is shown as the model or stage it qualifies."""
         by_prop: dict[NamedNode, set] = defaultdict(set)
         for q in self.store.quads_for_pattern(None, None, iri, None):
-            if q.predicate not in (FOAF.primaryTopic, VOID.rootResource):
+            if q.predicate in (FOAF.primaryTopic, VOID.rootResource):
+                continue
+            owners = self.qualified_owners(q.subject) if q.predicate == PROV.entity else None
+            if owners is None:
                 by_prop[q.predicate].add(q.subject)
+            else:
+                by_prop[owners[0]].update(owners[1])
         own_subjects = {s for p, subs in by_prop.items() if p.value.startswith(PREFIXES["jllm"]) for s in subs}
         rows = []
         for prop, subjects in by_prop.items():
-            if not prop.value.startswith(PREFIXES["jllm"]) and subjects <= own_subjects:
+            if not subjects or (not prop.value.startswith(PREFIXES["jllm"]) and subjects <= own_subjects):
                 continue
             values = sorted((self.value(s) for s in subjects), key=lambda v: v.text.casefold())
             rows.append(Row(prop.value, self.inverse_label(prop), values[:INCOMING_LIMIT], max(0, len(values) - INCOMING_LIMIT)))
         rows.sort(key=lambda r: (not r.iri.startswith(PREFIXES["jllm"]), r.label.casefold()))
         return rows
+
+    def qualified_owners(self, node) -> tuple[NamedNode, set] | None:
+        """For a qualified derivation or usage node: the unqualified property and the nodes it
+        qualifies (the derived model, the stage that used a dataset); None for any other node."""
+        for qualifier, plain in QUALIFIED:
+            owners = {q.subject for q in self.store.quads_for_pattern(None, qualifier, node, None)}
+            if owners:
+                return plain, owners
+        return None
 
     def variants(self, iri: NamedNode) -> list[dict]:
         """The variants table of a model family: repository, link, size, licence, context length."""
@@ -276,11 +293,14 @@ class Describer:
                     datasets.append({"dataset": v, "tokens": None})
             datasets.sort(key=lambda d: d["dataset"].text.casefold())
             method = self.first(st, JLLM.method)
+            kind = self.value(kinds[0]) if kinds else None
+            shown_method = self.value(method) if method is not None else None
+            if kind is not None and shown_method is not None and shown_method.text.casefold() == kind.text.casefold():
+                shown_method = None  # "Continual pre-training · Continual pre-training": say it once
             raw = self.first(st, JLLM.rawText)
             stages.append({
                 "order": int(order.value) if isinstance(order, Literal) else 0,
-                "kind": self.value(kinds[0]) if kinds else None,
-                "method": self.value(method) if method is not None else None,
+                "kind": kind, "method": shown_method,
                 "datasets": datasets, "tokens": _tokens(self.first(st, JLLM.tokens)),
                 "raw": raw.value if isinstance(raw, Literal) else None, "page": self.value(st),
             })

@@ -1,15 +1,19 @@
-"""The lineage picture of a model: its ancestors and descendants along ``jllm:baseModel``, as SVG.
+"""The lineage of a model: its ancestors and descendants along ``jllm:baseModel``, and what of it is drawn.
 
-Laid out server-side, left to right by generation: ancestors to the left of the model, descendants
-to the right, each generation a layer; a layer taller than :data:`MAX_ROWS` wraps into several
-columns, so Llama 2's twenty-odd descendants stay readable. Labels are truncated, with the full
-label in the node's ``<title>``; every node links to its page.
+Generations are counted from the focus model (shortest chain of base-model links): every direct
+child of a model sits in the column right after it, even when it also derives from a sibling
+(houou-7b from Llama 2 and Youri 7B). To stay readable with hundreds of descendants, at most
+:data:`MAX_DEPTH` generations are drawn on each side and at most :data:`MAX_CHILDREN` children per
+model; the rest collapse into a ``+N more`` box or a count badge that links to the full list (the
+canned queries ``descendants`` and ``ancestors``). The SVG itself is drawn by :mod:`server.lineage_svg`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
-from markupsafe import Markup, escape
 from pyoxigraph import NamedNode, Store, Variable
 
 from server.describe import href, label
@@ -22,11 +26,15 @@ SELECT DISTINCT ?focus ?child ?parent WHERE {
   { ?child jllm:baseModel ?parent . ?parent jllm:baseModel* ?focus }
 }
 """
-
-MAX_ROWS = 12
-NODE_W, NODE_H, ROW_GAP = 200, 28, 10
-LAYER_GAP, SUBCOLUMN_GAP, MARGIN = 80, 24, 16
-MAX_CHARS = 24
+MAX_DEPTH = 3
+"""Generations drawn on each side of the focus model."""
+MAX_CHILDREN = 24
+"""Children (or parents) drawn per model; the others collapse into one ``+N more`` box."""
+MORE_TEXT = {"ja": "ほか {n} 件", "fr": "+{n} autres", "en": "+{n} more"}
+BADGE_TEXT = {("en", 1): "{n} more descendants", ("en", -1): "{n} more ancestors",
+              ("ja", 1): "ほか {n} 件の派生モデル", ("ja", -1): "ほか {n} 件の祖先",
+              ("fr", 1): "{n} descendants de plus", ("fr", -1): "{n} ancêtres de plus"}
+"""The title of a count badge, by language and side (1: descendants, -1: ancestors)."""
 
 
 @dataclass
@@ -36,6 +44,35 @@ class Lineage:
     focus: str
     nodes: dict[str, tuple[str, str]]
     edges: list[tuple[str, str]]
+
+
+@dataclass
+class Box:
+    """One box of the picture: a model, or a ``+N more`` box standing for hidden models."""
+
+    key: str
+    label: str
+    href: str
+    generation: int
+    hidden: int = 0
+    """Models beyond the depth limit behind this box (drawn as a badge linking to ``list_href``)."""
+    list_href: str | None = None
+    more: bool = False
+
+
+@dataclass
+class Picture:
+    """What is drawn: the boxes and the edges (child key, parent key) between them."""
+
+    focus: str
+    boxes: dict[str, Box] = field(default_factory=dict)
+    edges: list[tuple[str, str]] = field(default_factory=list)
+    lang: str = "en"
+
+    def badge_title(self, box: Box) -> str:
+        """``12 more descendants``: what the count badge of ``box`` stands for."""
+        side = 1 if box.generation > 0 else -1
+        return BADGE_TEXT.get((self.lang, side), BADGE_TEXT[("en", side)]).format(n=box.hidden)
 
 
 def lineage(store: Store, iri: NamedNode, base: str, lang: str = "en") -> Lineage:
@@ -48,98 +85,101 @@ def lineage(store: Store, iri: NamedNode, base: str, lang: str = "en") -> Lineag
     return Lineage(iri.value, nodes, edges)
 
 
-def depths(focus: str, edges: list[tuple[str, str]]) -> dict[str, int]:
-    """Generation of each node relative to ``focus``: ancestors < 0 < descendants (longest path,
-    so a model derived from both Llama 2 and Youri 7B sits right of Youri 7B).
+def generations(focus: str, edges: list[tuple[str, str]]) -> dict[str, int]:
+    """Generation of each node relative to ``focus``: the shortest chain of base-model links,
+    negative for ancestors. Every direct child of the focus is generation 1.
 
-    >>> depths("l2", [("youri", "l2"), ("houou", "youri"), ("houou", "l2")])
-    {'l2': 0, 'youri': 1, 'houou': 2}
+    >>> generations("l2", [("youri", "l2"), ("houou", "youri"), ("houou", "l2"), ("l2", "l1")])
+    {'l2': 0, 'youri': 1, 'houou': 1, 'l1': -1}
     """
-    depth = {focus: 0}
-    limit = len(edges) + 1
-    for _ in range(limit):  # Bellman-Ford style relaxation; bounded so a cycle cannot loop forever
-        changed = False
-        for child, parent in edges:
-            if parent in depth and depth[parent] >= 0 and depth.get(child, -1) < depth[parent] + 1 and child != focus:
-                depth[child] = depth[parent] + 1
-                changed = True
-            if child in depth and depth[child] <= 0 and depth.get(parent, 1) > depth[child] - 1 and parent != focus:
-                depth[parent] = depth[child] - 1
-                changed = True
-        if not changed:
-            break
-    return depth
+    children, parents = _neighbours(edges)
+    gen = {focus: 0}
+    for sign, step in ((1, children), (-1, parents)):
+        frontier, depth = [focus], 0
+        while frontier:
+            depth += 1
+            frontier = [m for n in frontier for m in step.get(n, ()) if m not in gen]
+            for m in frontier:
+                gen.setdefault(m, sign * depth)
+    return gen
 
 
-def _truncate(text: str) -> str:
-    return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1] + "…"
+def _neighbours(edges: list[tuple[str, str]]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    children: dict[str, list[str]] = defaultdict(list)
+    parents: dict[str, list[str]] = defaultdict(list)
+    for child, parent in edges:
+        children[parent].append(child)
+        parents[child].append(parent)
+    return children, parents
 
 
-def _layout(graph: Lineage) -> tuple[dict[str, tuple[float, float]], dict[int, tuple[float, float]], float, float]:
-    """Node positions, each layer's (left, right) x, and the picture's width and height.
+def list_link(iri: str, base: str, query: str) -> str:
+    """The canned query ``query`` (``descendants`` or ``ancestors``) of the model ``iri``.
 
-    A layer of more than :data:`MAX_ROWS` nodes wraps into up to three columns with wider row gaps,
-    each column shifted down by a fraction of a row, so the edges into and out of it run
-    horizontally through the gaps between the boxes of the other columns."""
-    depth = depths(graph.focus, graph.edges)
-    layers: dict[int, list[str]] = {}
-    for node, d in depth.items():
-        layers.setdefault(d, []).append(node)
-    positions: dict[str, tuple[float, float]] = {}
-    spans: dict[int, tuple[float, float]] = {}
-    x, height = float(MARGIN), 0.0
-    for d in sorted(layers):
-        members = sorted(layers[d], key=lambda n: graph.nodes[n][0].casefold())
-        ncols = 1 if len(members) <= MAX_ROWS else min(3, -(-len(members) // MAX_ROWS))
-        rows = -(-len(members) // ncols)
-        pitch = NODE_H + (ROW_GAP if ncols == 1 else NODE_H + 8)
-        left = x
-        for col in range(ncols):
-            shift = col * pitch / ncols
-            for row, node in enumerate(members[col * rows:(col + 1) * rows]):
-                positions[node] = (x, MARGIN + shift + row * pitch)
-                height = max(height, MARGIN + shift + row * pitch + NODE_H)
-            x += NODE_W + SUBCOLUMN_GAP
-        spans[d] = (left, x - SUBCOLUMN_GAP)
-        x += LAYER_GAP - SUBCOLUMN_GAP
-    return positions, spans, x - LAYER_GAP + MARGIN, height + MARGIN
+    >>> list_link("https://w3id.org/jllm-kg/model/llama-2", "https://w3id.org/jllm-kg/", "descendants")
+    '/queries/descendants?model=llama-2'
+    """
+    prefix = base + "model/"
+    rest = iri[len(prefix):] if iri.startswith(prefix) else ""
+    model = rest if rest and "/" not in rest else iri
+    return f"/queries/{query}?" + urlencode({"model": model})
 
 
-def render_svg(graph: Lineage) -> Markup:
-    """The picture as an inline ``<svg>`` element (every label escaped)."""
-    positions, spans, width, height = _layout(graph)
-    depth = depths(graph.focus, graph.edges)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="lineage" role="img" viewBox="0 0 {width:.0f} {height:.0f}" '
-        f'width="{width:.0f}" height="{height:.0f}" aria-label="lineage">',
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-        'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#7a8699"/></marker></defs>',
-    ]
-    for child, parent in graph.edges:
-        if child not in positions or parent not in positions:
-            continue
-        (px, py), (cx, cy) = positions[parent], positions[child]
-        y1, y2 = py + NODE_H / 2, cy + NODE_H / 2
-        out_x = spans[depth[parent]][1] + 10   # leave the parent's layer horizontally
-        in_x = spans[depth[child]][0] - 12     # enter the child's layer horizontally
-        if in_x <= out_x:  # not left to right (a cycle in the data): a plain line
-            d = f"M{px + NODE_W:.0f},{y1:.0f} L{cx:.0f},{y2:.0f}"
-        else:
-            mid = (out_x + in_x) / 2
-            d = (f"M{px + NODE_W:.0f},{y1:.0f} L{out_x:.0f},{y1:.0f} C{mid:.0f},{y1:.0f} {mid:.0f},{y2:.0f} "
-                 f"{in_x:.0f},{y2:.0f} L{cx - 2:.0f},{y2:.0f}")
-        title = f"{graph.nodes[child][0]} ← {graph.nodes[parent][0]}"
-        parts.append(f'<path class="edge" d="{d}" fill="none" stroke="#7a8699" stroke-width="1.3" '
-                     f'marker-end="url(#arrow)"><title>{escape(title)}</title></path>')
-    for node, (nx, ny) in positions.items():
-        text, link = graph.nodes[node]
-        focus = node == graph.focus
-        parts.append(
-            f'<a href="{escape(link)}" class="node{" focus" if focus else ""}"><title>{escape(text)}</title>'
-            f'<rect x="{nx:.0f}" y="{ny:.0f}" width="{NODE_W}" height="{NODE_H}" rx="6" '
-            f'fill="{"#1f4e8c" if focus else "#eef3fa"}" stroke="#1f4e8c" stroke-width="1"/>'
-            f'<text x="{nx + 10:.0f}" y="{ny + NODE_H / 2 + 5:.0f}" font-size="13" font-family="system-ui, sans-serif" '
-            f'fill="{"#ffffff" if focus else "#10233f"}">{escape(_truncate(text))}</text></a>'
-        )
-    parts.append("</svg>")
-    return Markup("".join(parts))
+def picture(graph: Lineage, base: str, lang: str = "en", max_depth: int = MAX_DEPTH,
+            max_children: int = MAX_CHILDREN) -> Picture:
+    """The boxes and edges to draw: at most ``max_depth`` generations each side, ``max_children`` per model."""
+    children, parents = _neighbours(graph.edges)
+    gen = generations(graph.focus, graph.edges)
+    shown = Picture(graph.focus, lang=lang)
+    shown.boxes[graph.focus] = _box(graph, graph.focus, 0)
+    for sign, step, query in ((1, children, "descendants"), (-1, parents, "ancestors")):
+        _side(graph, shown, gen, sign, step, lambda n, q=query: list_link(n, base, q), lang, max_depth, max_children)
+    keys = set(shown.boxes)
+    shown.edges += [(c, p) for c, p in graph.edges if c in keys and p in keys]
+    shown.edges.sort()
+    return shown
+
+
+def _box(graph: Lineage, node: str, generation: int) -> Box:
+    text, link = graph.nodes.get(node, (node, node))
+    return Box(node, text, link, generation)
+
+
+def _side(graph: Lineage, shown: Picture, gen: dict[str, int], sign: int, step: dict[str, list[str]],
+          link: Callable[[str], str], lang: str, max_depth: int, max_children: int) -> None:
+    """Add one side (descendants, sign 1; ancestors, sign -1) of the picture, generation by generation."""
+    def name(n: str) -> str:
+        return graph.nodes.get(n, (n, n))[0].casefold()
+
+    frontier = [graph.focus]
+    for depth in range(1, max_depth + 1):
+        layer: dict[str, list[str]] = {}
+        for node in frontier:
+            layer[node] = sorted((m for m in step.get(node, ()) if gen.get(m) == sign * depth), key=name)
+        drawn = {m for kids in layer.values() for m in kids[:max_children]}
+        for m in sorted(drawn, key=name):
+            shown.boxes[m] = _box(graph, m, sign * depth)
+        for node, kids in layer.items():
+            rest = [m for m in kids if m not in drawn]
+            if rest:
+                key = f"more:{sign}:{node}"
+                text = MORE_TEXT.get(lang, MORE_TEXT["en"]).format(n=len(rest))
+                shown.boxes[key] = Box(key, text, link(node), sign * depth, more=True)
+                shown.edges.append((key, node) if sign > 0 else (node, key))
+        frontier = sorted(drawn, key=name)
+    for node in frontier:  # the last generation drawn: count what lies beyond it
+        beyond = _reachable(node, step) - set(shown.boxes)
+        if beyond:
+            shown.boxes[node].hidden = len(beyond)
+            shown.boxes[node].list_href = link(node)
+
+
+def _reachable(node: str, step: dict[str, list[str]]) -> set[str]:
+    seen: set[str] = set()
+    todo = [node]
+    while todo:
+        for m in step.get(todo.pop(), ()):
+            if m not in seen:
+                seen.add(m)
+                todo.append(m)
+    return seen

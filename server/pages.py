@@ -4,10 +4,13 @@ from __future__ import annotations
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape as xml_escape
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from pyoxigraph import NamedNode
 
+from graph.canned import load_queries
+from graph.errors import SourceError
 from graph.vocab import PREFIXES
+from server.errors import ApiError
 from server.describe import local_path
 from server.browse import browse_lists, class_counts, families_by_section
 from server.resources import (DATA_FORMATS, HTML, page_html, current_base, current_store, generation_cache, link_header,
@@ -41,11 +44,13 @@ def term_href(iri: str) -> str:
 
 
 def _queries(lang: str) -> list[dict]:
+    """The canned queries for the home page; a broken ``.rq`` file leaves them out (``/queries`` names it)."""
     try:
-        from graph.canned import load_queries
-        return [{"name": q.name, "title": q.text("title", lang)} for q in load_queries().values()]
-    except Exception:  # the canned queries are optional for the home page: a broken header is shown on /queries
+        queries = load_queries()
+    except SourceError as err:
+        current_app.logger.error("canned queries not listed on the home page: %s", err)
         return []
+    return [{"name": q.name, "title": q.text("title", lang)} for q in queries.values()]
 
 
 @bp.route("/")
@@ -67,7 +72,7 @@ def home() -> Response:
 def search_page(ext: str | None = None) -> Response:
     """Label search over ja/en/fr labels and alternative names (partial, case-insensitive)."""
     if ext not in (None, "json", "html"):
-        return Response("404 Not Found: /search answers .html or .json\n", status=404, mimetype="text/plain")
+        raise ApiError(404, "/search answers .html or .json")
     query = request.args.get("q", "")[:200]
     lang = page_lang()
     hits = search(current_store(), query, current_base(), lang) if query.strip() else []

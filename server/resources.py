@@ -23,7 +23,8 @@ from graph.vocab import OWL, PREFIXES, TYPE
 from server.errors import ApiError
 from server.describe import LANGS, Describer, dataset_base, description, exists
 from server import errors, formats, negotiation
-from server.lineage import lineage, render_svg
+from server.lineage import lineage, picture
+from server.lineage_svg import render_svg
 from server.search import search
 
 bp = Blueprint("resources", __name__)
@@ -193,7 +194,7 @@ def page_html(iri: NamedNode, path: str) -> str:
     if page.is_model:
         graph = lineage(store, iri, base, lang)
         if graph.edges:
-            svg = render_svg(graph)
+            svg = render_svg(picture(graph, base, lang))
     return render_template("resource.html", page=page, lang=lang, lineage_svg=svg, path=path,
                            twins=twin_paths(path), formats=DATA_FORMATS)
 

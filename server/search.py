@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from pyoxigraph import Literal, NamedNode, Store, Variable
 
-from server.describe import href, label, types_of
-from graph.vocab import JLLM
+from server.describe import href, label, labels, pick, types_of
+from graph.vocab import FABIO, JLLM, OWL, SCHEMA, SKOS
 
 SEARCH_QUERY = """
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
@@ -28,6 +28,17 @@ SELECT ?q ?s (MIN(?rank) AS ?best) WHERE {
 GROUP BY ?q ?s
 """
 MAX_RESULTS = 200
+TYPE_NAMES: dict[str, dict[str, str]] = {
+    SCHEMA.Organization.value: {"en": "Organisation", "ja": "組織", "fr": "Organisation"},
+    SCHEMA.Person.value: {"en": "Person", "ja": "人物", "fr": "Personne"},
+    FABIO.ResearchPaper.value: {"en": "Paper", "ja": "論文", "fr": "Article"},
+    OWL.Class.value: {"en": "Class", "ja": "クラス", "fr": "Classe"},
+    OWL.ObjectProperty.value: {"en": "Property", "ja": "プロパティ", "fr": "Propriété"},
+    OWL.DatatypeProperty.value: {"en": "Property", "ja": "プロパティ", "fr": "Propriété"},
+    OWL.Ontology.value: {"en": "Ontology", "ja": "オントロジー", "fr": "Ontologie"},
+    SKOS.ConceptScheme.value: {"en": "Concept scheme", "ja": "概念体系", "fr": "Schéma de concepts"},
+}
+"""Badge names of the classes the ontology reuses without labelling them (its own labels come first)."""
 
 
 @dataclass
@@ -51,12 +62,26 @@ def normalise(text: str) -> str:
 
 
 def main_type(store: Store, node: NamedNode) -> NamedNode | None:
-    """The most telling jllm class of ``node``: ModelFamily rather than Model, say."""
+    """The most telling class of ``node``: a jllm class (ModelFamily rather than Model), else a
+    class the ontology labels, else one with a badge name (schema:Organization), else any."""
     types = types_of(store, node)
     jllm = sorted(t for t in types if t.startswith(JLLM.iri))
     specific = [t for t in jllm if t != JLLM.Model.value]
-    chosen = (specific or jllm or sorted(types) or [None])[0]
+    labelled = sorted(t for t in types if labels(store, NamedNode(t)))
+    named = [t for t in TYPE_NAMES if t in types]
+    chosen = (specific or jllm or labelled or named or sorted(types) or [None])[0]
     return NamedNode(chosen) if chosen else None
+
+
+def type_label(store: Store, cls: NamedNode, lang: str, base: str) -> str:
+    """The badge of a class: its label in the ontology, else its name in :data:`TYPE_NAMES`, else its qname.
+
+    >>> type_label(Store(), SCHEMA.Organization, "ja", "https://w3id.org/jllm-kg/")
+    '組織'
+    """
+    if not labels(store, cls) and cls.value in TYPE_NAMES:
+        return pick(TYPE_NAMES[cls.value], lang) or cls.value
+    return label(store, cls, lang, base)
 
 
 def search(store: Store, text: str, base: str, lang: str = "en", limit: int = MAX_RESULTS) -> list[Hit]:
@@ -73,6 +98,6 @@ def search(store: Store, text: str, base: str, lang: str = "en", limit: int = MA
             continue
         t = main_type(store, s)
         hits.append(Hit(s.value, label(store, s, lang, base), href(store, s.value, base),
-                        label(store, t, lang, base) if t is not None else None, int(row["best"].value)))
+                        type_label(store, t, lang, base) if t is not None else None, int(row["best"].value)))
     hits.sort(key=lambda h: (h.rank, h.type_label is None, len(h.label), h.label.casefold()))
     return hits[:limit]

@@ -3,9 +3,17 @@ from __future__ import annotations
 
 from pyoxigraph import BlankNode, Literal, NamedNode, Triple
 
-from server.formats import GRAPHS, RESULTS
+from server.formats import GRAPHS, RESULTS, Format
 
 SD = "http://www.w3.org/ns/sparql-service-description#"
+W3C_FORMATS = "http://www.w3.org/ns/formats/"
+#: The W3C's unique identifiers for file formats (https://www.w3.org/ns/formats/), by format name:
+#: pyoxigraph names JSON-LD ``https://www.w3.org/ns/formats/data/JSON-LD``, which is not one of them.
+FORMAT_IRIS = {
+    "json": "SPARQL_Results_JSON", "xml": "SPARQL_Results_XML", "csv": "SPARQL_Results_CSV",
+    "tsv": "SPARQL_Results_TSV", "ttl": "Turtle", "nt": "N-Triples", "rdf": "RDF_XML", "jsonld": "JSON-LD",
+    "nq": "N-Quads", "trig": "TriG", "n3": "N3",
+}
 VOID = "http://rdfs.org/ns/void#"
 RDF_TYPE = NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 PREFIXES = {"sd": SD, "void": VOID, "formats": "http://www.w3.org/ns/formats/"}
@@ -13,6 +21,12 @@ PREFIXES = {"sd": SD, "void": VOID, "formats": "http://www.w3.org/ns/formats/"}
 
 def _sd(name: str) -> NamedNode:
     return NamedNode(SD + name)
+
+
+def format_iri(fmt: Format) -> NamedNode:
+    """The W3C IRI of a format (``http://www.w3.org/ns/formats/JSON-LD``), else pyoxigraph's."""
+    name = FORMAT_IRIS.get(fmt.name)
+    return NamedNode(W3C_FORMATS + name if name else fmt.iri)
 
 
 def service_description(endpoint: str, stats: dict | None, update: bool, network: bool) -> list[Triple]:
@@ -35,7 +49,7 @@ def service_description(endpoint: str, stats: dict | None, update: bool, network
     if network:
         triples.append(Triple(service, _sd("feature"), _sd("BasicFederatedQuery")))
     for fmt in RESULTS + GRAPHS:
-        triples.append(Triple(service, _sd("resultFormat"), NamedNode(fmt.iri)))
+        triples.append(Triple(service, _sd("resultFormat"), format_iri(fmt)))
     if stats:
         for key, prop in (("triples", "triples"), ("subjects", "distinctSubjects"), ("properties", "properties")):
             triples.append(Triple(dataset, NamedNode(VOID + prop), Literal(str(stats[key]), datatype=NamedNode("http://www.w3.org/2001/XMLSchema#integer"))))

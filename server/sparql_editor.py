@@ -14,7 +14,10 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, render_template, request, send_file, url_for
 from markupsafe import Markup
 
+from graph.canned import load_queries
+from graph.errors import SourceError
 from graph.vocab import PREFIXES
+from server.errors import ApiError
 from server.resources import page_lang
 
 bp = Blueprint("sparql_editor", __name__)
@@ -53,9 +56,9 @@ def examples(lang: str) -> list[dict]:
     """The canned queries (queries/*.rq) as example tabs, with their default parameter values
     written in (a VALUES-free form: the editor runs plain SPARQL)."""
     try:
-        from graph.canned import load_queries
         queries = load_queries()
-    except Exception:  # a broken query header must not take the editor down; /queries reports it
+    except SourceError as err:  # a broken query header must not take the editor down; /queries names it
+        current_app.logger.error("canned queries not offered as examples: %s", err)
         return []
     return [{"name": q.name, "title": q.text("title", lang), "query": q.sparql} for q in queries.values()]
 
@@ -83,10 +86,8 @@ def editor() -> Response:
 def vendor(name: str) -> Response:
     """One allow-listed YASGUI build file (404 for any other name or when not installed)."""
     if name not in YASGUI_FILES:
-        return Response("404 Not Found\n", status=404, mimetype="text/plain")
+        raise ApiError(404, f"no editor asset {name!r} (served: {', '.join(YASGUI_FILES)})")
     path = yasgui_dir() / name
     if not path.is_file():
-        return Response("404 Not Found: the SPARQL editor assets are not installed (run `npm ci`)\n",
-                        status=404, mimetype="text/plain")
-    resp = send_file(path, mimetype=YASGUI_FILES[name], max_age=86400)
-    return resp
+        raise ApiError(404, "the SPARQL editor assets are not installed (run `npm ci`)")
+    return send_file(path, mimetype=YASGUI_FILES[name], max_age=86400)

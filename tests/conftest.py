@@ -1,24 +1,28 @@
-"""Shared fixtures: where the seed README lives, the shipped catalog, a CLI runner."""
+"""Shared fixtures: where the seed README lives, the shipped catalog, the app and its test client, a CLI runner."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from flask import Flask
+
+from tests.shared_data import require
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES_DIR = ROOT / "tests" / "fixtures"
-SEED_DIR = Path(os.environ.get("JLLM_KG_SEED_DIR", ROOT.parent / "shared" / "seed"))
+TOOL_STATE = Path(tempfile.gettempdir()) / "jllm-kg-test-state"
+"""Where Hypothesis keeps its example database: outside the work tree (never ``.hypothesis/`` in it)."""
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(TOOL_STATE / "hypothesis"))
 
 
 @pytest.fixture(scope="session")
 def seed_dir() -> Path:
-    """The upstream seed READMEs (../shared/seed or $JLLM_KG_SEED_DIR); skip when absent."""
-    if not (SEED_DIR / "README.ja.md").exists():
-        pytest.skip(f"seed README not found at {SEED_DIR} (a user's clone has no ../shared; set JLLM_KG_SEED_DIR)")
-    return SEED_DIR
+    """The upstream seed READMEs ($JLLM_KG_SEED_DIR, ../shared/seed, or the verified cache); skip when none."""
+    return require("seed")
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -38,3 +42,22 @@ def seed_store_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("seed-store") / "store"
     build_store(store_path=path, echo=lambda *a, **k: None)
     return path
+
+
+def make_app(store_path: Path) -> Flask:
+    """The project's app factory on ``store_path`` (in testing mode)."""
+    from server.app import create_app
+
+    return create_app({"STORE_PATH": str(store_path), "TESTING": True})
+
+
+@pytest.fixture(scope="session")
+def app(seed_store_path):
+    """The app serving the store built from the shipped catalog."""
+    return make_app(seed_store_path)
+
+
+@pytest.fixture(scope="session")
+def client(app):
+    """A test client of :func:`app`."""
+    return app.test_client()

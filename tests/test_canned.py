@@ -282,3 +282,24 @@ def test_cli_errors_are_one_line(seed_store_path, args, message):
     result = run_cli(*args, "--store", str(seed_store_path))
     assert result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_queries_are_parsed_once_and_again_when_a_file_changes(tmp_path):
+    import os
+    import shutil
+
+    from graph.canned import _parsed
+
+    for path in QUERIES_DIR.glob("*.rq"):
+        shutil.copy(path, tmp_path / path.name)
+    first = load_queries(tmp_path)
+    misses = _parsed.cache_info().misses
+    assert load_queries(tmp_path)["descendants"] is first["descendants"]  # no re-parse
+    assert _parsed.cache_info().misses == misses
+    changed = tmp_path / "descendants.rq"
+    changed.write_text(changed.read_text(encoding="utf-8").replace("Descendants of a model", "Offspring"), encoding="utf-8")
+    stat = changed.stat()
+    os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert load_queries(tmp_path)["descendants"].title["en"] == "Offspring"
+    (tmp_path / "statistics.rq").unlink()
+    assert "statistics" not in load_queries(tmp_path)

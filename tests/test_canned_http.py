@@ -159,7 +159,7 @@ def test_openapi_document_validates(client):
     assert doc["paths"]["/queries/longest-context.json"]["get"]["parameters"][0]["schema"]["type"] == "integer"
 
 
-def test_schemathesis_finds_no_server_error(app):
+def test_schemathesis_finds_no_server_error(app, tmp_path):
     """A bounded schema-driven fuzz (schemathesis, 20 examples per operation) against a live server."""
     exe = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which("schemathesis")
     if exe is None:
@@ -175,6 +175,7 @@ def test_schemathesis_finds_no_server_error(app):
             [exe, "run", f"{url}/openapi.json", "--exclude-checks", "positive_data_acceptance", "-n", "20",
              "--seed", "1", "--phases", "examples,coverage,fuzzing", "--generation-database", "none"],
             capture_output=True, text=True, timeout=170, env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"},
+            cwd=tmp_path,  # its .schemathesis/ cache goes there, not into the work tree
         )
     finally:
         server.shutdown()

@@ -1,24 +1,14 @@
 """Home page, label search, Turtle dump, VoID, sitemap and the SPARQL editor page."""
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
 import rdflib
 
-from tests.pages_app import make_app
 
 BASE = "https://w3id.org/jllm-kg/"
-
-
-@pytest.fixture(scope="module")
-def app(seed_store_path):
-    return make_app(seed_store_path)
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    return app.test_client()
 
 
 def test_home_counts_browse_lists_and_links(client):
@@ -114,3 +104,60 @@ def test_yasgui_assets_only_by_allow_list(client, app, tmp_path):
         app.config.pop("YASGUI_DIR")
     assert 'data-mode="form"' in html and "yasgui.min.js" not in html
     assert '<form id="plain-form" class="plain-form" action="/sparql" method="post">' in html
+
+
+def test_english_home_sections_do_not_repeat_the_catalog_title(client, seed_store_path):
+    from graph.store import open_store
+
+    store = open_store(seed_store_path)
+    roots = [r["l"].value for r in store.query(
+        "PREFIX skos: <http://www.w3.org/2004/02/skos/core#> SELECT DISTINCT ?l WHERE { ?s skos:broader ?root . "
+        "?root <http://www.w3.org/2000/01/rdf-schema#label> ?l FILTER NOT EXISTS { ?root skos:broader ?up } }",
+        use_default_graph_as_union=True)]
+    assert roots
+    for lang in ("en", "ja", "fr"):
+        html = client.get(f"/?lang={lang}").get_data(as_text=True)
+        for title in roots:
+            assert f"{title} ›" not in html, (lang, title)
+    assert "Encoder models › General purpose" in client.get("/?lang=en").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("lang,badge", [("en", "Organisation"), ("ja", "組織"), ("fr", "Organisation")])
+def test_search_badges_use_readable_class_names(client, lang, badge):
+    data = client.get("/search.json", query_string={"q": "rinna", "lang": lang}).get_json()
+    hit = next(r for r in data["results"] if r["href"] == "/org/rinna")
+    assert hit["type"] == badge
+    html = client.get("/search", query_string={"q": "a", "lang": lang}).get_data(as_text=True)
+    assert not re.search(r'<span class="badge">[a-z0-9]+:[A-Za-z]', html)
+
+
+def test_sparql_editor_lists_examples_as_links_not_tabs(client):
+    from graph.canned import load_queries
+
+    html = client.get("/sparql-editor").get_data(as_text=True)
+    assert html.count("data-example=") == len(load_queries())
+    js = client.get("/static/sparql_editor.js").get_data(as_text=True)
+    assert "addTab" not in js
+
+
+@pytest.mark.parametrize("url", ["/search.xml?q=x", "/static/vendor/yasgui/package.json", "/queries.xml"])
+def test_not_found_answers_in_the_one_error_shape(client, url):
+    r = client.get(url)
+    assert r.status_code == 404
+    assert r.get_json()["ok"] is False and r.get_json()["status"] == 404 and r.get_json()["error"]
+
+
+def test_a_broken_query_file_is_named_not_hidden(client, tmp_path, monkeypatch):
+    import shutil
+
+    import graph.canned
+
+    for path in graph.canned.QUERIES_DIR.glob("*.rq"):
+        shutil.copy(path, tmp_path / path.name)
+    (tmp_path / "broken.rq").write_text("#+ title: [unclosed\nSELECT * WHERE { ?s ?p ?o }\n", encoding="utf-8")
+    monkeypatch.setattr(graph.canned, "QUERIES_DIR", tmp_path)
+    r = client.get("/queries.json")
+    assert r.status_code == 500
+    assert "broken.rq" in r.get_json()["error"]
+    assert client.get("/").status_code == 200               # the home page and the editor still work
+    assert client.get("/sparql-editor").status_code == 200

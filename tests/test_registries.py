@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.shared_data import SHARED_DIR, located, require
+
 ROOT = Path(__file__).resolve().parents[1]
 REGISTRIES = ROOT / "catalog" / "registries"
-SEED = ROOT.parent / "shared" / "seed"
+SEED = located("seed")[0] or SHARED_DIR / "seed"  # tests/shared_data.py: ../shared, else the verified cache
 
 STAGE_KINDS = {
     "pre-training", "continual-pre-training", "instruction-tuning", "instruction-tuning-full",
@@ -163,7 +165,7 @@ COLUMNS = {
 def seed_cells(column: str, languages: tuple[str, ...] = ("ja", "en", "fr")) -> list[tuple[str, int, str]]:
     """(file, line, cell) of every non-empty cell of ``column`` in the seed READMEs, links and footnote marks removed."""
     if not SEED.is_dir():
-        pytest.skip(f"seed READMEs not found at {SEED}")
+        require("seed")  # skips with the reason
     found = []
     for path in (SEED / f"README.{lang}.md" for lang in languages):
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -218,7 +220,7 @@ def test_every_base_model_cell_resolves() -> None:
 @pytest.mark.seed
 def test_every_architecture_paper_row_resolves() -> None:
     architectures = names("architectures")
-    text = (SEED / "README.ja.md").read_text(encoding="utf-8")
+    text = (require("seed") / "README.ja.md").read_text(encoding="utf-8")
     table = text.split("## 各モデル・アーキテクチャの原論文", 1)[1].split("\n## ", 1)[0]
     rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ") and "初出" not in line]
     assert len(rows) == 48

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -9,18 +10,13 @@ import pytest
 import rdflib
 import yaml
 
-from tests.pages_app import make_app
+from tests.conftest import make_app
 
 BASE = "https://w3id.org/jllm-kg/"
 SWALLOW = rdflib.URIRef(BASE + "model/swallow-7b")
 DATA = {"text/turtle": "turtle", "application/ld+json": "json-ld", "application/n-triples": "nt",
         "application/rdf+xml": "xml"}
 TWINS = {"ttl": "turtle", "jsonld": "json-ld", "nt": "nt", "rdf": "xml"}
-
-
-@pytest.fixture(scope="module")
-def client(seed_store_path):
-    return make_app(seed_store_path).test_client()
 
 
 def _graph(body: bytes, fmt: str) -> rdflib.Graph:
@@ -118,27 +114,6 @@ def test_lineage_picture_of_llama_2_holds_its_descendants(client):
         assert f'href="{path}"' in svg
 
 
-def test_lineage_layout_is_readable_at_70_nodes():
-    from server.lineage import Lineage, render_svg, _layout
-
-    nodes = {"f": ("Focus", "/f")}
-    edges = []
-    for i in range(60):
-        nodes[f"c{i}"] = (f"Child {i} with a very long name that gets truncated", f"/c{i}")
-        edges.append((f"c{i}", "f"))
-    for i in range(10):
-        nodes[f"g{i}"] = (f"Grandchild {i}", f"/g{i}")
-        edges.append((f"g{i}", f"c{i}"))
-    positions, _, width, height = _layout(Lineage("f", nodes, edges))
-    boxes = sorted(positions.values())
-    for (x1, y1), (x2, y2) in zip(boxes, boxes[1:]):  # no two boxes overlap
-        assert x1 != x2 or abs(y2 - y1) >= 28
-    assert height < 1600 and width < 1400
-    svg = render_svg(Lineage("f", nodes, edges))
-    assert svg.count("<rect") == 71
-    assert "<title>Child 1 with a very long name that gets truncated</title>" in svg
-
-
 def test_ontology_dereferences_as_html_and_turtle(client):
     html = client.get("/ontology", headers={"Accept": "text/html"}).get_data(as_text=True)
     assert 'id="ModelFamily"' in html and 'id="baseModel"' in html
@@ -178,3 +153,55 @@ def test_resource_data_is_readable_cross_origin(client):
     response = client.get("/model/swallow-7b", headers={"Accept": "application/ld+json"})
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def _incoming_section(html: str) -> str:
+    start = html.index("<h2>Incoming links</h2>")
+    return html[start:html.index("</section>", start)]
+
+
+def test_qualified_derivations_show_as_the_derived_model_once(client, seed_store_path):
+    from graph.store import open_store
+
+    store = open_store(seed_store_path)
+    derived = {r["m"].value[len(BASE):] for r in store.query(
+        "SELECT ?m WHERE { ?m <http://www.w3.org/ns/prov#qualifiedDerivation>/<http://www.w3.org/ns/prov#entity> "
+        f"<{BASE}model/llama-2> }}", use_default_graph_as_union=True)}
+    assert derived
+    html = client.get("/model/llama-2?lang=en", headers={"Accept": "text/html"}).get_data(as_text=True)
+    incoming = _incoming_section(html)
+    assert "prov:entity" not in incoming and "/derivation/" not in incoming
+    for model in derived:
+        assert incoming.count(f'href="/{model}"') == 1, model
+    dataset = _incoming_section(client.get("/dataset/japanese-wikipedia?lang=en", headers={"Accept": "text/html"}).get_data(as_text=True))
+    assert "prov:entity" not in dataset and "/usage/" not in dataset
+    assert "/stage/" in dataset  # the stages that used it, via prov:used
+
+
+def test_stage_kind_and_method_are_not_repeated(client):
+    html = client.get("/model/swallow-7b?lang=en", headers={"Accept": "text/html"}).get_data(as_text=True)
+    stages = html[html.index('<ol class="stages">'):html.index("</ol>", html.index('<ol class="stages">'))]
+    assert "Continual pre-training" in stages
+    for item in stages.split("<li>")[1:]:
+        first_line = item.split("</p>")[0]
+        names = re.findall(r">([^<>]+)</a>", first_line)
+        assert len(names) == len({n.casefold() for n in names}), names
+
+
+@pytest.mark.parametrize("model", ["llama-2", "swallow-7b", "llm-jp-13b"])
+def test_variants_table_shows_only_columns_with_values(client, seed_store_path, model):
+    from graph.store import open_store
+    from pyoxigraph import NamedNode
+    from server.describe import Describer
+
+    page = Describer(open_store(seed_store_path), BASE, "en").page(NamedNode(BASE + "model/" + model))
+    html = client.get(f"/model/{model}?lang=en", headers={"Accept": "text/html"}).get_data(as_text=True)
+    if not page.variants:
+        pytest.skip(f"{model} has no variants in the shipped catalog")
+    table = html[html.index('<table class="grid variants">'):]
+    head = table[:table.index("</thead>")]
+    for header, key in [("Parameters", "size_text"), ("Licence", "licences"), ("Context", "context"), ("Hugging Face", "url")]:
+        assert (f"<th>{header}</th>" in head) == any(v[key] for v in page.variants), header
+    assert "🤗" not in html
+    if any(v["url"] for v in page.variants):
+        assert '<span class="hf" title="Hugging Face">HF</span>' in table

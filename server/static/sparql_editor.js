@@ -12,25 +12,40 @@
       copyEndpointOnNewTab: true,
       endpointCatalogueOptions: { getData: function () { return []; }, keys: [],
                                   renderItem: function () {} },
-      persistenceId: null,
+      persistenceId: null,  // no tabs kept in localStorage: the editor opens with one tab
       populateFromUrl: false,
       autofocus: false,
       yasqe: { autocompleters: ["prefixes", "variables"], prefixCcApi: null,
                value: config.query, resizeable: true, editorHeight: "320px" },
+      yasr: { persistenceId: null },
     });
-    var first = yasgui.getTab();
-    first.setName(config.explicitQuery ? "Query" : "Start");
-    first.setQuery(config.query);
-    config.examples.forEach(function (ex) {
-      yasgui.addTab(false, { name: ex.title || ex.name, yasqe: { value: ex.query } });
+    var tab = yasgui.getTab();
+    tab.setName(config.explicitQuery ? "Query" : "Start");
+    tab.setQuery(config.query);
+    // the canned queries are links below the editor: a click loads one into the open tab
+    document.querySelectorAll("a[data-example]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        var ex = config.examples[Number(link.dataset.example)];
+        if (!ex) return;
+        event.preventDefault();
+        var current = yasgui.getTab();
+        current.setName(ex.title || ex.name);
+        current.setQuery(ex.query);
+      });
     });
-    yasgui.selectTabId(first.getId());
     window.jllmYasgui = yasgui;
   }
 
   function text(node) {
     if (!node) return "";
     return node.value;
+  }
+
+  // Only http(s) IRIs become links: a javascript: or data: IRI in a result is shown as text.
+  function safeHref(value) {
+    var url;
+    try { url = new URL(value); } catch (err) { return null; }
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
   }
 
   function renderTable(json, target) {
@@ -48,10 +63,10 @@
       var row = body.insertRow();
       vars.forEach(function (v) {
         var cell = row.insertCell(), term = b[v];
-        if (term && term.type === "uri") {
+        var href = term && term.type === "uri" ? safeHref(term.value) : null;
+        if (href) {
           var a = document.createElement("a");
-          var base = window.location.origin;
-          a.href = term.value; a.textContent = term.value;
+          a.href = href; a.textContent = term.value;
           cell.appendChild(a);
         } else {
           cell.textContent = text(term);

@@ -3,22 +3,23 @@
 Query-side tests run against a read-only server whose store holds every test's
 ``ut:graphData`` (each file in the named graph of its label); update-side tests run against
 a server started with update enabled (the runner sends its bearer token). The suites live
-in the repository's sibling ``shared/w3c`` (or ``$JLLM_KG_W3C_DIR``); without them the
-tests are skipped.
+in ``$JLLM_KG_W3C_DIR``, the repository's sibling ``shared/w3c`` or the verified cache of
+:mod:`tests.shared_data`; without them the tests are skipped.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from pyoxigraph import NamedNode, RdfFormat, Store
 
 from tests.live import LiveServer
+from tests.shared_data import SHARED_DIR, located
 from tests.w3c.manifest import ProtocolTest, read_manifest, replay
 
 ROOT = Path(__file__).resolve().parents[2]
-W3C_DIR = Path(os.environ.get("JLLM_KG_W3C_DIR", ROOT / ".." / "shared" / "w3c")).resolve()
+W3C_FOUND, W3C_MISSING = located("w3c")
+W3C_DIR = (W3C_FOUND or SHARED_DIR / "w3c").resolve()
 SUITES = ("sparql11-protocol", "sparql11-protocol-extended")
 TOKEN = "w3c-protocol-tests"
 
@@ -29,7 +30,7 @@ def _tests() -> list:
         manifest = W3C_DIR / suite / "manifest.ttl"
         if not manifest.exists():
             params.append(pytest.param(suite, None, marks=pytest.mark.skip(
-                reason=f"W3C protocol suite not found at {manifest} (a user's clone has no ../shared; set JLLM_KG_W3C_DIR)")))
+                reason=W3C_MISSING or f"W3C protocol suite not found at {manifest}")))
             continue
         for test in read_manifest(manifest):
             params.append(pytest.param(suite, test, id=f"{suite}/{test.name}"))

@@ -1,0 +1,129 @@
+"""Upstream test data: ../shared first, else a verified cache filled over HTTP, else one clear skip reason."""
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.shared_data import RAW, TABLE, Unavailable, read_table, resolve, sha256, write_table
+
+
+@pytest.fixture(scope="module")
+def seed_copy(tmp_path_factory) -> Path:
+    """The real seed files, wherever the suite finds them (skips without them)."""
+    from tests.shared_data import require
+
+    return require("seed")
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    """A real HTTP server on 127.0.0.1 serving ``tmp_path/www`` in the upstream layout of raw GitHub URLs."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _publish(root: Path, url: str, data: bytes) -> None:
+    target = root / url.removeprefix(RAW)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+
+
+def _closed_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}/"
+
+
+SEED = read_table()["seed"]
+
+
+def test_the_table_pins_the_bytes_of_shared():
+    """The committed hashes are those of the ../shared copies (CI has them); ``python -m tests.shared_data`` rewrites them."""
+    from tests.shared_data import SHARED_DIR
+
+    if not (SHARED_DIR / "seed").is_dir():
+        pytest.skip(f"no ../shared at {SHARED_DIR} to compare the table with")
+    for name, ds in read_table().items():
+        for pin in ds.files:
+            assert sha256((SHARED_DIR / name / pin.path).read_bytes()) == pin.sha256, f"{name}/{pin.path}"
+
+
+def test_the_table_is_what_write_table_writes(tmp_path):
+    from tests.shared_data import SHARED_DIR
+
+    if not (SHARED_DIR / "seed").is_dir():
+        pytest.skip(f"no ../shared at {SHARED_DIR} to compare the table with")
+    table = tmp_path / "table.tsv"
+    write_table(SHARED_DIR, table)
+    written = set(table.read_text(encoding="utf-8").splitlines())
+    assert set(TABLE.read_text(encoding="utf-8").splitlines()) <= written
+
+
+def test_a_cache_with_the_right_bytes_is_used_without_network(tmp_path, seed_copy):
+    cache = tmp_path / "cache"
+    shutil.copytree(seed_copy, cache / "seed")
+    found = resolve(SEED, shared=tmp_path / "no-shared", cache=cache, mirror=_closed_port())
+    assert found == cache / "seed"
+    assert sha256((found / "README.ja.md").read_bytes()) == next(p.sha256 for p in SEED.files if p.path == "README.ja.md")
+
+
+def test_a_cache_with_wrong_bytes_is_refused(tmp_path):
+    cache = tmp_path / "cache"
+    bad = cache / "seed" / SEED.files[0].path
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"# not the pinned README\n")
+    with pytest.raises(Unavailable, match=r"refused .*README\.\w\w\.md: SHA-256 [0-9a-f]{64} is not the pinned [0-9a-f]{64}"):
+        resolve(SEED, shared=tmp_path / "no-shared", cache=cache, mirror=_closed_port())
+    assert not bad.exists()  # never kept
+
+
+def test_the_cache_is_filled_over_http_and_checked(tmp_path, seed_copy, mirror):
+    root, url = mirror
+    for pin in SEED.files:
+        _publish(root, pin.url, (seed_copy / pin.path).read_bytes())
+    found = resolve(SEED, shared=tmp_path / "no-shared", cache=tmp_path / "cache", mirror=url)
+    assert sorted(p.name for p in found.iterdir()) == sorted(p.path for p in SEED.files)
+    for pin in SEED.files:
+        assert (found / pin.path).read_bytes() == (seed_copy / pin.path).read_bytes()
+
+
+def test_wrong_bytes_over_http_are_refused_and_not_cached(tmp_path, mirror):
+    root, url = mirror
+    for pin in SEED.files:
+        _publish(root, pin.url, b"not the pinned file\n")
+    cache = tmp_path / "cache"
+    with pytest.raises(Unavailable, match=r"^refused http://127\.0\.0\.1:\d+/llm-jp/awesome-japanese-llm/2f152f0/README.*nothing was cached$"):
+        resolve(SEED, shared=tmp_path / "no-shared", cache=cache, mirror=url)
+    assert not any(p.is_file() for p in cache.rglob("*")) if cache.exists() else True
+
+
+def test_without_shared_and_network_there_is_one_clear_reason(tmp_path):
+    with pytest.raises(Unavailable) as err:
+        resolve(SEED, shared=tmp_path / "no-shared", cache=tmp_path / "cache", mirror=_closed_port())
+    message = str(err.value)
+    assert message.startswith("no ../shared/seed and no verified cache at ") and "\n" not in message
+    assert "fetching http://127.0.0.1:" in message and "failed" in message
+
+
+def test_environment_override_wins(tmp_path, seed_copy, monkeypatch):
+    monkeypatch.setenv("JLLM_KG_SEED_DIR", str(seed_copy))
+    assert resolve(SEED, shared=tmp_path / "no-shared", cache=tmp_path / "cache") == seed_copy
+    monkeypatch.setenv("JLLM_KG_SEED_DIR", str(tmp_path))
+    with pytest.raises(Unavailable, match="JLLM_KG_SEED_DIR is set to"):
+        resolve(SEED, shared=tmp_path / "no-shared", cache=tmp_path / "cache")
