@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from flask import Request
+from pyoxigraph import NamedNode
 
 from server.errors import ApiError
 
@@ -32,8 +33,12 @@ class Operation:
 
 def _iris(values: list[str], param: str) -> list[str]:
     for value in values:
-        if not _IRI.match(value):
+        if not _IRI.fullmatch(value):
             raise ApiError(400, f"{param} must be an absolute IRI, not {value!r}")
+        try:
+            NamedNode(value)
+        except ValueError as err:
+            raise ApiError(400, f"{param} is not a valid IRI: {value!r} ({err})") from None
     return values
 
 

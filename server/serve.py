@@ -61,8 +61,11 @@ def serve(store_path: Path, host: str = "127.0.0.1", port: int = 8000, workers: 
     config = load_config({"store_path": store_path, "timeout": timeout, "workers": workers})
     check_address(host, port)
     ensure_store(config["store_path"], echo)
+    # Absolute URLs (service description, sitemap, OpenAPI) never come from a client's Host header.
+    public_url = config["public_url"] or f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     os.environ["JLLM_KG_SERVE_CONFIG"] = json.dumps(
-        {"store_path": str(config["store_path"]), "timeout": config["timeout"], "workers": config["workers"]})
+        {"store_path": str(config["store_path"]), "timeout": config["timeout"], "workers": config["workers"],
+         "public_url": public_url})
     mode = "read-write (SPARQL Update enabled with a token)" if config["update_token"] else "read-only"
     echo(f"jllm-kg: SPARQL endpoint at http://{host}:{port}/sparql — store {config['store_path']} ({mode}), "
          f"{query_processes(config)} query processes, {config['timeout']:g} s timeout, "
