@@ -4,11 +4,11 @@ The graph does not change between builds, so an answer computed once is right un
 path points at another generation. A key names the generation first: after a rebuild, old
 answers are never looked up again and age out of the LRU order.
 
->>> cache = ResponseCache(max_bytes=10)
->>> cache.put(("gen-1", "k"), Entry(200, [], b"12345", '"e"'))
+>>> cache = ResponseCache(max_bytes=130, max_entry_bytes=100)
+>>> cache.put(("gen-1", "k"), Entry(200, [], b"12345", '"e"'))  # 5 bytes + 64 for headers
 >>> cache.get(("gen-1", "k")).body
 b'12345'
->>> cache.put(("gen-2", "k"), Entry(200, [], b"123456", '"f"'))  # over 10 bytes: the oldest goes
+>>> cache.put(("gen-2", "k"), Entry(200, [], b"123456", '"f"'))  # 69 + 70 > 130: the oldest goes
 >>> cache.get(("gen-1", "k")) is None
 True
 """
