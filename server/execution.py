@@ -65,10 +65,10 @@ def state() -> dict:
     return current_app.extensions["jllm"]
 
 
-def check_query_text(text: str) -> None:
+def check_query_text(text: str, config: dict | None = None) -> None:
     """Refuse SERVICE / LOAD (403) unless the operator allowed network access, and queries
     nested deeper than the engine's parser can take (400)."""
-    config = state()["config"]
+    config = config if config is not None else state()["config"]
     if not config["allow_network"] and config["text_guard"]:
         found = network_keywords(text)
         if found:
@@ -80,7 +80,8 @@ def check_query_text(text: str) -> None:
         raise ApiError(400, str(err)) from None
 
 
-def _run(job: Job) -> Outcome:
+def run_job_here(job: Job) -> Outcome:
+    """Run ``job`` on this process's store handle."""
     try:
         store = state()["store"].store()
     except OSError as err:
@@ -88,27 +89,31 @@ def _run(job: Job) -> Outcome:
     return run_job(store, job)
 
 
-def run_query(text: str, *, results_format: str | None = "json", graph_format: str | None = "ttl",
+def query_job(text: str, config: dict, *, results_format: str | None = "json", graph_format: str | None = "ttl",
               default_graphs: list[str] | None = None, named_graphs: list[str] | None = None,
-              base_iri: str | None = None, substitutions: dict | None = None) -> Outcome:
-    """Run a query and return its serialized result (or an error outcome).
+              base_iri: str | None = None, substitutions: dict | None = None) -> Job:
+    """The checked job for a query (raises :class:`ApiError` for what must not run).
 
     Without a protocol dataset and without ``FROM``, the default graph is the union of all graphs.
     """
-    check_query_text(text)
-    config = state()["config"]
+    check_query_text(text, config)
     dataset = default_graphs is not None or named_graphs is not None
-    return _run(Job("query", text, base_iri=base_iri, union_default_graph=not has_dataset_clause(text),
-                    default_graphs=tuple(default_graphs or ()) if dataset else None,
-                    named_graphs=tuple(named_graphs or ()) if dataset else None,
-                    results_format=results_format, graph_format=graph_format,
-                    max_bytes=int(config["max_result_bytes"]), substitutions=substitutions or {}))
+    return Job("query", text, base_iri=base_iri, union_default_graph=not has_dataset_clause(text),
+               default_graphs=tuple(default_graphs or ()) if dataset else None,
+               named_graphs=tuple(named_graphs or ()) if dataset else None,
+               results_format=results_format, graph_format=graph_format,
+               max_bytes=int(config["max_result_bytes"]), substitutions=substitutions or {})
+
+
+def run_query(text: str, **options) -> Outcome:
+    """Run a query here and return its serialized result (or an error outcome); see :func:`query_job`."""
+    return run_job_here(query_job(text, state()["config"], **options))
 
 
 def run_update(text: str, *, base_iri: str | None = None) -> Outcome:
     """Run an update (the store is open read-write only when an update token is configured)."""
     check_query_text(text)
-    return _run(Job("update", text, base_iri=base_iri))
+    return run_job_here(Job("update", text, base_iri=base_iri))
 
 
 def dataset_stats() -> dict | None:
@@ -116,7 +121,7 @@ def dataset_stats() -> dict | None:
     cache = state().setdefault("stats", {})
     target = state()["store"].target()
     if target not in cache:
-        outcome = _run(Job("stats"))
+        outcome = run_job_here(Job("stats"))
         if outcome.status != 200:
             return None
         cache.clear()

@@ -27,7 +27,10 @@ from server.cache import Entry, ResponseCache, etag
 from server.config import load_config, query_processes, memory_per_process
 from server.execution import StoreHandle
 from server.pool import Pool, Refusal
-from server.process import Request
+from server.errors import ApiError
+from server.process import Request, environ
+from server.sparql import job_for, query_answer
+from werkzeug.wrappers import Request as WerkzeugRequest
 
 SPARQL_PATHS = ("/sparql", "/sparql/")
 FORM = "application/x-www-form-urlencoded"
@@ -111,6 +114,8 @@ class Front:
         self.cache = ResponseCache(int(config["cache_mb"]) << 20)
         self.log = None if config["access_log"] in ("off", "0", "") else config["access_log"]
         self._log_file = sys.stderr if self.log == "-" else (open(self.log, "a", buffering=1) if self.log else None)
+        self.root = config["public_url"] or ""
+        self.cache_control = f"public, max-age={int(config['max_age'])}"
         self.pool: Pool | None = None
         self._ready: asyncio.Event | None = None
         self._modified: dict[str, str] = {}
@@ -209,9 +214,17 @@ class Front:
         request: Request = (method, path, query, list(scope.headers.items()), body, scope.scheme,
                             scope.server, scope.client)
         try:
-            status, out_headers, out_body, generation = await self.pool.call(request, self.timeout)
+            job = job_for(WerkzeugRequest(environ(request)), self.config, self.root) if path in SPARQL_PATHS else None
+            if job is not None:  # the common case, without Flask: the query process only runs the job
+                outcome, generation = await self.pool.call(("job", job), self.timeout)
+                status, out_headers, out_body = query_answer(outcome)
+                out_headers += [*_BASE_HEADERS, ("cache-control", self.cache_control)]
+            else:
+                status, out_headers, out_body, generation = await self.pool.call(("http", request), self.timeout)
         except Refusal as refusal:
             return self._error(protocol, refusal.status, refusal.message)
+        except ApiError as err:
+            return self._error(protocol, err.status, err.message, list(err.headers.items()))
         out_headers = [(k, v) for k, v in out_headers if k.lower() not in _HOP]
         tag = None
         if key is not None and status == 200 and any(

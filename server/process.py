@@ -19,6 +19,7 @@ import threading
 from typing import Any
 
 from server import wire
+from server.worker import Outcome, run_job
 
 #: How the front starts a query process: ``python -c BOOT <fd>``; the configuration comes as the
 #: first message on the socket (never on the command line, where ``ps`` would show the update token).
@@ -29,8 +30,9 @@ STACK_BYTES = 256 * 1024 * 1024
 
 #: (method, path, query string, headers, body, scheme, server "host:port", client "addr:port")
 Request = tuple[str, str, str, list[tuple[str, str]], bytes, str, str, str]
-#: (status, headers, body, store generation used)
-Reply = tuple[int, list[tuple[str, str]], bytes, str]
+#: (status, headers, body, store generation used) for an ``("http", Request)`` message;
+#: (Outcome, generation) for a ``("job", Job)`` message.
+Reply = tuple
 
 
 def environ(request: Request) -> dict[str, Any]:
@@ -86,11 +88,18 @@ def serve(sock: socket.socket, config: dict) -> None:
     wire.send(sock, ("ready", os.getpid()))
     while True:
         try:
-            request = wire.receive(sock)
+            kind, payload = wire.receive(sock)
         except (EOFError, OSError):
             return
-        status, headers, body = call(app, request)
-        wire.send(sock, (status, headers, body, handle.generation()))
+        if kind == "job":  # a SPARQL query the front has already read, checked and negotiated
+            try:
+                outcome = run_job(handle.store(), payload)
+            except OSError as err:
+                outcome = Outcome(503, error=f"cannot open the store: {err}")
+            wire.send(sock, (outcome, handle.generation()))
+        else:
+            status, headers, body = call(app, payload)
+            wire.send(sock, (status, headers, body, handle.generation()))
 
 
 def main() -> None:

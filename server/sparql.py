@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Request, Response, current_app, redirect, request, url_for
 from pyoxigraph import serialize
 
 from graph.settings import base_iri
@@ -21,7 +21,8 @@ from server.lexer import add_using, has_using_clause
 from server.negotiation import best
 from server.protocol import Operation, read_operation
 from server.service_description import PREFIXES, service_description
-from server.urls import public_url
+from server.urls import public_root, public_url
+from server.worker import Job, Outcome
 
 bp = Blueprint("sparql", __name__)
 
@@ -49,16 +50,40 @@ def _send(body: bytes, fmt_name: str, status: int = 200) -> Response:
     return response
 
 
-def _formats() -> tuple[str | None, str | None]:
+def query_answer(outcome: Outcome) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body of the answer to a query job (the error shape when it failed)."""
+    if outcome.status != 200:
+        raise ApiError(outcome.status, outcome.error or "query failed")
+    fmt = by_name(outcome.format or "json")
+    assert fmt is not None
+    return 200, [("Content-Type", fmt.content_type), ("Vary", "Accept")], outcome.body
+
+
+def job_for(req: Request, config: dict, root: str) -> Job | None:
+    """The job of a SPARQL protocol query request, or None for other operations (update,
+    service description, OPTIONS). ``root`` is the service's public URL (the query's base IRI
+    is the endpoint's URL under it)."""
+    if req.method == "OPTIONS":
+        return None
+    operation = read_operation(req)
+    if operation.kind != "query":
+        return None
+    results, graph = _formats(req)
+    return execution.query_job(operation.text, config, results_format=results, graph_format=graph,
+                               default_graphs=operation.default_graphs, named_graphs=operation.named_graphs,
+                               base_iri=root + req.path)
+
+
+def _formats(req: Request) -> tuple[str | None, str | None]:
     """The results and graph formats to answer in: ``?format=`` wins over ``Accept``."""
-    explicit = request.args.get("format") or request.args.get("output")
+    explicit = req.args.get("format") or req.args.get("output")
     if explicit:
         fmt = by_name(explicit)
         if fmt is None or fmt.kind == "dataset":
             names = ", ".join(f.name for f in RESULTS + GRAPHS)
             raise ApiError(400, f"unknown format {explicit!r}: use one of {names}")
         return (fmt.name, None) if fmt.kind == "results" else (None, fmt.name)
-    accept = request.headers.get("Accept")
+    accept = req.headers.get("Accept")
     results, graph = best(accept, RESULTS), best(accept, GRAPHS)
     if results is None and graph is None:
         offered = ", ".join(f.media_type for f in RESULTS + GRAPHS)
@@ -76,21 +101,20 @@ def sparql() -> Response:
     """Answer one SPARQL protocol request."""
     if request.method == "OPTIONS":
         return Response(status=204, headers=CORS)
+    job = job_for(request, execution.state()["config"], public_root())
+    if job is not None:
+        status, headers, body = query_answer(execution.run_job_here(job))
+        return Response(body if len(body) <= CHUNK else _chunks(body), status=status, headers=headers)
     operation = read_operation(request)
     if operation.kind == "description":
         return _description()
-    if operation.kind == "update":
-        return _update(operation)
-    results, graph = _formats()
-    outcome = execution.run_query(operation.text, results_format=results, graph_format=graph,
-                                  default_graphs=operation.default_graphs, named_graphs=operation.named_graphs,
-                                  base_iri=_endpoint())
-    if outcome.status != 200:
-        raise ApiError(outcome.status, outcome.error or "query failed")
-    return _send(outcome.body, outcome.format or "json")
+    return _update(operation)
 
 
 def _description() -> Response:
+    offered = [f.media_type for f in GRAPHS]
+    if request.accept_mimetypes.best_match([*offered, "text/html"]) == "text/html":
+        return redirect(url_for("sparql_editor.editor"), 303)  # a person: the editor, which links this description
     fmt = best(request.headers.get("Accept"), GRAPHS)
     if fmt is None:
         raise ApiError(406, "the service description is RDF: accept one of " + ", ".join(f.media_type for f in GRAPHS))

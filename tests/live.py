@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -40,13 +41,16 @@ class LiveServer:
             args += ["--workers", str(self.workers)]
         if self.timeout:
             args += ["--timeout", str(self.timeout)]
-        self.process = subprocess.Popen(args, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        # The server's output (access log included) goes to a file: a pipe nobody drains would fill
+        # up and block the server's writes.
+        self.output = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(args, env=self.env, stdout=self.output, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         deadline = time.monotonic() + self.startup
         probe = self.url + "?query=ASK%7B%7D"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                output = self.process.stdout.read().decode(errors="replace") if self.process.stdout else ""
+                output = self.log()
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{output}")
             try:
                 with urllib.request.urlopen(probe, timeout=5) as response:
@@ -58,6 +62,11 @@ class LiveServer:
         self.stop()
         raise RuntimeError(f"server on port {self.port} not ready after {self.startup} s")
 
+    def log(self) -> str:
+        """What the server has printed so far."""
+        self.output.seek(0)
+        return self.output.read().decode(errors="replace")
+
     def stop(self) -> None:
         """Stop the server, its front and its query processes (the whole process group this server started)."""
         if self.process and self.process.poll() is None:
@@ -67,8 +76,9 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
-        if self.process and self.process.stdout:
-            self.process.stdout.close()
+        if getattr(self, "output", None) is not None:
+            self.output.close()
+            self.output = None
 
     def __enter__(self) -> "LiveServer":
         return self.start()
