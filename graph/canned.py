@@ -24,10 +24,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import yaml
-from pyoxigraph import Literal, NamedNode, QueryResultsFormat, QuerySolutions, Store, Variable
+from pyoxigraph import Literal, NamedNode, QuerySolutions, Store, Variable
 
 import queries as queries_package
 from graph.errors import SourceError, UserError
+from graph.formats import by_name
 from graph.iris import Iris
 from graph.vocab import JLLM, PROV, VOID, XSD
 
@@ -326,9 +327,7 @@ def _cut(text: str, width: int) -> str:
 
 def serialize(solutions: QuerySolutions, fmt: str) -> bytes:
     """SPARQL results as ``json`` or ``csv`` (``tsv``, ``xml``) with pyoxigraph's serializer."""
-    formats = {"json": QueryResultsFormat.JSON, "csv": QueryResultsFormat.CSV,
-               "tsv": QueryResultsFormat.TSV, "xml": QueryResultsFormat.XML}
-    return solutions.serialize(format=formats[fmt])
+    return solutions.serialize(format=by_name(fmt).oxigraph)
 
 
 def query_command(name: str | None, params: Iterable[str], fmt: str, store_path: Path,

@@ -13,18 +13,13 @@ import pyoxigraph as ox
 from pyoxigraph import NamedNode, Quad, RdfFormat, Store, Triple
 
 from graph.errors import UserError
+from graph.formats import by_name
 from graph.store import open_store
 from graph.vocab import PREFIXES, RDFS, TYPE, VOID
 from graph.void import dataset_iri
 
-#: Export format name → pyoxigraph format (file extension = name, except jsonld → .jsonld).
-FORMATS: dict[str, RdfFormat] = {
-    "ttl": RdfFormat.TURTLE,
-    "nt": RdfFormat.N_TRIPLES,
-    "nq": RdfFormat.N_QUADS,
-    "trig": RdfFormat.TRIG,
-    "jsonld": RdfFormat.JSON_LD,
-}
+#: Export format name → pyoxigraph format, from the one format table (graph/formats.py).
+FORMATS: dict[str, RdfFormat] = {name: by_name(name).oxigraph for name in ("ttl", "nt", "nq", "trig", "jsonld")}
 
 _PREDICATE_RANK = {TYPE: 0, RDFS.label: 1}
 

@@ -16,7 +16,8 @@ from graph.errors import SourceError
 from graph.iris import Iris
 from server import execution
 from server.errors import ApiError, error_response
-from server.formats import by_name
+from graph.formats import by_name
+from server.negotiation import best
 from server.openapi import openapi_document
 from server.urls import public_root
 
@@ -28,10 +29,9 @@ def _broken_query_file(err: SourceError) -> Response:
     """A malformed ``.rq`` file is the server's fault: say which file and line, in the one error shape."""
     return error_response(500, f"broken canned query: {err}")
 
-#: Output formats of a canned query by extension: a results format of server/formats.py, or HTML.
-EXTENSIONS = ("json", "html", "csv")
-ACCEPTED = {"application/sparql-results+json": "json", "application/json": "json",
-            "text/html": "html", "application/xhtml+xml": "html", "text/csv": "csv"}
+#: Output formats of a canned query, from the one format table (JSON first: what ``*/*`` gets).
+OFFERED = (by_name("json"), by_name("html"), by_name("csv"))
+EXTENSIONS = tuple(f.extension if f.name != "json" else "json" for f in OFFERED)
 
 
 def _base() -> str:
@@ -50,12 +50,10 @@ def _negotiate(ext: str | None) -> str:
         if ext not in EXTENSIONS:
             abort(404)
         return ext
-    if not request.accept_mimetypes:
-        return "json"  # no Accept header: same as */*
-    best = request.accept_mimetypes.best_match(list(ACCEPTED))
-    if best is None:
-        raise ApiError(406, f"canned query results are offered as {', '.join(sorted(set(ACCEPTED)))}")
-    return ACCEPTED[best]
+    chosen = best(request.headers.get("Accept"), OFFERED)
+    if chosen is None:
+        raise ApiError(406, f"canned query results are offered as {', '.join(f.media_type for f in OFFERED)}")
+    return chosen.name
 
 
 def _split(name: str) -> tuple[str, str | None]:

@@ -10,7 +10,6 @@ turned into an IRI and looked up in the store: it never reaches the filesystem.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,7 +21,8 @@ from graph.settings import base_iri
 from graph.vocab import OWL, PREFIXES, TYPE
 from server.errors import ApiError
 from server.describe import LANGS, Describer, dataset_base, description, exists
-from server import errors, formats, negotiation
+from graph import formats
+from server import errors, negotiation
 from server.lineage import lineage, picture
 from server.lineage_svg import render_svg
 from server.search import search
@@ -30,18 +30,8 @@ from server.search import search
 bp = Blueprint("resources", __name__)
 
 
-@dataclass(frozen=True)
-class PageFormat:
-    """The HTML page, offered next to the data formats of :mod:`server.formats`."""
-
-    name: str = "html"
-    media_type: str = "text/html"
-    extension: str = "html"
-    aliases: tuple[str, ...] = ("application/xhtml+xml",)
-    content_type: str = "text/html; charset=utf-8"
-
-
-HTML = PageFormat()
+HTML = formats.HTML
+PageFormat = formats.Format  # the page and the data formats come from the one table
 #: The data formats of a resource, Turtle first (what ``*/*`` gets), from the one format table.
 DATA_FORMATS = tuple(formats.by_name(name) for name in ("ttl", "jsonld", "nt", "rdf"))
 

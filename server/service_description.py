@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pyoxigraph import BlankNode, Literal, NamedNode, Triple
 
-from server.formats import GRAPHS, RESULTS, Format
+from graph.formats import GRAPHS, RESULTS, Format
 
 SD = "http://www.w3.org/ns/sparql-service-description#"
 W3C_FORMATS = "http://www.w3.org/ns/formats/"

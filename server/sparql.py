@@ -16,7 +16,7 @@ from pyoxigraph import serialize
 from graph.settings import base_iri
 from server import execution
 from server.errors import ApiError
-from server.formats import GRAPHS, RESULTS, by_name
+from graph.formats import GRAPHS, RESULTS, by_name
 from server.lexer import add_using, has_using_clause
 from server.negotiation import best
 from server.protocol import Operation, read_operation
@@ -63,8 +63,8 @@ def job_for(req: Request, config: dict, root: str) -> Job | None:
     """The job of a SPARQL protocol query request, or None for other operations (update,
     service description, OPTIONS). ``root`` is the service's public URL (the query's base IRI
     is the endpoint's URL under it)."""
-    if req.method == "OPTIONS":
-        return None
+    if req.method not in ("GET", "HEAD", "POST"):
+        return None  # OPTIONS is answered by the view; other methods get 405 from the router
     operation = read_operation(req)
     if operation.kind != "query":
         return None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from pyoxigraph import NamedNode, QueryBoolean, QuerySolutions, Store
 
-from server.formats import by_name
+from graph.formats import by_name
 
 
 #: The answer when the kernel refused a connection the engine tried to open (SERVICE, LOAD).

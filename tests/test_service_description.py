@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import rdflib
 
-from server.formats import GRAPHS, RESULTS
+from graph.formats import GRAPHS, RESULTS
 from server.service_description import format_iri, service_description
 
 SD = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")

@@ -6,17 +6,17 @@ import doctest
 import pytest
 from pyoxigraph import Literal, NamedNode, Quad, Store
 
-import server.formats
+import graph.formats
 import server.lexer
 import server.negotiation
 from server.app import create_app
-from server.formats import GRAPHS, RESULTS, by_media_type, by_name
+from graph.formats import GRAPHS, RESULTS, by_media_type, by_name
 from server.lexer import add_using, has_dataset_clause, network_keywords, query_form
 from server.negotiation import best
 from server.worker import Job, run_job
 
 
-@pytest.mark.parametrize("module", [server.lexer, server.formats, server.negotiation])
+@pytest.mark.parametrize("module", [server.lexer, graph.formats, server.negotiation])
 def test_doctests(module):
     result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0

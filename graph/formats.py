@@ -16,7 +16,7 @@ from typing import Literal
 
 from pyoxigraph import QueryResultsFormat, RdfFormat
 
-Kind = Literal["results", "graph", "dataset"]
+Kind = Literal["results", "graph", "dataset", "page"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Format:
     media_type: str
     extension: str
     kind: Kind
-    oxigraph: QueryResultsFormat | RdfFormat
+    oxigraph: QueryResultsFormat | RdfFormat | None
     aliases: tuple[str, ...] = ()
 
     @property
@@ -38,7 +38,7 @@ class Format:
     @property
     def iri(self) -> str:
         """The W3C format IRI (``http://www.w3.org/ns/formats/...``), for service descriptions."""
-        return self.oxigraph.iri
+        return self.oxigraph.iri if self.oxigraph is not None else ""
 
 
 #: SELECT / ASK results, in order of preference when the client accepts anything.
@@ -60,7 +60,9 @@ DATASETS: tuple[Format, ...] = (
     Format("trig", "application/trig", "trig", "dataset", RdfFormat.TRIG),
     Format("nq", "application/n-quads", "nq", "dataset", RdfFormat.N_QUADS),
 )
-ALL: tuple[Format, ...] = RESULTS + GRAPHS + DATASETS
+#: The HTML page of a resource or canned query, offered beside its data formats.
+HTML = Format("html", "text/html", "html", "page", None, ("application/xhtml+xml",))
+ALL: tuple[Format, ...] = RESULTS + GRAPHS + DATASETS + (HTML,)
 
 
 def by_name(name: str) -> Format | None:
@@ -69,15 +71,10 @@ def by_name(name: str) -> Format | None:
     return next((f for f in ALL if name in (f.name, f.extension)), None)
 
 
-def by_media_type(media_type: str, kinds: tuple[Kind, ...] = ("results", "graph", "dataset")) -> Format | None:
+def by_media_type(media_type: str, kinds: tuple[Kind, ...] = ("results", "graph", "dataset", "page")) -> Format | None:
     """The format of a media type (parameters ignored), among ``kinds``, or None."""
     media_type = media_type.split(";")[0].strip().lower()
     for fmt in ALL:
         if fmt.kind in kinds and (media_type == fmt.media_type or media_type in fmt.aliases):
             return fmt
     return None
-
-
-def of_kind(kind: Kind) -> tuple[Format, ...]:
-    """The formats of one kind, most preferred first."""
-    return {"results": RESULTS, "graph": GRAPHS, "dataset": DATASETS}[kind]
