@@ -167,7 +167,11 @@ def _cell_from_inline(tok: Token | None) -> Cell:
 
 
 def _check_tables(src_lines: list[str], file: str, tables_at: set[int]) -> list[str]:
-    """Find pipe-table blocks that markdown-it did not read as tables (malformed tables)."""
+    """Find pipe-table blocks that markdown-it did not read as tables (malformed tables).
+
+    ``tables_at`` holds every 0-based source line covered by a table markdown-it read, so a
+    GFM row written without its leading pipe does not split a table into a "malformed" rest.
+    """
     problems: list[str] = []
     i = 0
     in_fence = False
@@ -179,7 +183,7 @@ def _check_tables(src_lines: list[str], file: str, tables_at: set[int]) -> list[
             start = i
             while i < len(src_lines) and _TABLE_LINE.match(src_lines[i]):
                 i += 1
-            if start not in tables_at and (i - start) >= 2:
+            if not any(n in tables_at for n in range(start, i)) and (i - start) >= 2:
                 problems.append(
                     f"{file}:{start + 1}: malformed table: lines {start + 1}-{i} look like a table "
                     "but have no valid header/delimiter row (| --- | --- |) with matching column count"
@@ -260,8 +264,8 @@ def parse_markdown(src: str, file: str) -> Document:
             if anchor and _ANCHOR.sub("", tok.content).strip() == "":
                 pending_anchor = anchor.group(1)
         if tok.type == "table_open":
-            start = (tok.map or [0])[0]
-            tables_at.add(start)
+            start, end = (tok.map or [0, 1])
+            tables_at.update(range(start, end))
             table, i = _read_table(tokens, i, start + 1)
             current.tables.append(table)
             continue
