@@ -91,6 +91,8 @@ class Catalog:
     registries: dict[str, list[Record]] = field(default_factory=dict)
     minted: dict[str, list[Record]] = field(default_factory=dict)
     commit: str | None = None
+    date: str | None = None
+    """Date of the upstream commit (``sections.yaml`` ``source.date``), when import knew it."""
     upstream_paths: dict[str, str] = field(default_factory=dict)
     """Seed README file name → path in the upstream repository (from ``sections.yaml`` ``source.files``)."""
 
@@ -150,9 +152,12 @@ def load_catalog(root: Path) -> Catalog:
     data = read("sections.yaml")
     cat.commit = cat.commit or _commit_of(data)
     files = ((data.get("source") or {}).get("files") if isinstance(data, dict) else None) or {}
-    for info in files.values():
+    for lang, info in files.items():
         if isinstance(info, dict) and info.get("file") and info.get("upstream_path"):
             cat.upstream_paths[str(info["file"])] = str(info["upstream_path"])
+            cat.upstream_paths.setdefault(f"README.{lang}.md", str(info["upstream_path"]))
+    source = (data.get("source") or {}) if isinstance(data, dict) else {}
+    cat.date = str(source["date"]) if isinstance(source, dict) and source.get("date") else None
     cat.sections = _list_of_records(data, str(root / "sections.yaml"), "sections" if isinstance(data, dict) else None)
 
     for path in sorted((root / "models").glob("*.yaml")) + sorted((root / "other").glob("*.yaml")):

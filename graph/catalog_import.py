@@ -17,7 +17,8 @@ from graph.cells import (
 )
 from graph.columns import COLUMNS, column_key
 from graph.errors import UserError
-from graph.markdown_doc import (Cell, Document, Section, Table, detect_language, normalise_space, parse_document, slug,
+from graph.markdown_doc import (Cell, Document, Section, Table, align_section_ids, detect_language, normalise_space,
+                                parse_document, parse_markdown, slug,
                                 strip_markup)
 from graph.catalog import read_yaml
 from graph.registry import Registries, load_registries, normalise
@@ -119,15 +120,25 @@ def _default_stage(path: list[Section]) -> str:
     return "pre-training"
 
 
-def _table_type(keys: list[str]) -> str:
+def _table_type(keys: list[str], kind: str) -> str:
+    """``papers``, ``benchmarks``, ``models`` or ``other``, from the column keys and the section kind."""
     if "paper" in keys and ("date" in keys or "venue" in keys):
         return "papers"
+    if kind == "benchmarks" and ("description" in keys or "developer" in keys):
+        return "benchmarks"
     if "name" in keys or keys[:1] == ["column_0"]:
         return "models"
     return "other"
 
 
+#: Column keys of a paper table written with an empty header row (``|||||``, the included parts).
+_PAPER_KEYS = ["name", "date", "venue", "paper"]
+
+
 # ---------------------------------------------------------------- import
+
+#: What a parser may raise on a notation it does not know; anything else is a bug and propagates.
+_ROW_ERRORS = (ValueError, KeyError, IndexError)
 
 @dataclass
 class _Lang:
@@ -140,6 +151,7 @@ class Importer:
 
     def __init__(self, docs: dict[str, Document], registries: Registries, primary: str = "ja") -> None:
         self.primary = primary
+        align_section_ids(docs, primary)
         self.langs = {lang: _Lang(doc, {s.id: s for s in doc.root.walk()}) for lang, doc in docs.items()}
         self.reg = registries
         self.report = Report()
@@ -163,7 +175,13 @@ class Importer:
         return [lang for lang in ("ja", "en", "fr") if lang != self.primary and lang in self.langs]
 
     def where(self, line: int, lang: str | None = None) -> str:
-        return f"{self.langs[lang or self.primary].doc.file}:{line}"
+        """``file:line`` of a line of a README (the included file when the line came from one)."""
+        return self.langs[lang or self.primary].doc.where(line)
+
+    def src(self, line: int) -> dict:
+        """The ``source`` of an entry: the file (README or included part) and line it was read from."""
+        file, n = self.main.doc.locate(line)
+        return {"file": file, "line": n}
 
     def _aligned_table(self, lang: str, sid: str, tpos: int) -> Table | None:
         other = self.langs.get(lang)
@@ -196,7 +214,7 @@ class Importer:
                     eid, n = f"{base}-{n}", n + 1
                 self.family_ids.add(eid)
                 return eid
-        raise AssertionError("no name")
+        raise ValueError("the row has no name in its first cell")
 
     # -- the walk
     def run(self) -> None:
@@ -218,7 +236,7 @@ class Importer:
                 "level": sec.level,
                 "kind": kind,
                 "domain_specific": _is_domain_specific(path),
-                "source": {"file": self.main.doc.file, "line": sec.line},
+                "source": self.src(sec.line),
             }
             if not sec.anchored:
                 entry["anchored"] = False
@@ -228,27 +246,54 @@ class Importer:
             if kind == "benchmarks" and sec.title.links and sec.level >= 3 and not sec.tables:
                 try:
                     self._benchmark(sec, path)
-                except Exception as err:  # keep the heading raw rather than lose it
+                except _ROW_ERRORS as err:  # keep the heading raw rather than lose it
                     self.report.warnings.append(
                         f"{self.where(sec.line)}: benchmark heading could not be parsed ({type(err).__name__}: {err}); kept raw")
                     self.other.setdefault(sec.id, []).append({
-                        "source": {"file": self.main.doc.file, "line": sec.line},
+                        "source": self.src(sec.line),
                         "cells": {"heading": sec.title.raw, **{f"paragraph_{n}": p.cell.raw for n, p in enumerate(sec.paragraphs, 1)}},
                     })
         self.report.problems.extend(self.main.doc.problems)
         for lang in self.others:
             self.report.warnings.extend(self.langs[lang].doc.problems)
+        self._claim_repos_once()
         self._resolve_catalog_bases()
+
+    def _claim_repos_once(self) -> None:
+        """A Hugging Face repo linked from two rows (an upstream typo) stays with the first family; reported."""
+        owner: dict[str, dict] = {}
+        for fams in self.families.values():
+            for fam in fams:
+                kept = []
+                for v in fam["variants"]:
+                    first = owner.setdefault(v["repo"], fam)
+                    if first is fam:
+                        kept.append(v)
+                        continue
+                    self.report.warnings.append(
+                        f"{fam['source']['file']}:{fam['source']['line']}: {v['repo']} is also linked from family "
+                        f"{first['id']!r} ({first['source']['file']}:{first['source']['line']}); attached to {first['id']!r} only")
+                if len(kept) != len(fam["variants"]):
+                    repos = {v["repo"] for v in kept}
+                    for v in kept:
+                        v.get("derived_from", [])[:] = [d for d in v.get("derived_from", []) if d["variant"] in repos]
+                        if "derived_from" in v and not v["derived_from"]:
+                            del v["derived_from"]
+                    self.report.variants -= len(fam["variants"]) - len(kept)
+                    fam["variants"] = kept
 
     def _table(self, sec: Section, path: list[Section], tpos: int, table: Table, kind: str) -> None:
         keys = []
+        headerless = all(h.empty for h in table.headers)
         for pos, header in enumerate(table.headers):
             key, known = column_key(header.raw, pos)
+            if headerless and kind == "papers" and len(table.headers) == len(_PAPER_KEYS):
+                key, known = _PAPER_KEYS[pos], True
             if not known:
                 self.report.warnings.append(
                     f"{self.where(table.line)}: unknown column {header.text!r} in section {sec.id!r} kept raw as {key!r}")
             keys.append(key)
-        ttype = _table_type(keys)
+        ttype = _table_type(keys, kind)
         label = sec.id if tpos == 0 else f"{sec.id}#{tpos + 1}"
         self.report.rows[label] = len(table.rows)
         written = 0
@@ -262,18 +307,23 @@ class Importer:
             if ttype == "papers":
                 try:
                     self.papers.append(self._paper(sec, table, row, cells, keys))
-                except Exception as err:  # keep the row raw rather than lose it
+                except _ROW_ERRORS as err:  # keep the row raw rather than lose it
+                    self._keep_raw(sec, row, cells, err)
+            elif ttype == "benchmarks":
+                try:
+                    self.benchmarks.append(self._benchmark_row(sec, path, tpos, rpos, row, cells, keys))
+                except _ROW_ERRORS as err:
                     self._keep_raw(sec, row, cells, err)
             elif ttype == "models" and kind in ("generative", "autoencoding", "embeddings", "multimodal", "speech", "other"):
                 try:
                     fam = self._family(sec, path, tpos, rpos, table, row, cells, keys, kind)
-                except Exception as err:  # an unforeseen notation must not lose the row: keep it raw
+                except _ROW_ERRORS as err:  # an unforeseen notation must not lose the row: keep it raw
                     self._keep_raw(sec, row, cells, err)
                 else:
                     self.families.setdefault(sec.id, []).append(fam)
             else:
                 self.other.setdefault(sec.id, []).append({
-                    "source": {"file": self.main.doc.file, "line": row.line},
+                    "source": self.src(row.line),
                     "cells": {k: c.raw for k, c in cells.items()},
                 })
                 self.report.warnings.append(f"{self.where(row.line)}: row of an unrecognised table in section {sec.id!r} kept generically")
@@ -285,7 +335,7 @@ class Importer:
         self.report.warnings.append(
             f"{self.where(row.line)}: row could not be parsed ({type(err).__name__}: {err}); kept raw in other/{sec.id}.yaml")
         self.other.setdefault(sec.id, []).append({
-            "source": {"file": self.main.doc.file, "line": row.line},
+            "source": self.src(row.line),
             "cells": {k: c.raw for k, c in cells.items()},
         })
 
@@ -311,7 +361,7 @@ class Importer:
         if homepage:
             fam["homepage"] = homepage
         fam["kind"] = kind
-        src: dict = {"file": self.main.doc.file, "line": row.line}
+        src: dict = self.src(row.line)
         if lines:
             src["lines"] = lines
         fam["source"] = src
@@ -329,6 +379,13 @@ class Importer:
             base_models.extend(self._base_cell(cells["base_model"], where, _default_stage(path)))
         if "developer" in cells:
             fam["developers"] = self._developers(cells["developer"], where)
+        if "year" in cells and not cells["year"].empty:
+            year = re.fullmatch(r"\s*((?:19|20)\d\d)\s*", cells["year"].text)
+            fam["release_year"] = int(year.group(1)) if year else None
+            if not year:
+                self.report.raw_only.append(f"{where}: release year {cells['year'].raw!r}")
+        if "platform" in cells and not cells["platform"].empty:
+            fam["platforms"] = [p for line in cells["platform"].lines for p in (normalise_space(x) for x in re.split(r"、|,", line)) if p]
 
         # variants: every Hugging Face model link outside the licence cell
         variants: dict[str, dict] = {}
@@ -374,6 +431,10 @@ class Importer:
             fam["training"] = {"raw": cells["training"].raw, "stages": parsed.stages}
             if parsed.unknown:
                 fam["training"]["unknown"] = True
+            if parsed.unparsed:
+                self.report.warnings.append(
+                    f"{where}: training text kept raw (not a registered dataset or a name): "
+                    + "; ".join(repr(u) for u in parsed.unparsed))
             for base, how in parsed.bases:
                 ref = self._base_ref(base, where, explicit_from="training")
                 ref["kind"] = how or _default_stage(path)
@@ -550,21 +611,17 @@ class Importer:
                             r["direct"] = False
 
     def _developers(self, cell: Cell, where: str) -> dict:
+        """Developer ids: a registered name as a whole, else its comma/& parts; ``個人 (A, B)`` is two people."""
         reg = self.reg["organisation"]
         text = normalise_space(" ".join(cell.lines)) if cell.lines else strip_markup(cell.raw)
+        text = text.replace("\u200b", "").strip()
         ids: list[str] = []
         found = reg.lookup(text)
         if found:
             ids = [found]
         else:
-            for part in re.split(r"\s*(?:&|＆|、|,|\s+and\s+|\s+et\s+)\s*", text):
-                part = part.strip()
-                if not part:
-                    continue
-                person = re.match(r"^(?:個人|individual|individuel|particulier|personne)\s*[(（]\s*(.+?)\s*[)）]$", part, re.I)
-                if person:
-                    part = person.group(1)
-                ids.append(reg.lookup(part) or reg.resolve(part, where))
+            for part in _developer_parts(text, reg):
+                ids.append(reg.resolve(part, where))
         out: dict = {"raw": cell.raw, "ids": ids}
         persons = [link.href for link in cell.links]
         if persons:
@@ -620,7 +677,7 @@ class Importer:
         title = normalise_space(link.text) if link else (paper_cell.text if paper_cell else "")
         ax = arxiv_id(url or "")
         pid = f"arxiv-{ax}" if ax else slug(title)[:80]
-        is_method = "method" in keys
+        is_method = "method" in keys or bool(re.search(r"training|学習手法|entraînement", f"{sec.id} {sec.title.text}", re.I))
         reg = self.reg["training_method" if is_method else "architecture"]
         introduced = strip_markup(first.raw)
         venue_cell = cells.get("venue")
@@ -634,7 +691,7 @@ class Importer:
             "venue": None if venue in (None, "", "-", "－") else venue,
             "table": "training-methods" if is_method else "architectures",
             "introduces": {"raw": first.raw, "id": reg.lookup(introduced) or reg.resolve(introduced, self.where(row.line))},
-            "source": {"file": self.main.doc.file, "line": row.line},
+            "source": self.src(row.line),
             "cells": {k: c.raw for k, c in cells.items()},
         }
         return entry
@@ -662,42 +719,117 @@ class Importer:
                 names[lang] = normalise_space(match.title.links[0].text)
                 lines[lang] = match.line
         category = next((s.id for s in reversed(path[:-1]) if s.anchored), sec.parent.id if sec.parent else None)
-        prose = " ".join(p.cell.text for p in sec.paragraphs)
-        links = [l.href for p in sec.paragraphs for l in p.cell.links]
-        includes: list[dict] = []
-        for l in (l for p in sec.paragraphs for l in p.cell.links):
-            if l.href.startswith("#"):
-                includes.append({"name": normalise_space(l.text), "benchmark": l.href[1:]})
-        tm = re.search(r"([A-Za-z0-9][\w\-]*(?:\s*,\s*[A-Za-z0-9][\w\-]*)+)\s*の\s*(\d+)\s*つの(タスク|カテゴリ)", prose)
-        if tm:
-            for name in re.split(r"\s*,\s*", tm.group(1)):
-                includes.append({"name": name, "type": "task" if tm.group(3) == "タスク" else "category"})
-        for name in re.findall(r"[(（]([a-z][a-z0-9_]+)[)）]", prose):
-            includes.append({"name": name, "type": "task"})
-        for a, b, parent in re.findall(r"(\w[\w\-]*)\s*や\s*(\w[\w\-]*)\s*といった\s*(\w+)\s*のタスク", prose):
-            includes.extend([{"name": a, "type": "task", "from": parent}, {"name": b, "type": "task", "from": parent}])
-        q = re.search(r"計\s*(\d+)\s*問", prose) or re.search(r"(\d+)\s*(?:問|件|題)", prose)
+        includes, questions, links = _prose_facts([p.cell for p in sec.paragraphs])
         dev = self._developers(Cell(dev_text, [dev_text], [], []), self.where(sec.line)) if dev_text else None
-        bid = slug(names.get("en") or names[self.primary])
+        bid = self._benchmark_id(names.get("en") or names[self.primary])
         entry: dict = {
             "id": bid,
             "names": names,
             "url": link.href,
             "developers": dev,
             "category": category,
-            "section": sec.id,
+            "section": sec.anchor or sec.id,
             "includes": includes,
-            "questions": int(q.group(1)) if q else None,
-            "links": [l for l in links if not l.startswith("#")],
-            "source": {"file": self.main.doc.file, "line": sec.line, **({"lines": lines} if lines else {})},
+            "questions": questions,
+            "links": links,
+            "source": {**self.src(sec.line), **({"lines": lines} if lines else {})},
         }
         self.benchmarks.append(entry)
         label = category or "benchmarks"
         self.report.rows[f"benchmarks/{label}"] = self.report.rows.get(f"benchmarks/{label}", 0) + 1
         self.report.entries[f"benchmarks/{label}"] = self.report.entries.get(f"benchmarks/{label}", 0) + 1
 
+    def _benchmark_id(self, name: str) -> str:
+        base = slug(name)
+        taken = {b["id"] for b in self.benchmarks}
+        bid, n = base, 2
+        while bid in taken:
+            bid, n = f"{base}-{n}", n + 1
+        return bid
 
-def _split_outside_parens(text: str) -> list[str]:
+    def _benchmark_row(self, sec: Section, path: list[Section], tpos: int, rpos: int, row, cells: dict[str, Cell],
+                       keys: list[str]) -> dict:
+        """A row of a benchmark table (one table per category): name and link, developer, facts of the description."""
+        name_cell = cells.get("name") or row.cells[0]
+        link = next((l for l in name_cell.links if not l.href.startswith("#")), None)
+        key_links = {l.href for c in row.cells for l in c.links}
+        names = {self.primary: self._name(name_cell)}
+        lines = {}
+        for lang in self.others:
+            other = self._aligned_row(lang, sec.id, tpos, rpos, key_links)
+            if other is not None:
+                names[lang] = self._name(other.cells[0])
+                lines[lang] = other.line
+        where = self.where(row.line)
+        anchor = re.search(r'<a\s+id=["\']([^"\']+)["\']', name_cell.raw)
+        desc = cells.get("description")
+        includes, questions, links = _prose_facts([desc] if desc else [])
+        entry: dict = {
+            "id": self._benchmark_id(names.get("en") or names[self.primary]),
+            "names": names,
+            "url": link.href if link else None,
+            "developers": self._developers(cells["developer"], where) if "developer" in cells and not cells["developer"].empty else None,
+            "category": sec.id,
+            "section": anchor.group(1) if anchor else sec.id,
+            "includes": includes,
+            "questions": questions,
+            "links": links,
+            "source": {**self.src(row.line), **({"lines": lines} if lines else {})},
+        }
+        return entry
+
+
+def _prose_facts(cells: list[Cell]) -> tuple[list[dict], int | None, list[str]]:
+    """What a benchmark's description says as facts: included tasks or benchmarks, question count, links."""
+    prose = " ".join(c.text for c in cells)
+    links = [l.href for c in cells for l in c.links]
+    includes: list[dict] = []
+    for l in (l for c in cells for l in c.links):
+        if l.href.startswith("#"):
+            includes.append({"name": normalise_space(l.text), "benchmark": l.href[1:]})
+    tm = re.search(r"([A-Za-z0-9][\w\-]*(?:\s*,\s*[A-Za-z0-9][\w\-]*)+)\s*の\s*(\d+)\s*つの(タスク|カテゴリ)", prose)
+    if tm:
+        for name in re.split(r"\s*,\s*", tm.group(1)):
+            includes.append({"name": name, "type": "task" if tm.group(3) == "タスク" else "category"})
+    for name in re.findall(r"[(（]([a-z][a-z0-9_]+)[)）]", prose):
+        includes.append({"name": name, "type": "task"})
+    for a, b, parent in re.findall(r"(\w[\w\-]*)\s*や\s*(\w[\w\-]*)\s*といった\s*(\w+)\s*のタスク", prose):
+        includes.extend([{"name": a, "type": "task", "from": parent}, {"name": b, "type": "task", "from": parent}])
+    q = re.search(r"計\s*([\d,]+)\s*問", prose) or re.search(r"([\d,]+)\s*(?:問|件|題)", prose)
+    questions = int(q.group(1).replace(",", "")) if q and q.group(1).replace(",", "").isdigit() else None
+    return includes, questions, [l for l in links if not l.startswith("#")]
+
+
+_PERSON = re.compile(r"^(?:個人|individual|individuel|particulier|personne)\s*[(（]\s*(.+?)\s*[)）]$", re.I)
+_COMMA = re.compile(r"\s*(?:、|,|，)\s*")
+_AND = re.compile(r"\s*(?:&|＆|\s+and\s+|\s+et\s+)\s*")
+
+
+def _developer_parts(text: str, reg) -> list[str]:
+    """The names in a developer cell: commas first, ``&`` only inside a part no registry knows.
+
+    >>> from graph.registry import Registry
+    >>> reg = Registry("organisation"); reg.add({"id": "wandb", "labels": {"en": "Weights & Biases"}})
+    >>> _developer_parts("個人 (山田育矢, 李凌寒)", reg)
+    ['山田育矢', '李凌寒']
+    >>> _developer_parts("Weights & Biases, Stability AI & rinna", reg)
+    ['Weights & Biases', 'Stability AI', 'rinna']
+    """
+    parts: list[str] = []
+    for chunk in (c.strip() for c in _split_outside_parens(text, ",、，")):
+        if not chunk:
+            continue
+        person = _PERSON.match(chunk)
+        if person:
+            parts.extend(p.strip() for p in re.split(r"\s*(?:、|,|，|&|＆)\s*", person.group(1)) if p.strip())
+        elif reg.lookup(chunk):
+            parts.append(chunk)
+        else:
+            parts.extend(p.strip() for p in _AND.split(chunk) if p.strip())
+    return parts
+
+
+def _split_outside_parens(text: str, separators: str = ",、＋+×") -> list[str]:
     """Split at commas (and 、, ×, +) that are not inside parentheses.
 
     >>> _split_outside_parens("A (x, y), B")
@@ -709,7 +841,7 @@ def _split_outside_parens(text: str) -> list[str]:
             depth += 1
         elif ch in ")）":
             depth = max(0, depth - 1)
-        if depth == 0 and ch in ",、＋+×":
+        if depth == 0 and ch in separators:
             parts.append(buf)
             buf = ""
             continue
@@ -719,7 +851,7 @@ def _split_outside_parens(text: str) -> list[str]:
 
 
 class ImportProblems(UserError):
-    """Rows that could not be turned into entries; nothing is written."""
+    """Rows that could not be turned into entries (kept for callers that want to refuse on them)."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
@@ -763,7 +895,7 @@ def run_import(
     registries: Path | None = None,
     commit: str | None = None,
 ) -> Report:
-    """Import the README(s) into ``out`` and return the coverage report."""
+    """Import the README file(s) into ``out`` and return the coverage report (the per-file form)."""
     main_doc = parse_document(readme, readme.name)
     primary = detect_language(main_doc)
     docs = {primary: main_doc}
@@ -775,31 +907,59 @@ def run_import(
                             "pass the Japanese README first (or drop --{lang})".replace("{lang}", lang))
         docs[lang] = parse_document(path, path.name)
     reg_dir = registries or (catalog_pkg.PATH / "registries")
-    if not reg_dir.is_dir():
-        raise UserError(f"registries directory {reg_dir} does not exist (use --registries DIR)")
-    regs = load_registries(reg_dir)
-    imp = Importer(docs, regs, primary=primary)
-    imp.run()
-    if primary != "ja":
-        imp.report.warnings.insert(0, f"{readme.name}: reads as the {primary} README, not the Japanese one: "
-                                      f"names are recorded as @{primary}; table cells are parsed from it")
-    if imp.report.problems:
-        raise ImportProblems(imp.report.problems)
-    if not imp.report.rows:
-        raise UserError(f"{readme}: no catalog tables or benchmark sections found — is this the awesome-japanese-llm README?")
-
-    out.mkdir(parents=True, exist_ok=True)
-    rep = imp.report
-    snapshot = _snapshot(reg_dir)
+    snapshot = _snapshot(reg_dir) if reg_dir.is_dir() else {}
     source = {
         "upstream": snapshot.get("upstream", UPSTREAM_REPO),
         "commit": commit or snapshot.get("commit"),
+        "date": snapshot.get("date") if not commit else None,
         "licence": snapshot.get("licence", "Apache-2.0"),
         "files": {lang: {"file": d.file, "upstream_path": snapshot.get(f"path_{lang}", _UPSTREAM_NAMES[lang])}
                   for lang, d in docs.items()},
     }
+    if source["date"] is None:
+        source.pop("date")
+    return import_documents(docs, primary, out=out, registries=reg_dir, source=source, label=str(readme))
+
+
+def run_upstream_import(upstream: Path, *, rev: str | None = None, out: Path, registries: Path | None = None,
+                        commit: str | None = None) -> Report:
+    """Import an upstream revision (checkout, directory in its layout, or git repository at ``rev``)."""
+    from graph.upstream import read_revision
+
+    revision = read_revision(upstream, rev)
+    docs: dict[str, Document] = {}
+    for lang, readme in revision.readmes.items():
+        docs[lang] = parse_markdown(readme.text, readme.path, readme.origins)
+    if detect_language(docs["ja"]) != "ja":
+        raise UserError(f"{upstream}/README.md does not read as the Japanese README")
+    source: dict = {"upstream": UPSTREAM_REPO, "commit": commit or revision.commit}
+    if revision.date and not commit:
+        source["date"] = revision.date
+    source["licence"] = "Apache-2.0"
+    source["files"] = {lang: {"file": r.path, "upstream_path": r.path} for lang, r in revision.readmes.items()}
+    reg_dir = registries or (catalog_pkg.PATH / "registries")
+    return import_documents(docs, "ja", out=out, registries=reg_dir, source=source, label=str(upstream))
+
+
+def import_documents(docs: dict[str, Document], primary: str, *, out: Path, registries: Path, source: dict,
+                     label: str) -> Report:
+    """Turn parsed READMEs into entry files in ``out``; problems are reported, never fatal for the rest."""
+    if not registries.is_dir():
+        raise UserError(f"registries directory {registries} does not exist (use --registries DIR)")
+    regs = load_registries(registries)
+    imp = Importer(docs, regs, primary=primary)
+    imp.run()
+    if primary != "ja":
+        imp.report.warnings.insert(0, f"{docs[primary].file}: reads as the {primary} README, not the Japanese one: "
+                                      f"names are recorded as @{primary}; table cells are parsed from it")
+    if not imp.report.rows:
+        raise UserError(f"{label}: no catalog tables or benchmark sections found — is this the awesome-japanese-llm README?")
+
+    out.mkdir(parents=True, exist_ok=True)
+    rep = imp.report
     _write(out / "sections.yaml", {"source": source, "sections": imp.sections})
     rep.files.append("sections.yaml")
+    written = {"sections.yaml", "benchmarks.yaml", "papers.yaml", "minted.yaml"}
     for sid, fams in imp.families.items():
         _write(out / "models" / f"{sid}.yaml", {"section": sid, "families": fams})
         rep.files.append(f"models/{sid}.yaml")
@@ -812,4 +972,13 @@ def run_import(
     rep.minted = regs.minted_report()
     _write(out / "minted.yaml", rep.minted)
     rep.files.append("minted.yaml")
+    _remove_stale(out, set(rep.files) | written)
     return rep
+
+
+def _remove_stale(out: Path, keep: set[str]) -> None:
+    """Entry files an earlier import wrote that this one did not (a section renamed or gone upstream)."""
+    for sub in ("models", "other"):
+        for path in sorted((out / sub).glob("*.yaml")):
+            if f"{sub}/{path.name}" not in keep:
+                path.unlink()

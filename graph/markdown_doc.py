@@ -83,6 +83,7 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     paragraphs: list[Paragraph] = field(default_factory=list)
     anchored: bool = False  # id comes from an explicit <a id> anchor
+    anchor: str = ""  # the fragment that links to this heading in the README as written (<a id> or heading slug)
 
     def path(self) -> list[Section]:
         """This section and its ancestors, outermost first."""
@@ -105,6 +106,18 @@ class Document:
     root: Section
     footnotes: dict[str, int]  # footnote label -> line of its definition
     problems: list[str]
+    origins: list[tuple[str, int]] | None = None  # per line: (file, line) before includes were expanded
+
+    def locate(self, line: int) -> tuple[str, int]:
+        """The file and line a line of this (possibly include-expanded) document came from."""
+        if self.origins and 0 < line <= len(self.origins):
+            return self.origins[line - 1]
+        return self.file, line
+
+    def where(self, line: int) -> str:
+        """``file:line`` of a document line, naming the included file when it came from one."""
+        file, n = self.locate(line)
+        return f"{file}:{n}"
 
 
 def normalise_space(text: str) -> str:
@@ -166,7 +179,7 @@ def _cell_from_inline(tok: Token | None) -> Cell:
     return Cell(raw=raw, lines=[line for line in text_lines], links=links, footnotes=footnotes)
 
 
-def _check_tables(src_lines: list[str], file: str, tables_at: set[int]) -> list[str]:
+def _check_tables(src_lines: list[str], doc: Document, tables_at: set[int]) -> list[str]:
     """Find pipe-table blocks that markdown-it did not read as tables (malformed tables).
 
     ``tables_at`` holds every 0-based source line covered by a table markdown-it read, so a
@@ -185,7 +198,7 @@ def _check_tables(src_lines: list[str], file: str, tables_at: set[int]) -> list[
                 i += 1
             if not any(n in tables_at for n in range(start, i)) and (i - start) >= 2:
                 problems.append(
-                    f"{file}:{start + 1}: malformed table: lines {start + 1}-{i} look like a table "
+                    f"{doc.where(start + 1)}: malformed table: lines {start + 1}-{i} look like a table "
                     "but have no valid header/delimiter row (| --- | --- |) with matching column count"
                 )
             continue
@@ -208,8 +221,8 @@ def parse_document(path: Path, display_name: str | None = None) -> Document:
     return parse_markdown(src, file)
 
 
-def parse_markdown(src: str, file: str) -> Document:
-    """Parse markdown text (see :func:`parse_document`)."""
+def parse_markdown(src: str, file: str, origins: list[tuple[str, int]] | None = None) -> Document:
+    """Parse markdown text (see :func:`parse_document`); ``origins`` maps lines to included files."""
     md = MarkdownIt("commonmark").enable("table")
     tokens = md.parse(src)
     src_lines = src.splitlines()
@@ -241,7 +254,7 @@ def parse_markdown(src: str, file: str) -> Document:
             while parent.level >= level:
                 assert parent.parent is not None
                 parent = parent.parent
-            section = Section(id=sid, title=title, level=level, line=line, parent=parent, anchored=anchored)
+            section = Section(id=sid, title=title, level=level, line=line, parent=parent, anchored=anchored, anchor=sid)
             parent.children.append(section)
             current = section
             i += 3
@@ -275,7 +288,8 @@ def parse_markdown(src: str, file: str) -> Document:
         fn = re.match(r"^\[\^([^\]\s]+)\]:", text)
         if fn:
             footnotes.setdefault(fn.group(1), pos)
-    problems = _check_tables(src_lines, file, tables_at)
+    doc = Document(file=file, root=root, footnotes=footnotes, problems=[], origins=origins)
+    problems = _check_tables(src_lines, doc, tables_at)
     for sec in root.walk():
         for table in sec.tables:
             width = len(table.headers)
@@ -283,11 +297,11 @@ def parse_markdown(src: str, file: str) -> Document:
                 n = source_cell_count(src_lines[row.line - 1])
                 if n > width:
                     problems.append(
-                        f"{file}:{row.line}: table row has {n} cells but the header has {width}: "
+                        f"{doc.where(row.line)}: table row has {n} cells but the header has {width}: "
                         "the extra cells would be lost (add a column header or fix the row)"
                     )
-    problems.sort(key=lambda p: int(re.match(r"[^:]*:(\d+)", p).group(1)) if re.match(r"[^:]*:(\d+)", p) else 0)
-    return Document(file=file, root=root, footnotes=footnotes, problems=problems)
+    doc.problems = problems
+    return doc
 
 
 def source_cell_count(line: str) -> int:
@@ -365,3 +379,34 @@ def strip_markup(text: str) -> str:
     text = text.replace("**", "").replace("\\*", "*")
     text = _FOOTNOTE.sub("", text)
     return normalise_space(html.unescape(text))
+
+
+def align_section_ids(docs: dict[str, Document], primary: str) -> None:
+    """Give headings without an ``<a id>`` anchor one stable id in every language.
+
+    Sections are matched across languages by their position in the heading tree; an unanchored
+    section gets ``<parent id>-<slug of its en heading>`` (the primary heading when there is no
+    matching en one), so the id does not change when the ja wording does.
+    """
+    used = {s.id for s in docs[primary].root.walk() if s.anchored}
+
+    def walk(node: Section, matches: dict[str, Section | None]) -> None:
+        for pos, child in enumerate(node.children):
+            twins = {lang: (m.children[pos] if m is not None and len(m.children) == len(node.children) else None)
+                     for lang, m in matches.items()}
+            if not child.anchored:
+                en = twins.get("en") if primary != "en" else child
+                base = slug((en or child).title.text)
+                if node.id:
+                    base = f"{node.id}-{base}"
+                sid, n = base, 2
+                while sid in used:
+                    sid, n = f"{base}-{n}", n + 1
+                used.add(sid)
+                child.id = sid
+                for twin in twins.values():
+                    if twin is not None and not twin.anchored:
+                        twin.id = sid
+            walk(child, twins)
+
+    walk(docs[primary].root, {lang: doc.root for lang, doc in docs.items() if lang != primary})

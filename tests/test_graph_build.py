@@ -13,6 +13,7 @@ import pytest
 from pyoxigraph import NamedNode, Quad, Store
 
 from graph.build import build_store
+from tests.conftest import seed_catalog_dir
 from graph.errors import UserError
 from graph.settings import DEFAULT_BASE
 from graph.store import generations, open_store
@@ -46,7 +47,7 @@ def fixture_store(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def seed_store(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("seed") / "store"
-    build_store(store_path=path, echo=lambda *a, **k: None)
+    build_store(catalog_dir=seed_catalog_dir(), store_path=path, echo=lambda *a, **k: None)
     return path
 
 
