@@ -90,6 +90,8 @@ class Catalog:
     papers: list[Record] = field(default_factory=list)
     registries: dict[str, list[Record]] = field(default_factory=dict)
     minted: dict[str, list[Record]] = field(default_factory=dict)
+    kept_aside: list[str] = field(default_factory=list)
+    """Rows import kept raw under ``other/`` (no entity): ``other/x.yaml: README.md:12``, reported by the build."""
     commit: str | None = None
     date: str | None = None
     """Date of the upstream commit (``sections.yaml`` ``source.date``), when import knew it."""
@@ -169,6 +171,10 @@ def load_catalog(root: Path) -> Catalog:
             raise SourceError(str(path), 1, "expected a mapping with 'section' and 'families'")
         cat.commit = cat.commit or _commit_of(data)
         section = data.get("section") or path.stem
+        for row in data.get("rows") or []:
+            src = row.get("source") if isinstance(row, dict) else None
+            where = f"{src.get('file')}:{src.get('line')}" if isinstance(src, dict) else f"line {getattr(row, 'line', '?')}"
+            cat.kept_aside.append(f"{rel}: {where} (section {section})")
         for family in _list_of_records(data, str(path), "families"):
             family.setdefault("section", section)
             cat.families.append(family)

@@ -496,9 +496,11 @@ class Importer:
         ids: list[str] = []
         reg = self.reg["architecture"]
         sizes: list[str] = []
-        for part in re.split(r"\s+(?:または|or|ou)\s+|\s*/\s*", text):
+        # "A or B", "A / B" are alternatives, unless the whole cell is a registered name ("org/model + org/model")
+        parts = [text] if reg.lookup(text) else re.split(r"\s+(?:または|or|ou)\s+|\s*/\s*", text)
+        for part in parts:
             part = part.strip()
-            if not part:
+            if not part or part in ("-", "－", "―"):
                 continue
             found = reg.lookup(part)
             if not found:
@@ -552,10 +554,11 @@ class Importer:
         return out
 
     def _is_model_name(self, text: str) -> bool:
+        """Whether ``text`` (before "に対して") names a model: a known one, or a Latin-script name, not a phrase."""
         bare = re.sub(r"\s*[(（][^)）]*[)）]\s*$", "", strip_markup(text)).strip()
         return bool(bare) and (
             normalise(bare) in self.family_names or self.reg["foundation_model"].lookup(bare) is not None
-            or bool(re.search(r"[A-Za-z]", bare))
+            or (bool(re.search(r"[A-Za-z]", bare)) and not re.search(r"[\u3040-\u30ff\u4e00-\u9fff:：。]", bare))
         )
 
     def _base_ref(self, name: str, where: str, explicit_from: str = "base_model") -> dict:
@@ -565,6 +568,13 @@ class Importer:
         qualifier = None
         if m and m.group(1):
             name, qualifier = m.group(1).strip(), m.group(2).strip()
+        only = re.match(r"^\*?\s*(?P<who>.+?)のみ\s*(?P<name>.+?)\s*がベース$", name)
+        if only:  # "*Instructが名前に付いていないモデルのみ Mixtral-8x7B-v0.1 がベース"
+            name, qualifier = only.group("name"), only.group("who").strip()
+        if name in ("-", "－") and qualifier:  # "- (Llama-3-EvoVLM-JP-v2 に対して追加学習)": no merge source, a base
+            on = re.match(r"^(.+?)\s*に対して", qualifier)
+            if on:
+                name, qualifier = on.group(1).strip(), None
         ref: dict = {"raw": name if not qualifier else f"{name} ({qualifier})", "name": name}
         if qualifier:
             ref["qualifier"] = qualifier
@@ -576,6 +586,11 @@ class Importer:
         """Point base references at catalog families first, then foundation models, else mint."""
         all_fams = {f["id"]: f for fams in self.families.values() for f in fams}
         fm = self.reg["foundation_model"]
+        repo_owner: dict[str, str] = {}
+        for fam in all_fams.values():
+            for v in fam["variants"]:
+                repo_owner.setdefault(normalise(v["repo"]), fam["id"])
+                repo_owner.setdefault(normalise(v["repo"].split("/")[-1]), fam["id"])
         for fams in self.families.values():
             for fam in fams:
                 for ref in fam.get("base_models", []):
@@ -583,11 +598,15 @@ class Importer:
                     name = ref.pop("name")
                     target = self.family_names.get(normalise(name))
                     if target is None:
-                        # "東北大BERT" written without the space or qualifier of the row name
+                        # "東北大BERT" / "Llama-3-ELYZA-JP-8B" written without the spaces of the row name
+                        squeezed = re.sub(r"[\s\-_]", "", normalise(name))
                         for fname, fid in self.family_names.items():
-                            if normalise(name).replace(" ", "") == fname.replace(" ", ""):
+                            if squeezed == re.sub(r"[\s\-_]", "", fname):
                                 target = fid
                                 break
+                    if target is None:
+                        # a Hugging Face repo ("SakanaAI/TinySwallow-1.5B-Instruct") or its name: the family linking it
+                        target = repo_owner.get(normalise(name)) or repo_owner.get(normalise(name.split("/")[-1]))
                     if target and target != fam["id"]:
                         ref["id"] = target
                         ref["in_catalog"] = True
@@ -631,7 +650,11 @@ class Importer:
     def _licences(self, cell: Cell, where: str) -> dict:
         reg = self.reg["licence"]
         values: list[dict] = []
+        lines = []
         for line in cell.lines or [cell.text]:
+            pieces = re.split(r"\s+&\s+", line)
+            lines.extend(pieces if len(pieces) > 1 and all(reg.find_in(p) for p in pieces) else [line])
+        for line in lines:
             line = line.strip()
             if not line:
                 continue

@@ -157,13 +157,15 @@ def is_dataset_name(text: str, registries: Registries) -> bool:
     >>> regs = Registries({k: Registry(k) for k in ("dataset", "training_method")})
     >>> is_dataset_name("Swallow-Magpie-Ultra-v0.1", regs), is_dataset_name("Sparse Upcycling で学習", regs)
     (True, False)
-    >>> is_dataset_name("1.23T トークン", regs), is_dataset_name("SFT", regs)
-    (False, False)
+    >>> is_dataset_name("1.23T トークン", regs), is_dataset_name("SFT", regs), is_dataset_name("magpie-sft-v1.0", regs)
+    (False, False, True)
     """
     text = normalise_space(text)
-    if not _NAME_LIKE.fullmatch(text) or _TOKENS_ONLY.match(text):
+    if not _NAME_LIKE.fullmatch(text) or _TOKENS_ONLY.match(text) or registries["training_method"].lookup(text):
         return False
-    return _kind_from_text(text, registries, "") is None and registries["training_method"].lookup(text) is None
+    if " " not in text and re.search(r"[-_/.]", text):  # an identifier ("magpie-sft-v1.0"), even if a method word is in it
+        return True
+    return _kind_from_text(text, registries, "") is None
 
 
 def _resolve_dataset(item: str, registries: Registries, where: str) -> dict:

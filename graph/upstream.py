@@ -7,6 +7,7 @@ revision keeps them (``README.md``, ``en/README.md`` / ``README_en.md``, ``fr/â€
 """
 from __future__ import annotations
 
+import posixpath
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -106,7 +107,9 @@ def expand_includes(source: _Source, path: str, text: str, seen: tuple[str, ...]
             target = target[2:]
         else:
             target = str(PurePosixPath(path).parent / target)
-        target = str(PurePosixPath(*[p for p in PurePosixPath(target).parts if p != "."]))
+        target = posixpath.normpath(target)
+        if target.startswith("../"):
+            raise UserError(f"{path}:{n}: include {m.group('path')} points outside the repository")
         if target in seen or target == path:
             raise UserError(f"{path}:{n}: include cycle through {target}")
         body = source.read(target)
