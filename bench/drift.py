@@ -74,9 +74,12 @@ HEADER = ["snapshot", "model rows / families", "benchmark rows / benchmarks", "p
 
 
 def _rows_seen(report: Report, out: Path) -> tuple[int, int, int, int]:
-    """Rows of model, benchmark and paper tables the README holds, and HF model repos linked from model rows."""
+    """Rows of model, benchmark and paper tables the README holds (rows of empty cells not counted),
+    and the Hugging Face model repos linked from model rows (licence cells aside)."""
     sections = {s["id"]: s for s in yaml.safe_load((out / "sections.yaml").read_text(encoding="utf-8"))["sections"]}
     models = benchmarks = papers = 0
+    empty = [m.group(1) for w in report.warnings for m in [re.search(r"empty row in section '([^']+)'", w)] if m]
+    models -= sum(1 for sid in empty if sections.get(sid, {}).get("kind") in _MODEL_KINDS)  # a row of empty cells is no row
     for label, n in report.rows.items():
         if label.startswith("benchmarks/"):
             benchmarks += n
