@@ -294,7 +294,9 @@ def parse_training(
         data = text
         prefix = None
         colon = re.match(r"^(?P<prefix>[^:：]{1,80}?)\s*[:：]\s*(?P<data>.*)$", text)
-        if colon and not re.match(r"https?$", colon.group("prefix")):
+        if registries["training_method"].lookup(text):  # the whole clause names a method ("Sparse Upcycling で学習")
+            prefix, data, colon = text, "", None
+        elif colon and not re.match(r"https?$", colon.group("prefix")):
             prefix, data = colon.group("prefix"), colon.group("data")
         else:
             tail = _TAIL_METHOD.match(text)

@@ -99,5 +99,9 @@ def test_newer_stage_kinds(store: Store):
     rows = values(store, """SELECT ?s WHERE { <model/gpt-oss-swallow-120b> jllm:trainingStage ?s .
         ?s a jllm:ReinforcementLearningActivity }""")
     assert len(rows) == 1
-    # README.md:40 Sarashina2-8x70B: "Sarashina2 (70B) に対して Sparse Upcycling で学習" — no phrase minted as a dataset
+    # README.md:40 Sarashina2-8x70B: "Sarashina2 (70B) に対して Sparse Upcycling で学習" — an upcycling stage of
+    # the catalog family Sarashina2, and no phrase minted as a dataset
+    rows = values(store, """SELECT ?m ?base WHERE { <model/sarashina2-8x70b> jllm:trainingStage ?s ; jllm:baseModel ?base .
+        ?s a jllm:UpcyclingActivity ; jllm:method ?m }""")
+    assert rows == [(f"{B}method/sparse-upcycling", f"{B}model/sarashina2")]
     assert values(store, "SELECT ?d WHERE { ?d a jllm:Dataset ; jllm:minted true }") == []
