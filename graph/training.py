@@ -147,6 +147,8 @@ def _dataset_items(text: str) -> list[str]:
 #: A dataset name as the catalog writes unregistered ones: Latin letters, digits and name punctuation,
 #: a few words at most (``Swallow-Magpie-Ultra-v0.1``, ``allenai/Dolci-Think-RL-7B``).
 _NAME_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-/+'&]*(?:\s+[A-Za-z0-9_.\-/+'&]+){0,4}")
+#: A version or variant written right after a registered dataset name: " v3", "-v4", " version 2", "-15k-ja".
+_VERSION_TAIL = re.compile(r"\s*(?:-?\s*v(?:er(?:sion)?)?\.?\s*\d[\w.]*|-[a-z0-9][\w.-]*)(?=\s|$|[(（の])")
 _TOKENS_ONLY = re.compile(r"^[\d.,]+\s*[KMBT]?\s*(?:トークン|tokens?)$", re.I)
 
 
@@ -200,8 +202,16 @@ def _resolve_dataset(item: str, registries: Registries, where: str) -> dict:
     if not found:
         spans = datasets.find_in(candidate)
         if spans and spans[0][0] == 0:
-            found = spans[0][2]
-            out["note"] = normalise(candidate)[spans[0][1]:].strip()
+            norm = normalise(candidate)
+            version = _VERSION_TAIL.match(norm, spans[0][1])
+            if version:  # "llm-jp-corpus v3" is not llm-jp-corpus: a version is a dataset of its own
+                name = norm[: version.end()].strip()
+                found = datasets.lookup(name) or (datasets.resolve(name, where) if is_dataset_name(name, registries) else None)
+                rest = norm[version.end():].strip()
+            else:
+                found, rest = spans[0][2], norm[spans[0][1]:].strip()
+            if found and rest:
+                out["note"] = rest
     if not found:
         bare = strip_markup(item)
         while True:

@@ -245,6 +245,22 @@ def test_newest_family_facts():
     assert owners == ["japanese-stable-lm-beta-70b"]
 
 
+def test_dataset_versions_are_distinct_datasets_of_one_family():
+    fams = _families(CATALOG)
+
+    def datasets(fid: str) -> list[dict]:
+        return [d for st in fams[fid]["training"]["stages"] for d in st["datasets"]]
+
+    # README.md:57 LLM-jp-3 13B: "llm-jp-corpus-v3"; README.md:303 llm-jp-modernbert: "llm-jp-corpus-v4 の日本語サブセット"
+    assert [d["id"] for d in datasets("llm-jp-3-13b")] == ["llm-jp-corpus-v3"]
+    v4 = datasets("llm-jp-modernbert")[0]
+    assert (v4["id"], v4["note"]) == ("llm-jp-corpus-v4", "の日本語サブセット")
+    # README.md:62 LLM-jp-13B: "llm-jp-corpus (Wikipedia, …)" — the unversioned corpus
+    assert datasets("llm-jp-13b")[0]["id"] == "llm-jp-corpus"
+    registry = {e["id"]: e for e in yaml.safe_load((CATALOG / "registries" / "datasets.yaml").read_text(encoding="utf-8"))}
+    assert registry["llm-jp-corpus-v3"]["part_of"] == registry["llm-jp-corpus-v4"]["part_of"] == "llm-jp-corpus"
+
+
 def test_newest_benchmarks_and_papers():
     benchmarks = yaml.safe_load((CATALOG / "benchmarks.yaml").read_text(encoding="utf-8"))["benchmarks"]
     # README.md:605-611 "### 論理推論能力を測定するベンチマーク/データセット": JFLD, JHumanEval, JMultiPL-E
