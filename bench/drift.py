@@ -26,7 +26,7 @@ import yaml  # noqa: E402
 from pyoxigraph import Store  # noqa: E402
 
 from graph.build import build_store  # noqa: E402
-from graph.catalog_import import Report, run_import, run_upstream_import  # noqa: E402
+from graph.importer import Report, run_import, run_upstream_import  # noqa: E402
 from graph.errors import UserError  # noqa: E402
 
 DOC = ROOT / "docs" / "catalog.md"

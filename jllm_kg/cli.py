@@ -54,7 +54,7 @@ def main() -> None:
 def import_cmd(readme: Path | None, upstream: Path | None, rev: str | None, en: Path | None, fr: Path | None, out: Path,
                registries: Path | None, commit: str | None) -> None:
     """Import the catalog (an upstream revision, or README files: ja with optional en/fr) into YAML entry files."""
-    from graph.catalog_import import run_import, run_upstream_import
+    from graph.importer import run_import, run_upstream_import
 
     if (readme is None) == (upstream is None):
         raise UserError("give either README (the per-file form) or --upstream DIR, not both or neither")

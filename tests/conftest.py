@@ -30,7 +30,7 @@ def upstream_snapshots() -> list[Path]:
 
 @functools.lru_cache(maxsize=1)
 def _seed_catalog() -> Path:
-    from graph.catalog_import import run_import
+    from graph.importer import run_import
 
     out = Path(tempfile.mkdtemp(prefix="jllm-kg-seed-catalog-"))
     run_import(SEED_DIR / "README.ja.md", en=SEED_DIR / "README.en.md", fr=SEED_DIR / "README.fr.md",

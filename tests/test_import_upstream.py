@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from graph.catalog_import import run_upstream_import
+from graph.importer import run_upstream_import
 from graph.errors import UserError
 from graph.markdown_doc import parse_markdown
 from graph.upstream import read_revision
