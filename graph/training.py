@@ -15,7 +15,7 @@ from graph.registry import Registries, normalise
 
 #: Keywords that reveal a stage kind when no registered prefix is found (checked in order).
 _KIND_HINTS: list[tuple[str, str]] = [
-    (r"知識蒸留|distill", "distillation"),
+    (r"蒸留|distill", "distillation"),
     (r"steerlm", "steerlm"),
     (r"upcycling", "upcycling"),
     (r"\bgrpo\b|\bgspo\b|^rl\b|\brl\s*[(:：]|reinforcement learning", "reinforcement-learning"),
@@ -298,6 +298,8 @@ def parse_training(
         if m and (is_model_name(m.group("base")) or re.search(r"親モデル|重みを初期化", text)):
             pending_bases.append(m.group("base").strip())
             text = m.group("rest").strip()
+        if pending_bases and re.fullmatch(r"以下(?:を|の)?(?:実施|手順|学習|のとおり)?[。.]?|the following:?", text, re.I):
+            continue  # "X に対して以下を実施": the stages are the next clauses, the base goes with the first of them
         tokens, tokens_raw, text = find_token_total(text)
         text = normalise_space(text)
         kinds: list[tuple[str, str]]

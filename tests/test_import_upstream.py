@@ -277,3 +277,23 @@ def test_newest_benchmarks_and_papers():
     # parts/references_training.md: | Sparse Upcycling | 2022.12.09 | ICLR 2023 | [Sparse Upcycling: …](…2212.05055) |
     upcycling = papers["arxiv-2212.05055"]
     assert (upcycling["table"], upcycling["introduces"]["id"], upcycling["venue"]) == ("training-methods", "sparse-upcycling", "ICLR 2023")
+
+
+def test_training_cells_in_the_newer_style():
+    """Stage openers the newer catalog uses: a base "に対して以下を実施", then SFT, GRPO (数学), RL, mid-/post-training, distillation."""
+    from graph.registry import load_registries
+    from graph.training import parse_training
+
+    regs = load_registries(CATALOG / "registries")
+    lines = ["Qwen2.5 (7B) に対して以下を実施", "SFT: Swallow-Magpie-Ultra-v0.1", "GRPO (数学): OpenWebMath, 数学の問題を自作したデータ",
+             "RL: allenai/Dolci-Think-RL-7B (Math subset)", "Mid-training: FineMath-4", "Post-training: Daring-Anteater",
+             "推論蒸留: Bespoke-Stratos-35k"]
+    parsed = parse_training(lines, regs, "continual-pre-training", "x.md:1", lambda text: True)
+    assert [(s["kind"], s["method"]) for s in parsed.stages] == [
+        ("instruction-tuning", "instruction-tuning"), ("reinforcement-learning", "grpo"),
+        ("reinforcement-learning", "reinforcement-learning"), ("mid-training", "mid-training"),
+        ("post-training", "post-training"), ("distillation", "distillation")]
+    assert parsed.bases == [("Qwen2.5 (7B)", "instruction-tuning")]
+    grpo = parsed.stages[1]
+    assert [d["id"] for d in grpo["datasets"]] == ["openwebmath"] and grpo["unparsed"] == ["数学の問題を自作したデータ"]
+    assert parsed.unparsed == ["数学の問題を自作したデータ"]  # a phrase stays raw (and is reported), never minted
