@@ -225,3 +225,17 @@ def test_seed_counts_and_sections(seed_store):
     # every family sits in a section of the SKOS scheme
     assert select(store, """SELECT (COUNT(?f) AS ?n) WHERE { ?f a jllm:ModelFamily
         FILTER NOT EXISTS { ?f jllm:section ?s . ?s <http://www.w3.org/2004/02/skos/core#inScheme> <section> } }""") == [("0",)]
+
+
+def test_rows_kept_aside_under_other_are_reported_by_the_build(tmp_path):
+    """A row import could not read (other/<section>.yaml) is no entity: the build names it rather than drop it silently."""
+    cat = tmp_path / "catalog"
+    shutil.copytree(FIXTURE, cat)
+    (cat / "other").mkdir()
+    (cat / "other" / "mystery.yaml").write_text(
+        "section: mystery\nrows:\n- source: {file: README.md, line: 321}\n  cells: {name: '[X](https://example.org)'}\n",
+        encoding="utf-8")
+    lines: list[str] = []
+    build_store(catalog_dir=cat, store_path=tmp_path / "store", echo=lines.append)
+    assert "rows kept aside by import (under other/, not in the graph): 1" in lines
+    assert "  other/mystery.yaml: README.md:321 (section mystery)" in lines
