@@ -105,3 +105,11 @@ def test_newer_stage_kinds(store: Store):
         ?s a jllm:UpcyclingActivity ; jllm:method ?m }""")
     assert rows == [(f"{B}method/sparse-upcycling", f"{B}model/sarashina2")]
     assert values(store, "SELECT ?d WHERE { ?d a jllm:Dataset ; jllm:minted true }") == []
+
+
+def test_provenance_links_the_real_commit_and_files(store: Store):
+    blob = "https://github.com/llm-jp/awesome-japanese-llm/blob/6fe70a0429fe12ff3ba4feb270ffab6425d8b03c/"
+    rows = values(store, """SELECT ?src WHERE { GRAPH <graph/provenance> { ?g <http://xmlns.com/foaf/0.1/primaryTopic> ?e ;
+        prov:wasDerivedFrom ?src } FILTER(?e IN (<model/sarashina2-8x70b>, <paper/arxiv/1706.03762>)) }""")
+    assert {r[0] for r in rows} == {blob + "README.md#L40", blob + "en/README.md#L40", blob + "fr/README.md#L40",
+                                    blob + "parts/references_model.md#L3"}
