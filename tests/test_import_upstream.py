@@ -297,3 +297,11 @@ def test_training_cells_in_the_newer_style():
     grpo = parsed.stages[1]
     assert [d["id"] for d in grpo["datasets"]] == ["openwebmath"] and grpo["unparsed"] == ["数学の問題を自作したデータ"]
     assert parsed.unparsed == ["数学の問題を自作したデータ"]  # a phrase stays raw (and is reported), never minted
+
+
+def test_footnote_definition_without_space_after_colon(tmp_path: Path):
+    ja = _README_JA.replace("| 2025 | rinna | MIT |", "| 2025 | rinna | MIT[^9] |") + "\n[^9]:定義\n"
+    root = _layout(tmp_path / "fn", ja=ja)
+    report = run_upstream_import(root, out=tmp_path / "cat")
+    assert _families(tmp_path / "cat")["foo-lm"]["footnotes"] == ["9"]
+    assert not any("footnote [^9]" in w for w in report.warnings)
