@@ -71,18 +71,22 @@ class Importer(ModelTables, BaseModels, Developers, Licences, Architectures, Ben
         return tables[tpos] if tpos < len(tables) else None
 
     def _aligned_row(self, lang: str, sid: str, tpos: int, rpos: int, key_links: set[str]):
+        """The row of another language's README that translates this one: the row sharing the most
+        links (rows are sometimes ordered differently), else the row at the same position."""
         table = self._aligned_table(lang, sid, tpos)
         if table is None:
             return None
-        def links(row):
-            return {link.href for c in row.cells for link in c.links}
-        if rpos < len(table.rows):
-            cand = table.rows[rpos]
-            if not key_links or links(cand) & key_links or len(table.rows) == len(self.main.sections[sid].tables[tpos].rows):
-                return cand
-        for cand in table.rows:  # rows moved: find by shared links
-            if key_links and links(cand) & key_links:
-                return cand
+
+        def shared(row) -> int:
+            return len({link.href for c in row.cells for link in c.links} & key_links)
+
+        same = table.rows[rpos] if rpos < len(table.rows) else None
+        if key_links:
+            best = max(table.rows, key=lambda row: (shared(row), row is same), default=None)
+            if best is not None and shared(best):
+                return best
+        if same is not None and (not key_links or len(table.rows) == len(self.main.sections[sid].tables[tpos].rows)):
+            return same
         return None
 
     def new_family_id(self, *names: str | None) -> str:
