@@ -38,9 +38,13 @@ def build_date() -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def dataset_quads(catalog_dir: Path, iris: Iris) -> tuple[list[Quad], list[Quad], str | None]:
-    """The data quads of a catalog and their VoID description."""
+def dataset_quads(catalog_dir: Path, iris: Iris, echo: Callable[..., None] | None = None) -> tuple[list[Quad], list[Quad], str | None]:
+    """The data quads of a catalog and their VoID description; rows kept aside under ``other/`` are reported."""
     cat = load_catalog(catalog_dir)
+    if echo is not None and cat.kept_aside:
+        echo(f"rows kept aside by import (under other/, not in the graph): {len(cat.kept_aside)}")
+        for where in cat.kept_aside:
+            echo(f"  {where}")
     quads = catalog_quads(cat, iris)
     return quads, describe(quads, iris, cat.commit, build_date()), cat.commit
 
@@ -84,7 +88,7 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
         print(f"[{time.perf_counter() - started:5.2f}s] {message}", file=sys.stderr, flush=True)
 
     progress(f"reading {catalog_dir}")
-    quads, void, commit = dataset_quads(catalog_dir, iris)
+    quads, void, commit = dataset_quads(catalog_dir, iris, echo)
     progress(f"mapped {len(quads):,} quads; validating with SHACL")
     violations = validate_quads(quads, iris.base)
     if violations:

@@ -90,7 +90,11 @@ class Catalog:
     papers: list[Record] = field(default_factory=list)
     registries: dict[str, list[Record]] = field(default_factory=dict)
     minted: dict[str, list[Record]] = field(default_factory=dict)
+    kept_aside: list[str] = field(default_factory=list)
+    """Rows import kept raw under ``other/`` (no entity): ``other/x.yaml: README.md:12``, reported by the build."""
     commit: str | None = None
+    date: str | None = None
+    """Date of the upstream commit (``sections.yaml`` ``source.date``), when import knew it."""
     upstream_paths: dict[str, str] = field(default_factory=dict)
     """Seed README file name → path in the upstream repository (from ``sections.yaml`` ``source.files``)."""
 
@@ -150,9 +154,12 @@ def load_catalog(root: Path) -> Catalog:
     data = read("sections.yaml")
     cat.commit = cat.commit or _commit_of(data)
     files = ((data.get("source") or {}).get("files") if isinstance(data, dict) else None) or {}
-    for info in files.values():
+    for lang, info in files.items():
         if isinstance(info, dict) and info.get("file") and info.get("upstream_path"):
             cat.upstream_paths[str(info["file"])] = str(info["upstream_path"])
+            cat.upstream_paths.setdefault(f"README.{lang}.md", str(info["upstream_path"]))
+    source = (data.get("source") or {}) if isinstance(data, dict) else {}
+    cat.date = str(source["date"]) if isinstance(source, dict) and source.get("date") else None
     cat.sections = _list_of_records(data, str(root / "sections.yaml"), "sections" if isinstance(data, dict) else None)
 
     for path in sorted((root / "models").glob("*.yaml")) + sorted((root / "other").glob("*.yaml")):
@@ -164,6 +171,10 @@ def load_catalog(root: Path) -> Catalog:
             raise SourceError(str(path), 1, "expected a mapping with 'section' and 'families'")
         cat.commit = cat.commit or _commit_of(data)
         section = data.get("section") or path.stem
+        for row in data.get("rows") or []:
+            src = row.get("source") if isinstance(row, dict) else None
+            where = f"{src.get('file')}:{src.get('line')}" if isinstance(src, dict) else f"line {getattr(row, 'line', '?')}"
+            cat.kept_aside.append(f"{rel}: {where} (section {section})")
         for family in _list_of_records(data, str(path), "families"):
             family.setdefault("section", section)
             cat.families.append(family)

@@ -267,9 +267,15 @@ def infer_variant_parents(repos: list[str]) -> dict[str, tuple[str, str]]:
 
 
 def hf_repo(href: str) -> str | None:
-    """The model repo id of a huggingface.co link (None for datasets, spaces, other hosts)."""
+    """The model repo id of a huggingface.co link (None for datasets, spaces, collections, other hosts).
+
+    >>> hf_repo("https://huggingface.co/collections/EQUES/pharmatron-680a330b4dfce3ac43009984") is None
+    True
+    >>> hf_repo("https://huggingface.co/EQUES/JPharmatron-7B-base")
+    'EQUES/JPharmatron-7B-base'
+    """
     m = re.match(r"https?://(?:www\.)?huggingface\.co/([^/?#]+)/([^/?#]+)", href)
-    if not m or m.group(1) in ("datasets", "spaces", "docs", "blog", "papers"):
+    if not m or m.group(1) in ("datasets", "spaces", "docs", "blog", "papers", "collections", "organizations", "models"):
         return None
     return f"{m.group(1)}/{m.group(2)}"
 

@@ -9,9 +9,12 @@ from graph.registry import normalise
 #: (column key, patterns matched against the normalised header), first match wins.
 COLUMNS: list[tuple[str, tuple[str, ...]]] = [
     ("hf_available", ("huggingface", "hugging face")),
+    ("year", ("公開年", "release year", "année de publication", "année de sortie")),
+    ("platform", ("プラットフォーム", "platform", "plateforme")),
+    ("description", ("説明", "description")),
     ("context_length", ("トークン数", "context", "contexte", "コンテキスト")),
     ("base_model", ("ベース", "base model", "base du mod", "modèle de base", "元のモデル", "original model",
-                    "source model", "merged model", "modèles d'origine", "modèle d'origine")),
+                    "source model", "merged model", "マージ元", "merge source", "models used for merging", "fusionn", "modèles d'origine", "modèle d'origine", "modèles originaux")),
     ("training", ("学習", "training", "données", "corpus", "entraînement", "dataset")),
     ("developer", ("開発", "developer", "développeur", "organisation", "author")),
     ("licence", ("ライセンス", "licen")),

@@ -322,6 +322,8 @@ class Mapper:
             self.add(s, JLLM.hasVariant, v)
         if rec.get("parent"):
             self.derivation(s, self.iris.model(str(rec["parent"])), [], raw=None)
+        if rec.get("series"):
+            self.add(s, JLLM.series, self.iris.model(str(rec["series"])))
 
     def architecture(self, rec: Record) -> None:
         s = self.iris.architecture(str(rec["id"]))
@@ -473,6 +475,10 @@ class Mapper:
                 self.add(f, JLLM.contextLength, integer(value.get("value")))
         for note in rec.get("footnotes") or []:
             self.add(f, JLLM.footnote, text(note))
+        if rec.get("release_year"):
+            self.add(f, JLLM.releaseYear, Literal(f"{int(rec['release_year']):04d}", datatype=XSD.gYear))
+        for platform in rec.get("platforms") or []:
+            self.add(f, JLLM.platform, text(platform))
         mark = (rec.get("hf_available") or {}).get("mark")
         if mark in HF_MARKS:
             self.add(f, JLLM.hfAvailability, jllm_term(HF_MARKS[mark]))

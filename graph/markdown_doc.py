@@ -1,7 +1,7 @@
 """The catalog README as a tree of sections holding tables and prose, read with markdown-it-py.
 
 Only structure lives here (sections, tables, cells, links, line numbers); what the cells
-*mean* is decided in :mod:`graph.cells` and :mod:`graph.catalog_import`.
+*mean* is decided in :mod:`graph.cells` and :mod:`graph.importer`.
 """
 from __future__ import annotations
 
@@ -83,6 +83,7 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     paragraphs: list[Paragraph] = field(default_factory=list)
     anchored: bool = False  # id comes from an explicit <a id> anchor
+    anchor: str = ""  # the fragment that links to this heading in the README as written (<a id> or heading slug)
 
     def path(self) -> list[Section]:
         """This section and its ancestors, outermost first."""
@@ -105,6 +106,18 @@ class Document:
     root: Section
     footnotes: dict[str, int]  # footnote label -> line of its definition
     problems: list[str]
+    origins: list[tuple[str, int]] | None = None  # per line: (file, line) before includes were expanded
+
+    def locate(self, line: int) -> tuple[str, int]:
+        """The file and line a line of this (possibly include-expanded) document came from."""
+        if self.origins and 0 < line <= len(self.origins):
+            return self.origins[line - 1]
+        return self.file, line
+
+    def where(self, line: int) -> str:
+        """``file:line`` of a document line, naming the included file when it came from one."""
+        file, n = self.locate(line)
+        return f"{file}:{n}"
 
 
 def normalise_space(text: str) -> str:
@@ -166,8 +179,12 @@ def _cell_from_inline(tok: Token | None) -> Cell:
     return Cell(raw=raw, lines=[line for line in text_lines], links=links, footnotes=footnotes)
 
 
-def _check_tables(src_lines: list[str], file: str, tables_at: set[int]) -> list[str]:
-    """Find pipe-table blocks that markdown-it did not read as tables (malformed tables)."""
+def _check_tables(src_lines: list[str], doc: Document, tables_at: set[int]) -> list[str]:
+    """Find pipe-table blocks that markdown-it did not read as tables (malformed tables).
+
+    ``tables_at`` holds every 0-based source line covered by a table markdown-it read, so a
+    GFM row written without its leading pipe does not split a table into a "malformed" rest.
+    """
     problems: list[str] = []
     i = 0
     in_fence = False
@@ -179,9 +196,9 @@ def _check_tables(src_lines: list[str], file: str, tables_at: set[int]) -> list[
             start = i
             while i < len(src_lines) and _TABLE_LINE.match(src_lines[i]):
                 i += 1
-            if start not in tables_at and (i - start) >= 2:
+            if not any(n in tables_at for n in range(start, i)) and (i - start) >= 2:
                 problems.append(
-                    f"{file}:{start + 1}: malformed table: lines {start + 1}-{i} look like a table "
+                    f"{doc.where(start + 1)}: malformed table: lines {start + 1}-{i} look like a table "
                     "but have no valid header/delimiter row (| --- | --- |) with matching column count"
                 )
             continue
@@ -204,8 +221,8 @@ def parse_document(path: Path, display_name: str | None = None) -> Document:
     return parse_markdown(src, file)
 
 
-def parse_markdown(src: str, file: str) -> Document:
-    """Parse markdown text (see :func:`parse_document`)."""
+def parse_markdown(src: str, file: str, origins: list[tuple[str, int]] | None = None) -> Document:
+    """Parse markdown text (see :func:`parse_document`); ``origins`` maps lines to included files."""
     md = MarkdownIt("commonmark").enable("table")
     tokens = md.parse(src)
     src_lines = src.splitlines()
@@ -237,7 +254,7 @@ def parse_markdown(src: str, file: str) -> Document:
             while parent.level >= level:
                 assert parent.parent is not None
                 parent = parent.parent
-            section = Section(id=sid, title=title, level=level, line=line, parent=parent, anchored=anchored)
+            section = Section(id=sid, title=title, level=level, line=line, parent=parent, anchored=anchored, anchor=sid)
             parent.children.append(section)
             current = section
             i += 3
@@ -260,8 +277,8 @@ def parse_markdown(src: str, file: str) -> Document:
             if anchor and _ANCHOR.sub("", tok.content).strip() == "":
                 pending_anchor = anchor.group(1)
         if tok.type == "table_open":
-            start = (tok.map or [0])[0]
-            tables_at.add(start)
+            start, end = (tok.map or [0, 1])
+            tables_at.update(range(start, end))
             table, i = _read_table(tokens, i, start + 1)
             current.tables.append(table)
             continue
@@ -271,7 +288,8 @@ def parse_markdown(src: str, file: str) -> Document:
         fn = re.match(r"^\[\^([^\]\s]+)\]:", text)
         if fn:
             footnotes.setdefault(fn.group(1), pos)
-    problems = _check_tables(src_lines, file, tables_at)
+    doc = Document(file=file, root=root, footnotes=footnotes, problems=[], origins=origins)
+    problems = _check_tables(src_lines, doc, tables_at)
     for sec in root.walk():
         for table in sec.tables:
             width = len(table.headers)
@@ -279,11 +297,11 @@ def parse_markdown(src: str, file: str) -> Document:
                 n = source_cell_count(src_lines[row.line - 1])
                 if n > width:
                     problems.append(
-                        f"{file}:{row.line}: table row has {n} cells but the header has {width}: "
+                        f"{doc.where(row.line)}: table row has {n} cells but the header has {width}: "
                         "the extra cells would be lost (add a column header or fix the row)"
                     )
-    problems.sort(key=lambda p: int(re.match(r"[^:]*:(\d+)", p).group(1)) if re.match(r"[^:]*:(\d+)", p) else 0)
-    return Document(file=file, root=root, footnotes=footnotes, problems=problems)
+    doc.problems = problems
+    return doc
 
 
 def source_cell_count(line: str) -> int:
@@ -361,3 +379,34 @@ def strip_markup(text: str) -> str:
     text = text.replace("**", "").replace("\\*", "*")
     text = _FOOTNOTE.sub("", text)
     return normalise_space(html.unescape(text))
+
+
+def align_section_ids(docs: dict[str, Document], primary: str) -> None:
+    """Give headings without an ``<a id>`` anchor one stable id in every language.
+
+    Sections are matched across languages by their position in the heading tree; an unanchored
+    section gets ``<parent id>-<slug of its en heading>`` (the primary heading when there is no
+    matching en one), so the id does not change when the ja wording does.
+    """
+    used = {s.id for s in docs[primary].root.walk() if s.anchored}
+
+    def walk(node: Section, matches: dict[str, Section | None]) -> None:
+        for pos, child in enumerate(node.children):
+            twins = {lang: (m.children[pos] if m is not None and len(m.children) == len(node.children) else None)
+                     for lang, m in matches.items()}
+            if not child.anchored:
+                en = twins.get("en") if primary != "en" else child
+                base = slug((en or child).title.text)
+                if node.id:
+                    base = f"{node.id}-{base}"
+                sid, n = base, 2
+                while sid in used:
+                    sid, n = f"{base}-{n}", n + 1
+                used.add(sid)
+                child.id = sid
+                for twin in twins.values():
+                    if twin is not None and not twin.anchored:
+                        twin.id = sid
+            walk(child, twins)
+
+    walk(docs[primary].root, {lang: doc.root for lang, doc in docs.items() if lang != primary})

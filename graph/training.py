@@ -15,9 +15,13 @@ from graph.registry import Registries, normalise
 
 #: Keywords that reveal a stage kind when no registered prefix is found (checked in order).
 _KIND_HINTS: list[tuple[str, str]] = [
-    (r"知識蒸留|distill", "distillation"),
+    (r"蒸留|distill", "distillation"),
     (r"steerlm", "steerlm"),
-    (r"\bdpo\b", "dpo"),
+    (r"upcycling", "upcycling"),
+    (r"\bgrpo\b|\bgspo\b|^rl\b|\brl\s*[(:：]|reinforcement learning", "reinforcement-learning"),
+    (r"post-?training|事後学習", "post-training"),
+    (r"mid-?training|中間学習", "mid-training"),
+    (r"\bdpo\b|\borpo\b|preference optimi", "dpo"),
     (r"\bppo\b|強化学習|rlhf で", "ppo"),
     (r"追加事前学習|継続事前学習|continual|追加学習|pré-entraînement continu", "continual-pre-training"),
     (r"lora", "instruction-tuning-lora"),
@@ -47,6 +51,7 @@ class Stage:
     size_raw: str | None = None
     applies_to: str | None = None
     notes: list[str] = field(default_factory=list)
+    unparsed: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         out: dict = {"kind": self.kind, "method": self.method}
@@ -61,6 +66,8 @@ class Stage:
             out["size_raw"] = self.size_raw
         if self.notes:
             out["notes"] = self.notes
+        if self.unparsed:
+            out["unparsed"] = self.unparsed
         out["raw"] = self.raw
         return out
 
@@ -137,8 +144,38 @@ def _dataset_items(text: str) -> list[str]:
     return [p.strip(" .。") for p in parts if p.strip(" .。()（）")]
 
 
+#: A dataset name as the catalog writes unregistered ones: Latin letters, digits and name punctuation,
+#: a few words at most (``Swallow-Magpie-Ultra-v0.1``, ``allenai/Dolci-Think-RL-7B``).
+_NAME_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-/+'&]*(?:\s+[A-Za-z0-9_.\-/+'&]+){0,4}")
+#: A version or variant written right after a registered dataset name: " v3", "-v4", " version 2", "-15k-ja".
+_VERSION_TAIL = re.compile(r"\s*(?:-?\s*v(?:er(?:sion)?)?\.?\s*\d[\w.]*|-[a-z0-9][\w.-]*)(?=\s|$|[(（の])")
+_TOKENS_ONLY = re.compile(r"^[\d.,]+\s*[KMBT]?\s*(?:トークン|tokens?)$", re.I)
+
+
+def is_dataset_name(text: str, registries: Registries) -> bool:
+    """Whether an unregistered fragment reads as a dataset *name* (minted) rather than a phrase (kept raw).
+
+    >>> from graph.registry import Registries, Registry
+    >>> regs = Registries({k: Registry(k) for k in ("dataset", "training_method")})
+    >>> is_dataset_name("Swallow-Magpie-Ultra-v0.1", regs), is_dataset_name("Sparse Upcycling で学習", regs)
+    (True, False)
+    >>> is_dataset_name("1.23T トークン", regs), is_dataset_name("SFT", regs), is_dataset_name("magpie-sft-v1.0", regs)
+    (False, False, True)
+    """
+    text = normalise_space(text)
+    if not _NAME_LIKE.fullmatch(text) or _TOKENS_ONLY.match(text) or registries["training_method"].lookup(text):
+        return False
+    if " " not in text and re.search(r"[-_/.]", text):  # an identifier ("magpie-sft-v1.0"), even if a method word is in it
+        return True
+    return _kind_from_text(text, registries, "") is None
+
+
 def _resolve_dataset(item: str, registries: Registries, where: str) -> dict:
-    """One dataset mention: raw text, id (registered or minted), per-dataset tokens or size."""
+    """One dataset mention: raw text, id (registered or minted), per-dataset tokens or size.
+
+    A fragment that is not registered and does not read as a name gets no id (``id: null``):
+    it stays raw on the stage and the caller warns about it; phrases are never minted.
+    """
     datasets = registries["dataset"]
     out: dict = {"raw": item}
     m = _ITEM_SIZE.search(item)
@@ -165,8 +202,16 @@ def _resolve_dataset(item: str, registries: Registries, where: str) -> dict:
     if not found:
         spans = datasets.find_in(candidate)
         if spans and spans[0][0] == 0:
-            found = spans[0][2]
-            out["note"] = normalise(candidate)[spans[0][1]:].strip()
+            norm = normalise(candidate)
+            version = _VERSION_TAIL.match(norm, spans[0][1])
+            if version:  # "llm-jp-corpus v3" is not llm-jp-corpus: a version is a dataset of its own
+                name = norm[: version.end()].strip()
+                found = datasets.lookup(name) or (datasets.resolve(name, where) if is_dataset_name(name, registries) else None)
+                rest = norm[version.end():].strip()
+            else:
+                found, rest = spans[0][2], norm[spans[0][1]:].strip()
+            if found and rest:
+                out["note"] = rest
     if not found:
         bare = strip_markup(item)
         while True:
@@ -175,7 +220,9 @@ def _resolve_dataset(item: str, registries: Registries, where: str) -> dict:
                 break
             bare = shorter
         bare = normalise_space(bare)
-        found = datasets.lookup(bare) or datasets.resolve(bare or strip_markup(item), where)
+        found = datasets.lookup(bare)
+        if not found and is_dataset_name(bare, registries):
+            found = datasets.resolve(bare, where)
         stripped = []
     out["id"] = found
     if stripped:
@@ -208,6 +255,7 @@ class TrainingParse:
     stages: list[dict]
     bases: list[tuple[str, str | None]]  # (name, stage kind) this row says it was trained from ("X (base) に対して")
     unknown: bool
+    unparsed: list[str] = field(default_factory=list)  # fragments kept raw: neither a registered dataset nor a name
 
 
 def parse_training(
@@ -222,6 +270,7 @@ def parse_training(
     bases: list[str] = []
     unknown = False
     pending_bases: list[str] = []
+    unparsed: list[str] = []
     for clause in _clauses(lines):
         raw = clause
         text = strip_markup(clause)
@@ -249,13 +298,17 @@ def parse_training(
         if m and (is_model_name(m.group("base")) or re.search(r"親モデル|重みを初期化", text)):
             pending_bases.append(m.group("base").strip())
             text = m.group("rest").strip()
+        if pending_bases and re.fullmatch(r"以下(?:を|の)?(?:実施|手順|学習|のとおり)?[。.]?|the following:?", text, re.I):
+            continue  # "X に対して以下を実施": the stages are the next clauses, the base goes with the first of them
         tokens, tokens_raw, text = find_token_total(text)
         text = normalise_space(text)
         kinds: list[tuple[str, str]]
         data = text
         prefix = None
         colon = re.match(r"^(?P<prefix>[^:：]{1,80}?)\s*[:：]\s*(?P<data>.*)$", text)
-        if colon and not re.match(r"https?$", colon.group("prefix")):
+        if registries["training_method"].lookup(text):  # the whole clause names a method ("Sparse Upcycling で学習")
+            prefix, data, colon = text, "", None
+        elif colon and not re.match(r"https?$", colon.group("prefix")):
             prefix, data = colon.group("prefix"), colon.group("data")
         else:
             tail = _TAIL_METHOD.match(text)
@@ -283,10 +336,13 @@ def parse_training(
                 stage.tokens, stage.tokens_raw = tokens, tokens_raw
             elif tokens_raw:
                 stage.size_raw = tokens_raw
-            stage.datasets = [_resolve_dataset(item, registries, where) for item in items]
+            resolved = [_resolve_dataset(item, registries, where) for item in items]
+            stage.datasets = [d for d in resolved if d["id"]]
+            stage.unparsed = [d["raw"] for d in resolved if not d["id"]]
+            unparsed.extend(stage.unparsed)
             stages.append(stage)
         for base in pending_bases:
             bases.append((base, kinds[0][0] if kinds else None))
         pending_bases = []
     bases.extend((base, None) for base in pending_bases)
-    return TrainingParse(stages=[s.as_dict() for s in stages], bases=bases, unknown=unknown)
+    return TrainingParse(stages=[s.as_dict() for s in stages], bases=bases, unknown=unknown, unparsed=unparsed)

@@ -72,6 +72,10 @@ STAGE_CLASSES: dict[str, str] = {
     "quantisation": "QuantisationActivity",
     "merge": "MergeActivity",
     "fine-tuning": "FineTuningActivity",
+    "reinforcement-learning": "ReinforcementLearningActivity",
+    "post-training": "PostTrainingActivity",
+    "mid-training": "MidTrainingActivity",
+    "upcycling": "UpcyclingActivity",
 }
 
 #: Hugging Face availability marks → individuals of jllm:HFAvailability.

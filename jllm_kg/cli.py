@@ -41,18 +41,31 @@ def main() -> None:
 
 
 @main.command("import")
-@click.argument("readme", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("readme", required=False, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--upstream", "upstream", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="An upstream checkout, a directory in its layout (COMMIT file), or a git repository (with --rev).")
+@click.option("--rev", "rev", default=None, help="With --upstream: the git revision to read (through git show).")
 @click.option("--en", "en", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="English README of the same commit.")
 @click.option("--fr", "fr", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="French README of the same commit.")
 @click.option("--out", "out", type=click.Path(path_type=Path, file_okay=False), required=True, help="Directory to write the catalog entry files into.")
 @click.option("--registries", "registries", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Curated registries directory (default: catalog/registries of this project).")
 @click.option("--commit", "commit", default=None, help="Upstream commit the READMEs come from (recorded as provenance).")
-def import_cmd(readme: Path, en: Path | None, fr: Path | None, out: Path, registries: Path | None, commit: str | None) -> None:
-    """Import the catalog README (ja, with optional en/fr) into YAML entry files."""
-    from graph.catalog_import import run_import
+def import_cmd(readme: Path | None, upstream: Path | None, rev: str | None, en: Path | None, fr: Path | None, out: Path,
+               registries: Path | None, commit: str | None) -> None:
+    """Import the catalog (an upstream revision, or README files: ja with optional en/fr) into YAML entry files."""
+    from graph.importer import run_import, run_upstream_import
 
-    report = run_import(readme, en=en, fr=fr, out=out, registries=registries, commit=commit)
+    if (readme is None) == (upstream is None):
+        raise UserError("give either README (the per-file form) or --upstream DIR, not both or neither")
+    if upstream is not None:
+        if en or fr:
+            raise UserError("--en/--fr are found in the upstream layout: drop them when using --upstream")
+        report = run_upstream_import(upstream, rev=rev, out=out, registries=registries, commit=commit)
+    else:
+        if rev:
+            raise UserError("--rev needs --upstream DIR")
+        report = run_import(readme, en=en, fr=fr, out=out, registries=registries, commit=commit)
     click.echo(report.render())
 
 

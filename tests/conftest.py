@@ -1,6 +1,13 @@
-"""Shared fixtures: where the seed README lives, the shipped catalog, the app and its test client, a CLI runner."""
+"""Shared fixtures: the upstream test data, the seed catalog and store, the app and its test client, a CLI runner.
+
+The shipped ``catalog/`` follows the newest upstream snapshot; the known-answer tests of the
+2024-03-09 seed build from a catalog imported from the seed READMEs once per session. The
+upstream files come from ``../shared``, else from a verified cache (:mod:`tests.shared_data`);
+without either, the tests that need them skip with one reason.
+"""
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -10,7 +17,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from tests.shared_data import require
+from tests.shared_data import located, require
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES_DIR = ROOT / "tests" / "fixtures"
@@ -19,10 +26,39 @@ TOOL_STATE = Path(tempfile.gettempdir()) / "jllm-kg-test-state"
 os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(TOOL_STATE / "hypothesis"))
 
 
+def upstream_snapshots() -> list[Path]:
+    """The upstream snapshot folders (``<date>-<commit>``) in date order; empty when the data is unavailable."""
+    folder, _ = located("upstream")
+    if folder is None:
+        return []
+    return sorted(p for p in folder.iterdir() if (p / "README.md").is_file() and (p / "COMMIT").is_file())
+
+
+@functools.lru_cache(maxsize=1)
+def _seed_catalog(seed: Path) -> Path:
+    from graph.importer import run_import
+
+    out = Path(tempfile.mkdtemp(prefix="jllm-kg-seed-catalog-"))
+    run_import(seed / "README.ja.md", en=seed / "README.en.md", fr=seed / "README.fr.md", out=out, commit="2f152f0")
+    return out
+
+
+def seed_catalog_dir() -> Path:
+    """The seed (2024-03-09, commit 2f152f0) imported with the shipped registries, once per session;
+    skips when the seed READMEs are unavailable."""
+    return _seed_catalog(require("seed"))
+
+
 @pytest.fixture(scope="session")
 def seed_dir() -> Path:
     """The upstream seed READMEs ($JLLM_KG_SEED_DIR, ../shared/seed, or the verified cache); skip when none."""
     return require("seed")
+
+
+@pytest.fixture(scope="session")
+def seed_catalog() -> Path:
+    """The seed imported into a catalog directory (see :func:`seed_catalog_dir`)."""
+    return seed_catalog_dir()
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -36,11 +72,12 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
 
 @pytest.fixture(scope="session")
 def seed_store_path(tmp_path_factory) -> Path:
-    """An on-disk store built once per session from the shipped catalog (read it, never write it)."""
+    """An on-disk store built once per session from the seed catalog (read it, never write it)."""
     from graph.build import build_store
 
+    catalog = seed_catalog_dir()
     path = tmp_path_factory.mktemp("seed-store") / "store"
-    build_store(store_path=path, echo=lambda *a, **k: None)
+    build_store(catalog_dir=catalog, store_path=path, echo=lambda *a, **k: None)
     return path
 
 
@@ -53,7 +90,7 @@ def make_app(store_path: Path) -> Flask:
 
 @pytest.fixture(scope="session")
 def app(seed_store_path):
-    """The app serving the store built from the shipped catalog."""
+    """The app serving the store built from the seed catalog."""
     return make_app(seed_store_path)
 
 

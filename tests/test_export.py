@@ -12,6 +12,7 @@ from rdflib.compare import isomorphic
 from pyoxigraph import NamedNode, RdfFormat, Store
 
 from graph.build import build_store
+from tests.conftest import seed_catalog_dir
 from graph.errors import UserError
 from graph.export import FORMATS, export_store, serialize_store
 from graph.settings import DEFAULT_BASE
@@ -24,7 +25,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "catalog"
 @pytest.fixture(scope="module")
 def seed_store(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("export") / "store"
-    build_store(store_path=path, echo=lambda *a, **k: None)
+    build_store(catalog_dir=seed_catalog_dir(), store_path=path, echo=lambda *a, **k: None)
     return path
 
 

@@ -13,6 +13,7 @@ import pytest
 from pyoxigraph import NamedNode, Quad, Store
 
 from graph.build import build_store
+from tests.conftest import seed_catalog_dir
 from graph.errors import UserError
 from graph.settings import DEFAULT_BASE
 from graph.store import generations, open_store
@@ -46,7 +47,7 @@ def fixture_store(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def seed_store(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("seed") / "store"
-    build_store(store_path=path, echo=lambda *a, **k: None)
+    build_store(catalog_dir=seed_catalog_dir(), store_path=path, echo=lambda *a, **k: None)
     return path
 
 
@@ -218,9 +219,23 @@ def test_seed_descendants_of_llama_2(seed_store):
 def test_seed_counts_and_sections(seed_store):
     store = open_store(seed_store)
     families = select(store, "SELECT (COUNT(DISTINCT ?f) AS ?n) WHERE { ?f a jllm:ModelFamily }")[0][0]
-    assert int(families) == sum(
-        1 for path in (Path(__file__).parents[1] / "catalog" / "models").glob("*.yaml")
+    assert int(families) == 128 == sum(
+        1 for path in (seed_catalog_dir() / "models").glob("*.yaml")
         for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("- id: "))
     # every family sits in a section of the SKOS scheme
     assert select(store, """SELECT (COUNT(?f) AS ?n) WHERE { ?f a jllm:ModelFamily
         FILTER NOT EXISTS { ?f jllm:section ?s . ?s <http://www.w3.org/2004/02/skos/core#inScheme> <section> } }""") == [("0",)]
+
+
+def test_rows_kept_aside_under_other_are_reported_by_the_build(tmp_path):
+    """A row import could not read (other/<section>.yaml) is no entity: the build names it rather than drop it silently."""
+    cat = tmp_path / "catalog"
+    shutil.copytree(FIXTURE, cat)
+    (cat / "other").mkdir()
+    (cat / "other" / "mystery.yaml").write_text(
+        "section: mystery\nrows:\n- source: {file: README.md, line: 321}\n  cells: {name: '[X](https://example.org)'}\n",
+        encoding="utf-8")
+    lines: list[str] = []
+    build_store(catalog_dir=cat, store_path=tmp_path / "store", echo=lines.append)
+    assert "rows kept aside by import (under other/, not in the graph): 1" in lines
+    assert "  other/mystery.yaml: README.md:321 (section mystery)" in lines

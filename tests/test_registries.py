@@ -18,14 +18,14 @@ SEED = located("seed")[0] or SHARED_DIR / "seed"  # tests/shared_data.py: ../sha
 STAGE_KINDS = {
     "pre-training", "continual-pre-training", "instruction-tuning", "instruction-tuning-full",
     "instruction-tuning-lora", "dpo", "ppo", "steerlm", "distillation", "quantisation", "merge",
-    "fine-tuning",
+    "fine-tuning", "reinforcement-learning", "post-training", "mid-training", "upcycling",
 }
 #: registry -> keys allowed besides id/labels/aliases/url
 EXTRA_KEYS = {
     "datasets": {"part_of", "language"},
     "organisations": {"type", "parent", "scholar"},
     "licences": {"spdx", "iri", "commercial_use", "note"},
-    "foundation-models": {"developer", "architecture", "paper", "hf", "parent"},
+    "foundation-models": {"developer", "architecture", "paper", "hf", "parent", "series"},
     "architectures": {"parent"},
     "training-methods": {"kind", "parent"},
 }
@@ -36,6 +36,7 @@ REFERENCES = {
     ("foundation-models", "developer"): "organisations",
     ("foundation-models", "architecture"): "architectures",
     ("foundation-models", "parent"): "foundation-models",
+    ("foundation-models", "series"): "foundation-models",
     ("architectures", "parent"): "architectures",
     ("training-methods", "parent"): "training-methods",
 }
@@ -124,13 +125,14 @@ def test_licences_spdx_iri_and_commercial_use() -> None:
 def test_people_have_scholar_pages() -> None:
     people = [e for e in load("organisations") if e["type"] == "person"]
     assert {p["id"] for p in people} >= {"hiroyuki-osone", "benjamin-clavie"}
-    assert all(p["scholar"].startswith("https://scholar.google.") for p in people)
+    # a scholar page where one is known; people known only by a Hugging Face account link that instead
+    assert all(p.get("scholar", "https://scholar.google.").startswith("https://scholar.google.") for p in people)
     assert all(e["type"] in ("organization", "person") for e in load("organisations"))
 
 
 def test_stage_kinds() -> None:
     methods = by_id("training-methods")
-    assert set(methods) == STAGE_KINDS
+    assert STAGE_KINDS <= set(methods), "every stage kind has a method entry of the same id"
     assert all(m["kind"] in STAGE_KINDS for m in methods.values())
 
 

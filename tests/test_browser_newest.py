@@ -1,0 +1,64 @@
+"""The lineage pages of Llama 2 and of the Llama 3 series model Llama 3, on the shipped (newest) catalog,
+in headless Chromium against the real server; screenshots go to test-artifacts/newest-*.png."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from graph.build import build_store
+from tests.test_browser import ARTIFACTS, _free_port, browser, page  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def newest_server(tmp_path_factory):
+    """``jllm-kg serve`` on a store built from the shipped catalog (upstream 6fe70a0)."""
+    store = tmp_path_factory.mktemp("newest-store") / "store"
+    build_store(store_path=store, echo=lambda *a, **k: None)
+    port = _free_port()
+    log = tmp_path_factory.mktemp("newest-server") / "server.log"
+    cmd = [sys.executable, "-m", "jllm_kg.cli", "serve", "--store", str(store), "--port", str(port), "--workers", "1"]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1], stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(url + "/", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"server did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.mark.parametrize("model, label, descendants", [
+    # README.md:149 Llama 3 Swallow 8B and README.md:152 Llama 3 ELYZA JP 8B name "Llama 3" as their base;
+    # README.md:446 Llama-3-EvoVLM-JP-v2 merges Llama-3-ELYZA-JP-8B
+    ("llama-3", "Llama 3", {"Llama 3 Swallow 8B", "Llama 3 ELYZA JP 8B", "Llama-3-EvoVLM-JP-v2"}),
+    # houou-7b through Youri 7B, Swallow 7B directly
+    ("llama-2", "Llama 2", {"Youri 7B", "houou-7b", "Swallow 7B"}),
+])
+def test_lineage_page_of_a_base_model(newest_server, page, model, label, descendants):  # noqa: F811
+    page.goto(f"{newest_server}/model/{model}")
+    assert page.inner_text("h1") == label
+    svg = page.locator("svg.lineage")
+    assert svg.is_visible()
+    titles = set(svg.locator("a > title").all_text_contents())
+    assert descendants <= titles, descendants - titles
+    page.screenshot(path=str(ARTIFACTS / f"newest-{model}.png"), full_page=True)
