@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   need=()
   command -v rapper >/dev/null 2>&1 || need+=(raptor2-utils)
+  dpkg -s libseccomp2 >/dev/null 2>&1 || need+=(libseccomp2)  # the query processes' network filter
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   dpkg -s fonts-ipafont-gothic >/dev/null 2>&1 || need+=(fonts-ipafont-gothic)  # Japanese glyphs in screenshots
   if [ ${#need[@]} -gt 0 ]; then

@@ -72,6 +72,5 @@ def serve(store_path: Path, host: str = "127.0.0.1", port: int = 8000, workers: 
          f"{config['memory_mb']} MB memory cap")
     Granian("server.front:create_front", factory=True, address=host, port=port, interface=Interfaces.RSGI,
             workers=1, runtime_threads=1, backlog=2048, respawn_failed_workers=True,
-            task_impl=os.environ.get("JLLM_KG_TASK_IMPL", "asyncio"),
             http1_settings=HTTP1Settings(header_read_timeout=int(float(config["header_timeout"]) * 1000)),
             log_enabled=True, log_level="warning").serve()

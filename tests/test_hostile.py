@@ -276,3 +276,30 @@ def test_access_log_line_per_request(seed_store_path, tmp_path):
     lines = log.read_text().splitlines()
     assert any('"GET /sparql?query=ASK' in line and " 200 " in line and line.endswith("ms") for line in lines)
     assert any('"GET /nothing-here" 404 ' in line for line in lines)
+
+
+def test_a_killed_process_ends_only_its_own_request(live):
+    """Keep-alive connections live in the front: the connection whose request timed out, and another
+    connection open at the same time, both go on serving after the process was killed."""
+    import http.client
+    from urllib.parse import urlencode
+
+    def ask(conn: http.client.HTTPConnection, query: str) -> tuple[int, bytes]:
+        conn.request("POST", "/sparql", urlencode({"query": query}),
+                     {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/sparql-results+json"})
+        response = conn.getresponse()
+        return response.status, response.read()
+
+    slow = http.client.HTTPConnection("127.0.0.1", live.port, timeout=30)
+    other = http.client.HTTPConnection("127.0.0.1", live.port, timeout=30)
+    try:
+        assert ask(other, f"ASK {{}} # before {time.time()}")[0] == 200
+        status, _ = ask(slow, "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }")
+        assert status == 503
+        slow_socket, other_socket = slow.sock, other.sock
+        assert ask(slow, f"ASK {{}} # after {time.time()}") == (200, b'{"head":{},"boolean":true}')
+        assert ask(other, f"ASK {{}} # after {time.time()}")[0] == 200
+        assert slow.sock is slow_socket and other.sock is other_socket  # the same connections, kept alive
+    finally:
+        slow.close()
+        other.close()
