@@ -45,20 +45,25 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.register(app)
     for name in settings.get("blueprints", BLUEPRINTS):
         app.register_blueprint(__import__(name, fromlist=["bp"]).bp)
-    max_age = int(settings["max_age"])
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        """CORS for the read-only data, nosniff everywhere, CSP on pages, caching of answers."""
-        response.headers.setdefault("Access-Control-Allow-Origin", "*")
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        if response.mimetype == "text/html":
-            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-            response.headers["X-Frame-Options"] = "DENY"
-            response.headers["Referrer-Policy"] = "same-origin"
-        if response.status_code == 200 and "Cache-Control" not in response.headers \
-                and request.method in ("GET", "HEAD", "POST") and "Authorization" not in request.headers:
-            response.headers["Cache-Control"] = f"public, max-age={max_age}"
+        for name, value in response_headers(app, response.status_code, response.mimetype or "", request.method,
+                                             "Authorization" in request.headers):
+            if name not in response.headers or name == "X-Content-Type-Options":
+                response.headers[name] = value
         return response
 
     return app
+
+
+def response_headers(app: Flask, status: int, content_type: str, method: str, authorized: bool) -> list[tuple[str, str]]:
+    """The headers every answer gets: CORS for the read-only data, nosniff, CSP on pages, and
+    ``Cache-Control: public`` on successful reads (what the front caches)."""
+    headers = [("Access-Control-Allow-Origin", "*"), ("X-Content-Type-Options", "nosniff")]
+    if content_type.split(";")[0].strip() == "text/html":
+        headers += [("Content-Security-Policy", CONTENT_SECURITY_POLICY), ("X-Frame-Options", "DENY"),
+                    ("Referrer-Policy", "same-origin")]
+    if status == 200 and method in ("GET", "HEAD", "POST") and not authorized:
+        headers.append(("Cache-Control", f"public, max-age={int(app.extensions['jllm']['config']['max_age'])}"))
+    return headers

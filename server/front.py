@@ -7,8 +7,8 @@ a slow or idle client holds only a coroutine. Then:
 1. a cacheable request (GET/HEAD, or a SPARQL query sent by POST) is looked up in the response
    cache (:mod:`server.cache`) under the current store generation and its normalised form —
    a hit is answered here, with ``ETag``/``304``;
-2. otherwise the request goes whole to a query process (:mod:`server.pool`), which runs the
-   Flask app; the front enforces the deadline and the memory cap by ending that process.
+2. otherwise the request goes whole to a query process (:mod:`server.pool`, :mod:`server.process`);
+   the front enforces the deadline and the memory cap by ending that process.
 
 Every request gets one access-log line (method, path, status, bytes, ms) unless turned off.
 """
@@ -27,12 +27,9 @@ from server.cache import Entry, ResponseCache, etag
 from server.config import load_config, query_processes, memory_per_process
 from server.execution import StoreHandle
 from server.pool import Pool, Refusal
-from server.errors import ApiError
-from server.process import Request, environ
-from server.sparql import job_for, query_answer
-from werkzeug.wrappers import Request as WerkzeugRequest
+from server.process import Request
+from server.sparql import SPARQL_PATHS
 
-SPARQL_PATHS = ("/sparql", "/sparql/")
 FORM = "application/x-www-form-urlencoded"
 QUERY = "application/sparql-query"
 #: Headers the front sets itself (granian frames the body).
@@ -114,8 +111,6 @@ class Front:
         self.cache = ResponseCache(int(config["cache_mb"]) << 20)
         self.log = None if config["access_log"] in ("off", "0", "") else config["access_log"]
         self._log_file = sys.stderr if self.log == "-" else (open(self.log, "a", buffering=1) if self.log else None)
-        self.root = config["public_url"] or ""
-        self.cache_control = f"public, max-age={int(config['max_age'])}"
         self.pool: Pool | None = None
         self._ready: asyncio.Event | None = None
         self._modified: dict[str, str] = {}
@@ -214,17 +209,9 @@ class Front:
         request: Request = (method, path, query, list(scope.headers.items()), body, scope.scheme,
                             scope.server, scope.client)
         try:
-            job = job_for(WerkzeugRequest(environ(request)), self.config, self.root) if path in SPARQL_PATHS else None
-            if job is not None:  # the common case, without Flask: the query process only runs the job
-                outcome, generation = await self.pool.call(("job", job), self.timeout)
-                status, out_headers, out_body = query_answer(outcome)
-                out_headers += [*_BASE_HEADERS, ("cache-control", self.cache_control)]
-            else:
-                status, out_headers, out_body, generation = await self.pool.call(("http", request), self.timeout)
+            status, out_headers, out_body, generation = await self.pool.call(request, self.timeout)
         except Refusal as refusal:
             return self._error(protocol, refusal.status, refusal.message)
-        except ApiError as err:
-            return self._error(protocol, err.status, err.message, list(err.headers.items()))
         out_headers = [(k, v) for k, v in out_headers if k.lower() not in _HOP]
         tag = None
         if key is not None and status == 200 and any(

@@ -18,8 +18,13 @@ import sys
 import threading
 from typing import Any
 
+from werkzeug.wrappers import Request as Request_
+
 from server import wire
-from server.worker import Outcome, run_job
+from server.app import response_headers
+from server.errors import ApiError
+from server.sparql import SPARQL_PATHS, job_for, query_answer
+from server.worker import run_job
 
 #: How the front starts a query process: ``python -c BOOT <fd>``; the configuration comes as the
 #: first message on the socket (never on the command line, where ``ps`` would show the update token).
@@ -30,9 +35,8 @@ STACK_BYTES = 256 * 1024 * 1024
 
 #: (method, path, query string, headers, body, scheme, server "host:port", client "addr:port")
 Request = tuple[str, str, str, list[tuple[str, str]], bytes, str, str, str]
-#: (status, headers, body, store generation used) for an ``("http", Request)`` message;
-#: (Outcome, generation) for a ``("job", Job)`` message.
-Reply = tuple
+#: (status, headers, body, store generation used)
+Reply = tuple[int, list[tuple[str, str]], bytes, str]
 
 
 def environ(request: Request) -> dict[str, Any]:
@@ -88,18 +92,26 @@ def serve(sock: socket.socket, config: dict) -> None:
     wire.send(sock, ("ready", os.getpid()))
     while True:
         try:
-            kind, payload = wire.receive(sock)
+            request = wire.receive(sock)
         except (EOFError, OSError):
             return
-        if kind == "job":  # a SPARQL query the front has already read, checked and negotiated
-            try:
-                outcome = run_job(handle.store(), payload)
-            except OSError as err:
-                outcome = Outcome(503, error=f"cannot open the store: {err}")
-            wire.send(sock, (outcome, handle.generation()))
-        else:
-            status, headers, body = call(app, payload)
-            wire.send(sock, (status, headers, body, handle.generation()))
+        status, headers, body = respond(app, request)
+        wire.send(sock, (status, headers, body, handle.generation()))
+
+
+def respond(app, request: Request) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The answer to ``request``: a SPARQL query through the endpoint's own functions without the
+    Flask dispatch around them (the hot path), anything else through the Flask app."""
+    if request[1] in SPARQL_PATHS:
+        shared = app.extensions["jllm"]
+        try:
+            job = job_for(Request_(environ(request)), shared["config"], app.config.get("PUBLIC_URL", ""))
+            if job is not None:
+                status, headers, body = query_answer(run_job(shared["store"].store(), job))
+                return status, headers + response_headers(app, status, headers[0][1], request[0], False), body
+        except (ApiError, OSError):
+            pass  # the Flask app renders errors in the one shape (JSON or text, as the client prefers)
+    return call(app, request)
 
 
 def main() -> None:

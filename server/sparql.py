@@ -25,6 +25,8 @@ from server.urls import public_root, public_url
 from server.worker import Job, Outcome
 
 bp = Blueprint("sparql", __name__)
+#: The endpoint's paths (the front and the query processes route on them too).
+SPARQL_PATHS = ("/sparql", "/sparql/")
 
 CHUNK = 64 * 1024
 CORS = {
@@ -95,8 +97,8 @@ def _endpoint() -> str:
     return public_url(request.path)
 
 
-@bp.route("/sparql", methods=["GET", "POST", "OPTIONS"])
-@bp.route("/sparql/", methods=["GET", "POST", "OPTIONS"])
+@bp.route(SPARQL_PATHS[0], methods=["GET", "POST", "OPTIONS"])
+@bp.route(SPARQL_PATHS[1], methods=["GET", "POST", "OPTIONS"])
 def sparql() -> Response:
     """Answer one SPARQL protocol request."""
     if request.method == "OPTIONS":
