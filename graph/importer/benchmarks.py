@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from graph.markdown_doc import Cell, Section, normalise_space, slug
+from graph.markdown_doc import Cell, Row, Section, normalise_space, slug
 
 
 class Benchmarks:
@@ -59,7 +59,7 @@ class Benchmarks:
             bid, n = f"{base}-{n}", n + 1
         return bid
 
-    def _benchmark_row(self, sec: Section, path: list[Section], tpos: int, rpos: int, row, cells: dict[str, Cell],
+    def _benchmark_row(self, sec: Section, path: list[Section], tpos: int, rpos: int, row: Row, cells: dict[str, Cell],
                        keys: list[str]) -> dict:
         """A row of a benchmark table (one table per category): name and link, developer, facts of the description."""
         name_cell = cells.get("name") or row.cells[0]

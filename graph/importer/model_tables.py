@@ -6,7 +6,7 @@ import re
 from graph.cells import assign, hf_repo, infer_variant_parents, parse_context, parse_size
 from graph.columns import COLUMNS
 from graph.importer.sections import default_stage
-from graph.markdown_doc import Cell, normalise_space
+from graph.markdown_doc import Cell, Row, Section, Table, normalise_space
 from graph.registry import normalise
 from graph.training import parse_training
 
@@ -30,7 +30,9 @@ CELL_PARSERS: dict[str, tuple[str, str, bool]] = {
 class ModelTables:
     """Mixin of :class:`graph.importer.walk.Importer`: rows of model tables."""
 
-    def _family(self, sec, path, tpos, rpos, table, row, cells: dict[str, Cell], keys, kind) -> dict:
+    def _family(self, sec: Section, path: list[Section], tpos: int, rpos: int, table: Table, row: Row,
+                cells: dict[str, Cell], keys: list[str], kind: str) -> dict:
+        """One model family from a row of a model table (``tpos``-th table of ``sec``, ``rpos``-th row)."""
         where = self.where(row.line)
         name_cell = cells.get("name") or row.cells[0]
         key_links = {link.href for c in row.cells for link in c.links}

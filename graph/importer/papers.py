@@ -4,13 +4,14 @@ from __future__ import annotations
 import re
 
 from graph.cells import arxiv_id, parse_date
-from graph.markdown_doc import Cell, Section, Table, normalise_space, slug, strip_markup
+from graph.markdown_doc import Cell, Row, Section, Table, normalise_space, slug, strip_markup
 
 
 class Papers:
     """Mixin of :class:`graph.importer.walk.Importer`: paper rows."""
 
-    def _paper(self, sec: Section, table: Table, row, cells: dict[str, Cell], keys) -> dict:
+    def _paper(self, sec: Section, table: Table, row: Row, cells: dict[str, Cell], keys: list[str]) -> dict:
+        """A paper row: the architecture or method it introduces, date, venue, link and arXiv id."""
         first = row.cells[0]
         paper_cell = cells.get("paper")
         link = paper_cell.links[0] if paper_cell and paper_cell.links else None

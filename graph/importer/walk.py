@@ -13,7 +13,7 @@ from graph.importer.model_tables import ModelTables
 from graph.importer.papers import Papers
 from graph.importer.report import Report
 from graph.importer.sections import PAPER_KEYS, is_domain_specific, section_kind, table_type
-from graph.markdown_doc import Cell, Document, Section, Table, align_section_ids, slug
+from graph.markdown_doc import Cell, Document, Row, Section, Table, align_section_ids, slug
 from graph.registry import Registries
 
 ROW_ERRORS = (ValueError, KeyError, IndexError)
@@ -70,7 +70,7 @@ class Importer(ModelTables, BaseModels, Developers, Licences, Architectures, Ben
         tables = other.sections[sid].tables
         return tables[tpos] if tpos < len(tables) else None
 
-    def _aligned_row(self, lang: str, sid: str, tpos: int, rpos: int, key_links: set[str]):
+    def _aligned_row(self, lang: str, sid: str, tpos: int, rpos: int, key_links: set[str]) -> Row | None:
         """The row of another language's README that translates this one: the row sharing the most
         links (rows are sometimes ordered differently), else the row at the same position."""
         table = self._aligned_table(lang, sid, tpos)
@@ -190,7 +190,7 @@ class Importer(ModelTables, BaseModels, Developers, Licences, Architectures, Ben
             written += 1
         self.report.entries[label] = written
 
-    def _keep_raw(self, sec: Section, row, cells: dict[str, Cell], err: Exception) -> None:
+    def _keep_raw(self, sec: Section, row: Row, cells: dict[str, Cell], err: Exception) -> None:
         """Keep a row that could not be parsed as a generic raw row, with a warning naming its line."""
         self.report.warnings.append(
             f"{self.where(row.line)}: row could not be parsed ({type(err).__name__}: {err}); kept raw in other/{sec.id}.yaml")
