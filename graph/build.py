@@ -46,7 +46,7 @@ def dataset_quads(catalog_dir: Path, iris: Iris, echo: Callable[..., None] | Non
         for where in cat.kept_aside:
             echo(f"  {where}")
     quads = catalog_quads(cat, iris)
-    return quads, describe(quads, iris, cat.commit, build_date()), cat.commit
+    return quads, describe(quads, iris, cat.commit, build_date(), cat.date), cat.commit
 
 
 def graph_summary(quads: list[Quad], iris: Iris) -> list[str]:

@@ -33,10 +33,12 @@ def _partition_iri(dataset: NamedNode, kind: str, iri: str) -> NamedNode:
     return NamedNode(f"{dataset.value}/{kind}/{name}")
 
 
-def describe(quads: Iterable[Quad], iris: Iris, commit: str | None, build_date: str) -> list[Quad]:
+def describe(quads: Iterable[Quad], iris: Iris, commit: str | None, build_date: str,
+             source_date: str | None = None) -> list[Quad]:
     """The description of the dataset made of ``quads``, as quads in ``<base>graph/void``.
 
-    ``build_date`` is an ``xsd:dateTime`` lexical form. Counts are over the given quads (the
+    ``build_date`` is an ``xsd:dateTime`` lexical form; ``source_date`` (``YYYY-MM-DD``) is the
+    date of the upstream commit, put on the upstream revision as ``dcterms:date``. Counts are over the given quads (the
     description itself excluded).
     """
     quads = list(quads)
@@ -72,7 +74,11 @@ def describe(quads: Iterable[Quad], iris: Iris, commit: str | None, build_date: 
     add(d, FOAF.homepage, NamedNode(UPSTREAM_REPO))
     if commit:
         add(d, JLLM.sourceCommit, text(commit))
-        add(d, PROV.wasDerivedFrom, NamedNode(f"{UPSTREAM_REPO}/tree/{commit}"))
+        revision = NamedNode(f"{UPSTREAM_REPO}/tree/{commit}")
+        add(d, PROV.wasDerivedFrom, revision)
+        add(revision, DCTERMS.identifier, text(commit))
+        if source_date:
+            add(revision, DCTERMS.date, Literal(source_date[:10], datatype=XSD.date))
     add(d, DCTERMS.issued, Literal(build_date, datatype=XSD.dateTime))
     add(d, VOID.uriSpace, text(iris.base))
     add(d, VOID.sparqlEndpoint, NamedNode(iris.base + "sparql"))

@@ -11,6 +11,8 @@ PREFIXES = """
 PREFIX jllm: <https://w3id.org/jllm-kg/ontology#>
 PREFIX schema: <http://schema.org/>
 PREFIX fair4ml: <https://w3id.org/fair4ml#>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX dcterms: <http://purl.org/dc/terms/>
 """
 CLASS_COUNTS = PREFIXES + """
 SELECT ?class (COUNT(DISTINCT ?s) AS ?n) WHERE {
@@ -59,6 +61,30 @@ def _entries(store: Store, query: str, var: str, base: str, lang: str) -> list[E
             count = row["n"]
             out.append(Entry(label(store, node, lang, base), href(store, node.value, base), int(count.value) if count else 0))
     return out
+
+
+SOURCE_REVISION = PREFIXES + """
+SELECT ?commit ?revision ?date WHERE {
+  ?dataset a <http://rdfs.org/ns/void#Dataset> ; jllm:sourceCommit ?commit ; prov:wasDerivedFrom ?revision .
+  ?revision dcterms:identifier ?commit .
+  OPTIONAL { ?revision dcterms:date ?date }
+} LIMIT 1"""
+
+
+@dataclass(frozen=True)
+class Revision:
+    """The upstream commit the graph was built from, its date and its page."""
+
+    commit: str
+    href: str
+    date: str | None
+
+
+def source_revision(store: Store) -> Revision | None:
+    """The upstream revision the served graph shows (from its VoID description), or None."""
+    for row in store.query(SOURCE_REVISION, use_default_graph_as_union=True):
+        return Revision(row["commit"].value, row["revision"].value, row["date"].value if row["date"] else None)
+    return None
 
 
 def class_counts(store: Store, base: str, lang: str) -> list[Entry]:

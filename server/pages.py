@@ -12,7 +12,7 @@ from graph.errors import SourceError
 from graph.vocab import PREFIXES
 from server.errors import ApiError
 from server.describe import local_path
-from server.browse import browse_lists, class_counts, families_by_section
+from server.browse import browse_lists, class_counts, families_by_section, source_revision
 from server.resources import (DATA_FORMATS, HTML, page_html, current_base, current_store, generation_cache, link_header,
                               negotiate, not_acceptable, page_lang, serialize)
 from server.search import search
@@ -60,7 +60,7 @@ def home() -> Response:
     store, base = current_store(), current_base()
     html = render_template("home.html", lang=lang, counts=class_counts(store, base, lang),
                            sections=families_by_section(store, base, lang), lists=browse_lists(store, base, lang),
-                           queries=_queries(lang))
+                           queries=_queries(lang), source=source_revision(store))
     resp = Response(html, mimetype="text/html")
     resp.headers["Link"] = '</dump.ttl>; rel="alternate"; type="text/turtle", </.well-known/void>; rel="describedby"; type="text/turtle"'
     resp.vary.add("Accept-Language")

@@ -16,7 +16,7 @@ from pyoxigraph import serialize
 from graph.settings import base_iri
 from server import execution
 from server.errors import ApiError
-from graph.formats import GRAPHS, RESULTS, by_name
+from graph.formats import GRAPHS, HTML, RESULTS, by_name
 from server.lexer import add_using, has_using_clause
 from server.negotiation import best
 from server.protocol import Operation, read_operation
@@ -114,10 +114,11 @@ def sparql() -> Response:
 
 
 def _description() -> Response:
-    offered = [f.media_type for f in GRAPHS]
-    if request.accept_mimetypes.best_match([*offered, "text/html"]) == "text/html":
+    """The Service Description (``?format=`` or ``Accept``); a browser is sent to the editor."""
+    _, fmt_name = _formats(request) if request.args.get("format") or request.args.get("output") else (None, None)
+    if fmt_name is None and best(request.headers.get("Accept"), (*GRAPHS, HTML)) is HTML:
         return redirect(url_for("sparql_editor.editor"), 303)  # a person: the editor, which links this description
-    fmt = best(request.headers.get("Accept"), GRAPHS)
+    fmt = by_name(fmt_name) if fmt_name else best(request.headers.get("Accept"), GRAPHS)
     if fmt is None:
         raise ApiError(406, "the service description is RDF: accept one of " + ", ".join(f.media_type for f in GRAPHS))
     config = execution.state()["config"]

@@ -161,3 +161,31 @@ def test_a_broken_query_file_is_named_not_hidden(client, tmp_path, monkeypatch):
     assert "broken.rq" in r.get_json()["error"]
     assert client.get("/").status_code == 200               # the home page and the editor still work
     assert client.get("/sparql-editor").status_code == 200
+
+
+def test_home_names_the_upstream_commit_and_date(tmp_path):
+    """The shipped catalog's home page says which upstream commit (and its date) it shows."""
+    import yaml
+
+    from graph.build import build_store
+    from tests.conftest import ROOT, make_app
+
+    source = yaml.safe_load((ROOT / "catalog" / "sections.yaml").read_text(encoding="utf-8"))["source"]
+    store = tmp_path / "store"
+    build_store(store_path=store, echo=lambda *a, **k: None)
+    html = make_app(store).test_client().get("/?lang=en").get_data(as_text=True)
+    commit = str(source["commit"])
+    assert f'href="https://github.com/llm-jp/awesome-japanese-llm/tree/{commit}"' in html
+    assert f"<code>{commit[:7]}</code>" in html and f"({source['date']})" in html
+
+
+def test_sparql_opened_by_a_browser_leads_to_the_editor(client):
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    response = client.get("/sparql", headers={"Accept": browser})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/sparql-editor")
+    described = client.get("/sparql", headers={"Accept": "*/*"})  # curl and SPARQL clients: the description
+    assert described.status_code == 200 and described.mimetype == "text/turtle"
+    linked = client.get("/sparql?format=ttl", headers={"Accept": browser})  # the editor's link to it
+    assert linked.status_code == 200 and linked.mimetype == "text/turtle" and b"sd:Service" in linked.data
+    editor = client.get("/sparql-editor").get_data(as_text=True)
+    assert 'href="/sparql?format=ttl"' in editor
