@@ -213,3 +213,18 @@ def test_plain_form_renders_javascript_iris_as_text(server, page):
     page.wait_for_selector("#plain-results table tbody tr", timeout=20000)
     assert "javascript:void" in page.inner_text("#plain-results")
     _no_script_links(page, "#plain-results")
+
+
+def test_sparql_opened_in_a_browser_is_the_editor_page(server, page):
+    """A person who opens the endpoint's URL gets the editor (linking the service description), not raw Turtle;
+    the page runs under the site's Content-Security-Policy without violations."""
+    violations: list[str] = []
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    response = page.goto(server + "/sparql")
+    assert response is not None and response.ok
+    assert page.url.endswith("/sparql-editor")
+    assert "Content-Security-Policy" in {k.title(): v for k, v in response.all_headers().items()}
+    link = page.locator("a[rel=describedby]")
+    assert link.get_attribute("href") == "/sparql?format=ttl"
+    page.screenshot(path=str(ARTIFACTS / "sparql-page.png"), full_page=True)
+    assert violations == []
