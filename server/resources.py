@@ -215,6 +215,14 @@ def ontology(ext: str | None = None) -> Response:
     return respond(NamedNode(base + "ontology"), "/ontology", fixed, html, lambda: ontology_triples(store))
 
 
+@bp.route("/context.jsonld")
+def jsonld_context() -> Response:
+    """The JSON-LD context of the ontology's terms (``ontology/context.jsonld``), for compacting our JSON-LD."""
+    from ontology import PATH
+
+    return Response((PATH / "context.jsonld").read_bytes(), content_type="application/ld+json")
+
+
 @bp.route("/describe")
 def describe_outside() -> Response:
     """Pages for IRIs outside the base that the graph describes (SPDX licences): ``?iri=``."""

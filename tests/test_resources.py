@@ -205,3 +205,11 @@ def test_variants_table_shows_only_columns_with_values(client, seed_store_path, 
     assert "🤗" not in html
     if any(v["url"] for v in page.variants):
         assert '<span class="hf" title="Hugging Face">HF</span>' in table
+
+
+def test_the_jsonld_context_is_served_and_names_the_ontology(client):
+    import json
+
+    response = client.get("/context.jsonld")
+    assert response.status_code == 200 and response.mimetype == "application/ld+json"
+    assert json.loads(response.data)["@context"]["jllm"] == "https://w3id.org/jllm-kg/ontology#"
