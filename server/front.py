@@ -167,6 +167,8 @@ class Front:
                 raise BodyTooLarge()
             if int(length) == 0:
                 return b""
+            async with asyncio.timeout(self.body_timeout):  # framed by Content-Length: read it in one call
+                return await protocol()
         elif "transfer-encoding" not in headers:
             return b""
 

@@ -119,9 +119,12 @@ class Pool:
         """The reply of a query process to ``request``, within ``timeout`` seconds (else :class:`Refusal`)."""
         started = time.monotonic()
         try:
-            process = await asyncio.wait_for(self._idle.get(), timeout)
-        except asyncio.TimeoutError:
-            raise Refusal(503, f"all {self.size} query processes stayed busy for {timeout:g} s; try again later") from None
+            process = self._idle.get_nowait()  # the common case: no timer needed
+        except asyncio.QueueEmpty:
+            try:
+                process = await asyncio.wait_for(self._idle.get(), timeout)
+            except asyncio.TimeoutError:
+                raise Refusal(503, f"all {self.size} query processes stayed busy for {timeout:g} s; try again later") from None
         process.deadline, process.timeout = started + timeout, timeout
         process.busy = True
         try:
