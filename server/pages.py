@@ -78,11 +78,16 @@ def search_page(ext: str | None = None) -> Response:
     hits = search(current_store(), query, current_base(), lang) if query.strip() else []
     as_json = ext == "json" or (ext is None and request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json")
     if as_json:
-        return jsonify({"ok": True, "query": query, "count": len(hits),
+        resp = jsonify({"ok": True, "query": query, "count": len(hits),
                         "results": [{"iri": h.iri, "label": h.label, "type": h.type_label, "href": h.href} for h in hits]})
-    json_url = "/search.json?" + urlencode({"q": query, "lang": lang})
-    resp = Response(render_template("search.html", lang=lang, query=query, search_query=query, hits=hits, json_url=json_url), mimetype="text/html")
-    resp.headers["Link"] = f'<{json_url}>; rel="alternate"; type="application/json"'
+    else:
+        json_url = "/search.json?" + urlencode({"q": query, "lang": lang})
+        resp = Response(render_template("search.html", lang=lang, query=query, search_query=query, hits=hits,
+                                        json_url=json_url), mimetype="text/html")
+        resp.headers["Link"] = f'<{json_url}>; rel="alternate"; type="application/json"'
+    resp.vary.add("Accept-Language")  # labels in the client's language unless ?lang= says
+    if ext is None:
+        resp.vary.add("Accept")  # HTML or JSON by Accept
     return resp
 
 

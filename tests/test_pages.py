@@ -189,3 +189,12 @@ def test_sparql_opened_by_a_browser_leads_to_the_editor(client):
     assert linked.status_code == 200 and linked.mimetype == "text/turtle" and b"sd:Service" in linked.data
     editor = client.get("/sparql-editor").get_data(as_text=True)
     assert 'href="/sparql?format=ttl"' in editor
+
+
+def test_search_says_what_its_body_depends_on(client):
+    html = client.get("/search?q=swallow", headers={"Accept": "text/html"})
+    data = client.get("/search?q=swallow", headers={"Accept": "application/json"})
+    assert html.mimetype == "text/html" and data.mimetype == "application/json"
+    for response in (html, data):
+        assert {"Accept", "Accept-Language"} <= set(response.vary)
+    assert "Accept" not in client.get("/search.json?q=swallow").vary
