@@ -74,11 +74,22 @@ def import_cmd(readme: Path | None, upstream: Path | None, rev: str | None, en: 
               help="Catalog directory (default: the shipped catalog/).")
 @STORE_OPTION
 @click.option("--base", "base", default=None, help="IRI base for resources (default: $JLLM_KG_BASE or https://w3id.org/jllm-kg/).")
-def build_cmd(catalog_dir: Path | None, store: Path | None, base: str | None) -> None:
+@click.option("--if-changed", is_flag=True, help="Do nothing when the store was built from the same catalog, ontology and code.")
+def build_cmd(catalog_dir: Path | None, store: Path | None, base: str | None, if_changed: bool) -> None:
     """Build the graph from the catalog into the on-disk store (atomic, SHACL-validated)."""
+    import catalog as catalog_package
+    import ontology
     from graph.build import build_store
+    from graph.fingerprint import fingerprint, record, up_to_date
+    from graph.iris import Iris
 
-    build_store(catalog_dir=catalog_dir, store_path=store or default_store_path(), base=base, echo=click.echo)
+    store_path = store or default_store_path()
+    inputs = fingerprint(catalog_dir or catalog_package.PATH, ontology.PATH, Iris.default(base).base)
+    if if_changed and up_to_date(store_path, inputs):
+        click.echo(f"{store_path} is up to date (same catalog, ontology and code): not rebuilt")
+        return
+    build_store(catalog_dir=catalog_dir, store_path=store_path, base=base, echo=click.echo)
+    record(store_path, inputs)
 
 
 @main.command("validate")

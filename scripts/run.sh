@@ -27,5 +27,5 @@ if command -v npm >/dev/null 2>&1 && [ -f package-lock.json ]; then
   fi
 fi
 
-.venv/bin/jllm-kg build
+.venv/bin/jllm-kg build --if-changed
 exec .venv/bin/jllm-kg serve "$@"

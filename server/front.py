@@ -23,6 +23,7 @@ import time
 from typing import Any, Hashable
 from urllib.parse import parse_qs
 
+from server.access_log import AccessLog
 from server.cache import Entry, ResponseCache, etag
 from server.config import load_config, query_processes, memory_per_process
 from server.execution import StoreHandle
@@ -109,8 +110,7 @@ class Front:
         self.body_timeout = float(config["body_timeout"])
         self.handle = StoreHandle(config["store_path"])
         self.cache = ResponseCache(int(config["cache_mb"]) << 20)
-        self.log = None if config["access_log"] in ("off", "0", "") else config["access_log"]
-        self._log_file = sys.stderr if self.log == "-" else (open(self.log, "a", buffering=1) if self.log else None)
+        self.log = AccessLog.open(str(config["access_log"]))
         self.pool: Pool | None = None
         self._ready: asyncio.Event | None = None
         self._modified: dict[str, str] = {}
@@ -144,13 +144,10 @@ class Front:
             body = error_body(500, f"internal error: {type(err).__name__}")
             protocol.response_bytes(500, [*_BASE_HEADERS, ("content-type", "application/json")], body)
             status, size = 500, len(body)
-        if self._log_file is not None:
-            path = scope.path + ("?" + scope.query_string if scope.query_string else "")
-            if len(path) > 200:
-                path = path[:200] + "…"
-            client = scope.client.rpartition(":")[0] or scope.client
-            self._log_file.write(f'{client} "{scope.method} {path}" {status} {size} '
-                                 f"{(time.perf_counter() - started) * 1000:.1f}ms\n")
+        if self.log is not None:
+            self.log.line(scope.client.rpartition(":")[0] or scope.client, scope.method,
+                          scope.path + ("?" + scope.query_string if scope.query_string else ""), status, size,
+                          (time.perf_counter() - started) * 1000)
 
     def _error(self, protocol, status: int, message: str, extra: list[tuple[str, str]] = ()) -> tuple[int, int]:
         body = error_body(status, message)

@@ -56,6 +56,7 @@ _TOKEN = re.compile(_HEAD + r"|(?P<iri>" + _IRI + r")" + _REST, re.VERBOSE | re.
 #: Reading B: ``<…#…>`` is "less than", then a comment from ``#`` to the end of the line.
 _TOKEN_LT = re.compile(_HEAD + r"|(?P<iri>" + _IRI.replace(r"\x00-\x20", r"\x00-\x20#") + r")"
                        r"|(?P<lt><[^<>\"{}|^`\\\x00-\x20#]*(?=\#))" + _REST, re.VERBOSE | re.DOTALL)
+_UNION = re.compile(r"union", re.IGNORECASE)
 _ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 NETWORK_KEYWORDS = ("SERVICE", "LOAD")
 QUERY_FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
@@ -126,22 +127,38 @@ def check_shape(text: str) -> None:
     """Raise :class:`QueryShapeError` if ``text`` nests deeper than :data:`MAX_DEPTH` or has
     more than :data:`MAX_UNIONS` UNIONs (the engine's parser recurses; such a query could
     exhaust its stack)."""
-    if text.count("{") + text.count("(") + text.count("[") <= MAX_DEPTH and "union" not in text.lower():
-        return
-    for reading in _readings(text):
-        depth = deepest = unions = 0
-        for token in reading:
-            if token.kind != "punct":
-                unions += token.keyword == "UNION"
-            elif token.text in "{([":
+    variants = [text, _unescaped(text)] if "\\u" in text or "\\U" in text else [text]
+    for variant in variants:
+        brackets = variant.count("{") + variant.count("(") + variant.count("[")
+        if brackets <= MAX_DEPTH and len(_UNION.findall(variant)) <= MAX_UNIONS:
+            continue  # cannot be over either limit (the common case: no tokenizing)
+        for pattern in (_TOKEN, _TOKEN_LT):
+            deepest, unions = _shape(variant, pattern)
+            _check(deepest, unions)
+
+
+def _shape(text: str, pattern: re.Pattern) -> tuple[int, int]:
+    """The deepest nesting and the number of UNIONs of ``text`` under one reading."""
+    depth = deepest = unions = 0
+    for match in pattern.finditer(text):
+        kind = match.lastgroup
+        if kind == "punct":
+            char = match.group()
+            if char in "{([":
                 depth += 1
                 deepest = max(deepest, depth)
-            elif token.text in "})]":
+            elif char in "})]":
                 depth = max(0, depth - 1)
-        if deepest > MAX_DEPTH:
-            raise QueryShapeError(f"the query nests {deepest} levels deep; this endpoint accepts at most {MAX_DEPTH}")
-        if unions > MAX_UNIONS:
-            raise QueryShapeError(f"the query has {unions} UNIONs; this endpoint accepts at most {MAX_UNIONS}")
+        elif kind == "word" and len(match.group()) == 5 and match.group().upper() == "UNION":
+            unions += 1
+    return deepest, unions
+
+
+def _check(deepest: int, unions: int) -> None:
+    if deepest > MAX_DEPTH:
+        raise QueryShapeError(f"the query nests {deepest} levels deep; this endpoint accepts at most {MAX_DEPTH}")
+    if unions > MAX_UNIONS:
+        raise QueryShapeError(f"the query has {unions} UNIONs; this endpoint accepts at most {MAX_UNIONS}")
 
 
 def query_form(text: str) -> str | None:

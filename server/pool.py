@@ -117,7 +117,6 @@ class Pool:
 
     async def call(self, request: Request, timeout: float) -> Reply:
         """The reply of a query process to ``request``, within ``timeout`` seconds (else :class:`Refusal`)."""
-        started = time.monotonic()
         try:
             process = self._idle.get_nowait()  # the common case: no timer needed
         except asyncio.QueueEmpty:
@@ -125,7 +124,8 @@ class Pool:
                 process = await asyncio.wait_for(self._idle.get(), timeout)
             except asyncio.TimeoutError:
                 raise Refusal(503, f"all {self.size} query processes stayed busy for {timeout:g} s; try again later") from None
-        process.deadline, process.timeout = started + timeout, timeout
+        # the deadline counts from when the request runs, not from when it was queued
+        process.deadline, process.timeout = time.monotonic() + timeout, timeout
         process.busy = True
         try:
             process.writer.write(wire.pack(request))

@@ -24,7 +24,7 @@ class LiveServer:
     """``with LiveServer(store) as server: server.url`` — the real endpoint (granian + the front + query processes)."""
 
     def __init__(self, store_path: Path, *, timeout: float | None = None, workers: int | None = None,
-                 env: dict[str, str] | None = None, startup: float = 60) -> None:
+                 env: dict[str, str] | None = None, startup: float = 60, undrained_pipe: bool = False) -> None:
         self.store_path = Path(store_path)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -32,6 +32,7 @@ class LiveServer:
         self.timeout, self.workers, self.startup = timeout, workers, startup
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen | None = None
+        self.undrained_pipe = undrained_pipe  # output into a pipe nobody reads (a stuck log reader)
 
     def start(self) -> "LiveServer":
         """Start the server and wait until ``/sparql`` answers a query."""
@@ -44,7 +45,8 @@ class LiveServer:
         # The server's output (access log included) goes to a file: a pipe nobody drains would fill
         # up and block the server's writes.
         self.output = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(args, env=self.env, stdout=self.output, stderr=subprocess.STDOUT,
+        sink = subprocess.PIPE if self.undrained_pipe else self.output
+        self.process = subprocess.Popen(args, env=self.env, stdout=sink, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         deadline = time.monotonic() + self.startup
         probe = self.url + "?query=ASK%7B%7D"

@@ -18,7 +18,7 @@ HOSTILE = ['"', "x\" } UNION { ?s ?p ?o", "llama-2>", "<http://x>", "a\nb", "' O
 
 
 @pytest.fixture(scope="module")
-def store(seed_store_path) -> Store:
+def store(seed_store_path, seed_answers) -> Store:
     return open_store(seed_store_path)
 
 
@@ -258,7 +258,7 @@ def test_cli_lists_queries():
     assert "model=llama-2" in result.stdout
 
 
-def test_cli_runs_a_query_as_table_json_csv(seed_store_path):
+def test_cli_runs_a_query_as_table_json_csv(seed_store_path, seed_answers):
     table_out = run_cli("query", "descendants", "--param", "model=mistral-7b-v0-1", "--store", str(seed_store_path))
     assert table_out.returncode == 0, table_out.stderr
     lines = table_out.stdout.splitlines()

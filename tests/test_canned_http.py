@@ -65,7 +65,7 @@ def test_json_twin_is_sparql_results(client):
     assert found["karasu"]["depth"] == {"type": "literal", "value": "2", "datatype": "http://www.w3.org/2001/XMLSchema#integer"}
 
 
-def test_csv_twin(client):
+def test_csv_twin(client, seed_answers):
     r = client.get("/queries/models-trained-on.csv?dataset=ichikara-instruction")
     assert r.status_code == 200 and r.content_type.startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))

@@ -239,3 +239,26 @@ def test_rows_kept_aside_under_other_are_reported_by_the_build(tmp_path):
     build_store(catalog_dir=cat, store_path=tmp_path / "store", echo=lines.append)
     assert "rows kept aside by import (under other/, not in the graph): 1" in lines
     assert "  other/mystery.yaml: README.md:321 (section mystery)" in lines
+
+
+def test_build_if_changed_skips_only_an_unchanged_store(tmp_path):
+    """`jllm-kg build --if-changed` rebuilds when the catalog changed or another build swapped the store."""
+    import shutil
+
+    from tests.conftest import FIXTURES_DIR, run_cli
+
+    catalog = tmp_path / "catalog"
+    shutil.copytree(FIXTURES_DIR / "catalog", catalog)
+    store = tmp_path / "store"
+    args = ("build", "--if-changed", "--catalog", str(catalog), "--store", str(store))
+    assert "built " in run_cli(*args).stdout
+    assert "is up to date" in run_cli(*args).stdout
+    papers = catalog / "papers.yaml"
+    papers.write_text(papers.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    assert "built " in run_cli(*args).stdout  # the catalog changed
+    run_cli("build", "--catalog", str(catalog), "--store", str(store))  # a build without --if-changed
+    assert "is up to date" in run_cli(*args).stdout
+    from graph.build import build_store
+
+    build_store(catalog_dir=catalog, store_path=store, echo=lambda *a, **k: None)  # swapped in by other means
+    assert "built " in run_cli(*args).stdout

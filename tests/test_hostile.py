@@ -303,3 +303,38 @@ def test_a_killed_process_ends_only_its_own_request(live):
     finally:
         slow.close()
         other.close()
+
+
+def test_a_log_nobody_reads_never_stalls_the_service(seed_store_path):
+    """The access log goes to a pipe that is never read (a stuck log collector): the pipe fills after
+    a few hundred lines, lines are then dropped, and every request is still answered."""
+    with LiveServer(seed_store_path, undrained_pipe=True) as server, requests.Session() as session:
+        for i in range(3000):
+            response = session.get(server.url, params={"query": "ASK {}"}, timeout=10)
+            assert response.status_code == 200, i
+        if server.process.stdout is not None:
+            server.process.stdout.close()
+
+
+def test_the_deadline_counts_from_when_a_request_runs(seed_store_path):
+    """With one query process, a request queued behind another is not killed for the time it waited."""
+    developer = "<https://w3id.org/jllm-kg/ontology#developer>"
+
+    def query(k: int, tag: str) -> str:
+        values = " ".join(str(i) for i in range(k))
+        return f"SELECT (COUNT(*) AS ?n) WHERE {{ ?a ?b ?c . ?d {developer} ?f . VALUES ?x {{ {values} }} }} # {tag}"
+
+    with LiveServer(seed_store_path, timeout=4, workers=1) as server:
+        started = time.monotonic()
+        assert requests.post(server.url, data={"query": query(1, "calibrate")}, timeout=30).status_code == 200
+        one = max(time.monotonic() - started, 0.01)
+        k = max(1, round(2.2 / one))  # each request runs ≈ 2.2 s: the second one finishes ≈ 4.4 s after it arrived
+        results: list[int] = []
+        threads = [threading.Thread(target=lambda tag=tag: results.append(
+            requests.post(server.url, data={"query": query(k, tag)}, timeout=60).status_code)) for tag in ("a", "b")]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.1)
+        for thread in threads:
+            thread.join()
+    assert results == [200, 200]

@@ -11,7 +11,7 @@ import rdflib
 BASE = "https://w3id.org/jllm-kg/"
 
 
-def test_home_counts_browse_lists_and_links(client):
+def test_home_counts_browse_lists_and_links(client, seed_answers):
     html = client.get("/?lang=en").get_data(as_text=True)
     assert "<strong>128</strong> Model family" in html
     assert 'href="/org/rinna">rinna</a>' in html                  # developers

@@ -62,7 +62,7 @@ def test_unsupported_type_is_406(client):
     assert "text/turtle" in r.get_data(as_text=True)
 
 
-def test_unknown_iri_is_404_with_a_helpful_page(client):
+def test_unknown_iri_is_404_with_a_helpful_page(client, seed_answers):
     r = client.get("/model/swallow-8b", headers={"Accept": "text/html"})
     assert r.status_code == 404
     html = r.get_data(as_text=True)
@@ -80,7 +80,7 @@ def test_paths_never_reach_the_filesystem(client, path):
     assert b"root:" not in r.data
 
 
-def test_page_shows_labels_properties_incoming_variants_training_source(client):
+def test_page_shows_labels_properties_incoming_variants_training_source(client, seed_answers):
     html = client.get("/model/swallow-7b?lang=en", headers={"Accept": "text/html"}).get_data(as_text=True)
     assert "<h1>Swallow 7B</h1>" in html
     assert 'href="/model/llama-2">Llama 2</a>' in html          # outgoing, by label, local link

@@ -60,6 +60,9 @@ def test_a_second_run_installs_nothing_and_serves_within_5_seconds(installed_pro
     port = _free_port()
     log = tmp_path / "run.log"
     env = {**os.environ, "JLLM_KG_STORE": str(tmp_path / "store")}
+    # the first run built the store; the second finds it up to date and does not rebuild it
+    first = subprocess.run([str(VENV / "bin" / "jllm-kg"), "build", "--if-changed"], env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
     start = time.monotonic()
     with open(log, "w") as out:
         proc = subprocess.Popen(["bash", "scripts/run.sh", "--port", str(port), "--workers", "1"], cwd=installed_project,
@@ -79,4 +82,5 @@ def test_a_second_run_installs_nothing_and_serves_within_5_seconds(installed_pro
     output = log.read_text()
     assert elapsed is not None, output[-3000:]
     assert "installing" not in output, output[-3000:]
+    assert "is up to date" in output and "built " not in output, output[-3000:]
     assert elapsed < 5, f"serving after {elapsed:.1f} s"
