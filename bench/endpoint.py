@@ -25,6 +25,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -273,7 +274,7 @@ def wrk(url: str, queries_file: Path, mix: str, connections: int, seconds: float
         tree: dict[int, str] | None = None) -> tuple[dict, str, dict[str, float]]:
     before = cpu_by_role(tree) if tree else {}
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s", "--latency",
-               "-s", str(LUA), url, "--", str(queries_file), mix]
+               "-s", str(LUA), url, "--", str(queries_file), mix, f"{os.getpid()}x{time.time_ns()}"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     after = cpu_by_role(tree) if tree else {}
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
@@ -449,8 +450,8 @@ def report(args, info: dict[str, str], quads: int, agree: dict, runs: list[Run],
         "rotating over 20 query texts in a 3:1:1 lookup/lineage/aggregate mix: 12 lookups `SELECT ?p ?o WHERE { <model> ?p ?o }` "
         "over 12 models, 4 lineage `?model jllm:baseModel+ ?ancestor` and 4 `GROUP BY ?developer COUNT(DISTINCT ?m)` "
         "aggregates (the variants differ by a LIMIT above their row count).",
-        "- *repeated*: those 20 texts as they are. *unique*: a comment line `# u<thread>-<counter>` before each text, so "
-        "no two requests of a run have the same text (our cache cannot answer; the rows are the same).",
+        "- *repeated*: those 20 texts as they are. *unique*: a comment line `# u<run>-<thread>-<counter>` before each text, so "
+        "no two requests have the same text, in a run or across runs (our cache cannot answer; the rows are the same).",
         f"- {args.rounds} interleaved rounds; in each round, for each mix and connection count, both servers run "
         f"back to back ({args.duration:g} s each), the one that goes first alternating. A {args.warmup:g} s warm-up per "
         "server precedes the rounds.",
@@ -551,6 +552,7 @@ def busy_processes() -> str:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up (servers stopped) on SIGTERM
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", help="our store (built there if missing; default: a temporary build)")
     parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run (default 10)")

@@ -4,8 +4,9 @@
 --
 -- QUERIES: a file with one URL-encoded query text per line (the 3:1:1 lookup/lineage/aggregate
 -- rotation). MODE: "repeated" sends those texts as they are (a fixed set), "unique" puts a
--- comment line "# u<thread>-<counter>" before each text, so that no two requests of a run are the
--- same text (no cache can answer them) while the answers stay the same.
+-- comment line "# u<run>-<thread>-<counter>" before each text, so that no two requests are the
+-- same text (no cache can answer them) while the answers stay the same. RUN must differ between
+-- runs against the same server (bench/endpoint.py passes a fresh one each time).
 -- At the end it prints one line "RESULT {json}" with the counts and latency percentiles (µs).
 
 local threads = {}
@@ -16,7 +17,7 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local texts, mode, requests_fixed, n, index
+local texts, mode, requests_fixed, n, index, run
 local headers = {
   ["Content-Type"] = "application/x-www-form-urlencoded",
   ["Accept"] = "application/sparql-results+json",
@@ -30,6 +31,7 @@ function init(args)
   end
   file:close()
   mode = args[2] or "repeated"
+  run = args[3] or "0"
   n = #texts
   index = 0
   counter = 0
@@ -49,7 +51,7 @@ function request()
     return requests_fixed[index]
   end
   counter = counter + 1
-  local body = "query=%23%20u" .. (id or 0) .. "-" .. counter .. "%0A" .. texts[index]
+  local body = "query=%23%20u" .. run .. "-" .. (id or 0) .. "-" .. counter .. "%0A" .. texts[index]
   return wrk.format("POST", wrk.path, headers, body)
 end
 
