@@ -341,6 +341,53 @@ def engine_only(store_path: Path, texts: list[tuple[str, str]], n: int = 2000) -
     return (time.process_time() - started) / n * 1000
 
 
+def flask_path(store_path: Path, texts: list[tuple[str, str]], n: int = 1500) -> dict:
+    """CPU ms per request of a query process's work, measured in this process (no HTTP, no front):
+    the Flask app answering a unique-mix POST through ``server.process.call``, plus the pickling of
+    the request and the reply (``server.wire.pack``); and a cProfile of that path (top functions by
+    own time)."""
+    import cProfile
+    import pstats
+
+    from server import wire
+    from server.app import create_app
+    from server.config import load_config
+    from server.process import call
+
+    config = load_config({"store_path": str(Path(store_path)), "access_log": "off"})
+    config = {k: (str(v) if k == "store_path" else v) for k, v in config.items()}
+    app = create_app(config)
+
+    def request(i: int) -> tuple:
+        body = urllib.parse.urlencode({"query": f"# f{i}\n" + texts[i % len(texts)][1]}).encode()
+        headers = [("host", "127.0.0.1:8000"), ("content-type", "application/x-www-form-urlencoded"),
+                   ("accept", ACCEPT), ("content-length", str(len(body)))]
+        return ("POST", "/sparql", "", headers, body, "http", "127.0.0.1:8000", "127.0.0.1:40000")
+
+    for i in range(50):
+        assert call(app, request(i))[0] == 200
+    requests_ = [request(100 + i) for i in range(n)]
+    started = time.process_time()
+    replies = [call(app, r) for r in requests_]
+    app_ms = (time.process_time() - started) / n * 1000
+    started = time.process_time()
+    for r, reply in zip(requests_, replies):
+        wire.pack(r)
+        wire.pack((*reply, "generation"))
+    wire_ms = (time.process_time() - started) / n * 1000
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for i in range(n // 3):
+        call(app, request(10_000 + i))
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
+    top = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:12]  # type: ignore[attr-defined]
+    rows = [(f"{Path(f).name}:{line} {name}" if f != "~" else name, v[2] / total * 100, v[3] / total * 100)
+            for (f, line, name), v in top]
+    return {"app_ms": app_ms, "wire_ms": wire_ms, "top": rows}
+
+
 def profile(ours: LiveServer, queries_file: Path, args, work: Path) -> dict:
     """A unique-mix run on our server with py-spy on the front and on one query process, and CPU per role."""
     tree = roles(ours.process.pid)
@@ -420,7 +467,7 @@ def summary_rows(runs: list[Run], args) -> list[str]:
 
 
 def report(args, info: dict[str, str], quads: int, agree: dict, runs: list[Run], logged: list[Run],
-           prof: dict | None, engine_ms: float, loads: list[tuple[float, float, float]], others: str,
+           prof: dict | None, engine_ms: float, flask: dict, loads: list[tuple[float, float, float]], others: str,
            command: str, started: str) -> str:
     lines = [
         "# Endpoint benchmark: `jllm-kg serve` vs `oxigraph serve-read-only`",
@@ -508,6 +555,20 @@ def report(args, info: dict[str, str], quads: int, agree: dict, runs: list[Run],
     ]
     for name, seconds in sorted(share.items(), key=lambda kv: -kv[1]):
         lines.append(f"| {name} | {seconds / max(1, total_requests) * 1000:.2f} |")
+    lines += [
+        "",
+        f"The query process's work in isolation (this script's process, no HTTP, no front, no contention with the "
+        f"load generator): the Flask app answering a unique-mix POST form through `server.process.call` costs "
+        f"**{flask['app_ms']:.2f} ms CPU** per request, of which pyoxigraph (query + JSON) is {engine_ms:.2f} ms, so "
+        f"Flask, werkzeug and our views add **{flask['app_ms'] - engine_ms:.2f} ms**; pickling the request and the "
+        f"reply for the socket between front and query process costs {flask['wire_ms']:.3f} ms. cProfile of that path "
+        "(share of the profiled time; pyoxigraph's `query`/`serialize` are native calls, counted as one function each):",
+        "",
+        "| own time % | cumulative % | function |",
+        "|---:|---:|---|",
+    ]
+    for name, own, cumulative in flask["top"]:
+        lines.append(f"| {own:.1f} | {cumulative:.1f} | `{name[:100]}` |")
     if prof:
         run = prof["run"]
         lines += [
@@ -622,10 +683,11 @@ def main() -> None:
                         run.output_lines = drain.lines - before
                         logged.append(run)
             engine_ms = engine_only(store_path, texts)
+            flask = flask_path(store_path, texts)
         finally:
             oxigraph.stop()
         args.elapsed = time.monotonic() - started
-        text = report(args, info, quads, agree, runs, logged, prof, engine_ms, loads, others, command, started_at)
+        text = report(args, info, quads, agree, runs, logged, prof, engine_ms, flask, loads, others, command, started_at)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"wrote {args.out}")
