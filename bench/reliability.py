@@ -121,6 +121,7 @@ class Drain(threading.Thread):
         self.stream, self.lines = stream, 0
         self.statuses: collections.Counter = collections.Counter()
         self.other: collections.deque = collections.deque(maxlen=40)
+        self.failures: list[tuple[float, int, float]] = []  # (time read, status, ms) of 5xx lines
 
     def run(self) -> None:
         for raw in iter(self.stream.readline, b""):
@@ -129,6 +130,8 @@ class Drain(threading.Thread):
             parts = line.rsplit(" ", 3)
             if len(parts) == 4 and parts[3].endswith("ms") and parts[1].isdigit():
                 self.statuses[int(parts[1])] += 1
+                if int(parts[1]) >= 500:
+                    self.failures.append((time.time(), int(parts[1]), float(parts[3][:-2])))
             else:
                 self.other.append(line)
 
@@ -411,8 +414,10 @@ def phase_a(server: LiveServer, work: Path, args, sampler: Sampler) -> dict:
     file = work / "mixed.txt"
     file.write_text("".join("\t".join(r) + "\n" for r in mixed_requests()))
     sampler.phase = "A: mixed load"
+    started = time.time()
     result = run_wrk(server.base, file, args.connections, args.load_seconds)
     sampler.phase = "between"
+    result["window"] = (started, time.time())
     return result
 
 
@@ -517,6 +522,29 @@ def phase_d(server: LiveServer, store: Path, sampler: Sampler) -> dict:
 
 
 # the report -----------------------------------------------------------------------------------------
+def failures_timeline(window: tuple[float, float], sampler: Sampler, drain: Drain) -> str:
+    """When, within ``window``, 5xx answers were logged and query processes were replaced."""
+    start, end = window
+    failures = [f for f in drain.failures if start <= f[0] <= end + 2]
+    samples = [s for s in sampler.samples if start - 1 <= s["t"] <= end + 1]
+    replaced = []
+    for before, after in zip(samples, samples[1:]):
+        new = set(after["query_pids"]) - set(before["query_pids"])
+        if new:
+            replaced.append((after["t"] - start, len(new)))
+    if not failures and not replaced:
+        return ""
+    per_second = collections.Counter(int(t - start) for t, _, _ in failures)
+    text = ("When it went wrong (seconds into the run; 5xx lines as the access log was read, and new query "
+            "processes as the once-a-second sampler saw them): 5xx at " +
+            (", ".join(f"{sec} s ×{n}" for sec, n in sorted(per_second.items())) or "none") +
+            "; query processes replaced at " + (", ".join(f"{t:.0f} s ({n})" for t, n in replaced) or "none") + ".")
+    if failures:
+        text += (f" Those 5xx were answered after a median {statistics.median(ms for _, _, ms in failures):,.0f} ms "
+                 "(the front's timing).")
+    return text
+
+
 def report(args, command: str, started: str, elapsed: float, a: dict, b: dict, c: dict, d: dict,
            sampler: Sampler, drain: Drain, loads: dict[str, tuple[float, float, float]], quads: int | str) -> str:
     lines = [
@@ -549,6 +577,9 @@ def report(args, command: str, started: str, elapsed: float, a: dict, b: dict, c
         "Error answers by message: " + (", ".join(f"{k}…: {v}" for k, v in sorted(a["errors"].items(), key=lambda kv: -kv[1])[:8]) or "none") + ".",
         "",
     ]
+    timeline = failures_timeline(a["window"], sampler, drain)
+    if timeline:
+        lines += [timeline, ""]
     # memory
     lines += ["### Memory (RSS of all server processes, sampled every second)", "",
               "| phase | samples | total MB min / first / last / max | front MB first / last / max | query processes MB (sum) first / last / max | largest query process MB | query process PIDs seen |",
@@ -608,15 +639,15 @@ def report(args, command: str, started: str, elapsed: float, a: dict, b: dict, c
     reasons: collections.Counter = collections.Counter()
     for part, kind, status, took, message in attack.hostile:
         groups[(part, kind)].append((status, took))
-        reasons[(part, status, message)] += 1
+        reasons[(part, kind, status, message)] += 1
     for (part, kind), rows in groups.items():
         counts = collections.Counter(s for s, _ in rows)
         lines.append(f"| {part} | {kind} | {len(rows)} | " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
                      + f" | {statistics.median(t for _, t in rows):.2f} | {max(t for _, t in rows):.2f} |")
-    lines += ["", "Answers to the hostile requests by message (first words):", "", "| part | status | message | count |",
-              "|---|---:|---|---:|"]
-    for (part, status, message), count in sorted(reasons.items(), key=lambda kv: (kv[0][0], kv[0][1], -kv[1])):
-        lines.append(f"| {part} | {status} | {message or '-'} | {count} |")
+    lines += ["", "Answers to the hostile requests by message (first words):", "", "| part | request | status | message | count |",
+              "|---|---|---:|---|---:|"]
+    for (part, kind, status, message), count in sorted(reasons.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], -kv[1])):
+        lines.append(f"| {part} | {kind} | {status} | {message or '-'} | {count} |")
     lines += ["", f"Connections that reached the listener on 127.0.0.1 (SERVICE targets): **{b['listener']}**.", "",
               "Slowloris connections (how long the server let each one live, and how it ended; a connection still open "
               "when the attack ended counts as held):", "", "| kind | connections | held s: median / max | endings |",
