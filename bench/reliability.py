@@ -459,7 +459,9 @@ def phase_c(server: LiveServer, work: Path, store: Path, args, sampler: Sampler)
     out: dict = {}
 
     def load() -> None:
+        started = time.time()
         out["wrk"] = run_wrk(server.base, file, args.connections, args.rebuild_seconds)
+        out["window"] = (started, time.time())
 
     driver = threading.Thread(target=load)
     driver.start()
@@ -758,6 +760,7 @@ def report(args, command: str, started: str, elapsed: float, a: dict, b: dict, c
               f"| {w['requests']:,} | {w['rps']:,.0f} | {w['p50_us'] / 1000:.1f} | {w['p99_us'] / 1000:.1f} | "
               f"{w['max_us'] / 1000:.0f} | {statuses} | {w['status']} | {w['socket_errors']} | **{w['status'] + w['socket_errors']}** |",
               "", "Error answers by message: " + (", ".join(f"{k}…: {v}" for k, v in sorted(w["errors"].items(), key=lambda kv: -kv[1])[:8]) or "none") + ".",
+              "", failures_timeline(c["window"], sampler, drain) or "No 5xx answers and no query process replaced during C.",
               "", "| build | exit code | seconds | last line |", "|---:|---:|---:|---|"]
     for i, (code, seconds, last) in enumerate(c["builds"], 1):
         lines.append(f"| {i} | {code} | {seconds:.1f} | `{last[:110]}` |")
