@@ -528,7 +528,7 @@ def failures_timeline(window: tuple[float, float], sampler: Sampler, drain: Drai
     """When, within ``window``, 5xx answers were logged and query processes were replaced."""
     start, end = window
     failures = [f for f in drain.failures if start <= f[0] <= end + 2]
-    samples = [s for s in sampler.samples if start - 1 <= s["t"] <= end + 1]
+    samples = [s for s in sampler.samples if start <= s["t"] <= end + 1]
     replaced = []
     for before, after in zip(samples, samples[1:]):
         new = set(after["query_pids"]) - set(before["query_pids"])
