@@ -676,7 +676,7 @@ def main() -> None:
         queries_file.write_text("".join(urllib.parse.quote(text, safe="") + "\n" for _, text in texts))
         oxigraph = Oxigraph(location)
         try:
-            with LiveServer(store_path, env={"JLLM_KG_ACCESS_LOG": "off"}) as ours:
+            with LiveServer(store_path, env={"JLLM_KG_ACCESS_LOG": "off"}, pipe_output=True) as ours:
                 Drain(ours.process.stdout).start()
                 tree = roles(ours.process.pid)
                 args.workers_seen = sum(1 for name in tree.values() if name == "query process")
@@ -700,7 +700,7 @@ def main() -> None:
                     print("profiling a unique-mix run of ours", flush=True)
                     prof = profile(ours, queries_file, args, work)
             if not args.no_access_log_run:
-                logged_server = LiveServer(store_path, env={"JLLM_KG_ACCESS_LOG": "-"})
+                logged_server = LiveServer(store_path, env={"JLLM_KG_ACCESS_LOG": "-"}, pipe_output=True)
                 with logged_server as ours:
                     drain = Drain(ours.process.stdout)
                     drain.start()

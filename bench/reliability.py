@@ -826,7 +826,7 @@ def main() -> None:
                 raise SystemExit(f"build failed: {last}")
         listener = Listener()
         listener.start()
-        with LiveServer(store, timeout=2) as server:
+        with LiveServer(store, timeout=2, pipe_output=True) as server:
             drain = Drain(server.process.stdout)
             drain.start()
             sampler = Sampler(server.process.pid)

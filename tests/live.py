@@ -24,7 +24,7 @@ class LiveServer:
     """``with LiveServer(store) as server: server.url`` — the real endpoint (granian + the front + query processes)."""
 
     def __init__(self, store_path: Path, *, timeout: float | None = None, workers: int | None = None,
-                 env: dict[str, str] | None = None, startup: float = 60, undrained_pipe: bool = False) -> None:
+                 env: dict[str, str] | None = None, startup: float = 60, pipe_output: bool = False) -> None:
         self.store_path = Path(store_path)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -32,7 +32,7 @@ class LiveServer:
         self.timeout, self.workers, self.startup = timeout, workers, startup
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen | None = None
-        self.undrained_pipe = undrained_pipe  # output into a pipe nobody reads (a stuck log reader)
+        self.pipe_output = pipe_output  # output into a pipe the caller reads (or, in a test, never reads)
 
     def start(self) -> "LiveServer":
         """Start the server and wait until ``/sparql`` answers a query."""
@@ -45,7 +45,7 @@ class LiveServer:
         # The server's output (access log included) goes to a file: a pipe nobody drains would fill
         # up and block the server's writes.
         self.output = tempfile.TemporaryFile()
-        sink = subprocess.PIPE if self.undrained_pipe else self.output
+        sink = subprocess.PIPE if self.pipe_output else self.output
         self.process = subprocess.Popen(args, env=self.env, stdout=sink, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         deadline = time.monotonic() + self.startup

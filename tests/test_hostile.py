@@ -308,7 +308,7 @@ def test_a_killed_process_ends_only_its_own_request(live):
 def test_a_log_nobody_reads_never_stalls_the_service(seed_store_path):
     """The access log goes to a pipe that is never read (a stuck log collector): the pipe fills after
     a few hundred lines, lines are then dropped, and every request is still answered."""
-    with LiveServer(seed_store_path, undrained_pipe=True) as server, requests.Session() as session:
+    with LiveServer(seed_store_path, pipe_output=True) as server, requests.Session() as session:
         for i in range(3000):
             response = session.get(server.url, params={"query": "ASK {}"}, timeout=10)
             assert response.status_code == 200, i
