@@ -10,6 +10,7 @@
 | ``memory_mb`` (memory cap of the whole service, shared by its query processes) | ``JLLM_KG_MEMORY_MB`` | half the machine's RAM |
 | ``cache_mb`` (response cache of the front) | ``JLLM_KG_CACHE_MB`` | 256 |
 | ``max_age`` (``Cache-Control: max-age`` of cacheable answers, seconds) | ``JLLM_KG_MAX_AGE`` | 300 |
+| ``queue_timeout`` (how long a request may wait for a free query process before ``503``) | ``JLLM_KG_QUEUE_TIMEOUT`` | 30 |
 | ``header_timeout`` / ``body_timeout`` (reading a request, seconds) | ``JLLM_KG_HEADER_TIMEOUT`` / ``JLLM_KG_BODY_TIMEOUT`` | 5 / 10 |
 | ``access_log`` (``-`` = stderr, a file path, or ``off``) | ``JLLM_KG_ACCESS_LOG`` | ``-`` |
 | ``public_url`` (absolute URLs in pages and descriptions; else from the request) | ``JLLM_KG_PUBLIC_URL`` | none |
@@ -70,6 +71,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "memory_mb": int(_number("JLLM_KG_MEMORY_MB", machine_memory_mb() // 2, int)),
         "cache_mb": int(_number("JLLM_KG_CACHE_MB", 256, int)),
         "max_age": int(_number("JLLM_KG_MAX_AGE", 300, int)),
+        "queue_timeout": _number("JLLM_KG_QUEUE_TIMEOUT", 30.0),
         "header_timeout": _number("JLLM_KG_HEADER_TIMEOUT", 5.0),
         "body_timeout": _number("JLLM_KG_BODY_TIMEOUT", 10.0),
         "access_log": os.environ.get("JLLM_KG_ACCESS_LOG", "-"),

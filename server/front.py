@@ -106,6 +106,7 @@ class Front:
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         self.timeout = float(config["timeout"])
+        self.queue_timeout = max(self.timeout, float(config["queue_timeout"]))
         self.max_body = int(config["max_request_bytes"])
         self.body_timeout = float(config["body_timeout"])
         self.handle = StoreHandle(config["store_path"])
@@ -208,7 +209,7 @@ class Front:
         request: Request = (method, path, query, list(scope.headers.items()), body, scope.scheme,
                             scope.server, scope.client)
         try:
-            status, out_headers, out_body, generation = await self.pool.call(request, self.timeout)
+            status, out_headers, out_body, generation = await self.pool.call(request, self.timeout, self.queue_timeout)
         except Refusal as refusal:
             return self._error(protocol, refusal.status, refusal.message)
         out_headers = [(k, v) for k, v in out_headers if k.lower() not in _HOP]

@@ -115,15 +115,18 @@ class Pool:
         process.kill("retired")
         asyncio.get_running_loop().run_in_executor(None, process.popen.wait)
 
-    async def call(self, request: Request, timeout: float) -> Reply:
-        """The reply of a query process to ``request``, within ``timeout`` seconds (else :class:`Refusal`)."""
+    async def call(self, request: Request, timeout: float, queue_timeout: float | None = None) -> Reply:
+        """The reply of a query process to ``request``: it may wait ``queue_timeout`` seconds (default:
+        ``timeout``) for a free process, then run ``timeout`` seconds (else :class:`Refusal`)."""
+        queue_timeout = timeout if queue_timeout is None else queue_timeout
         try:
             process = self._idle.get_nowait()  # the common case: no timer needed
         except asyncio.QueueEmpty:
             try:
-                process = await asyncio.wait_for(self._idle.get(), timeout)
+                process = await asyncio.wait_for(self._idle.get(), queue_timeout)
             except asyncio.TimeoutError:
-                raise Refusal(503, f"all {self.size} query processes stayed busy for {timeout:g} s; try again later") from None
+                raise Refusal(503, f"all {self.size} query processes stayed busy for {queue_timeout:g} s; "
+                                   "try again later") from None
         # the deadline counts from when the request runs, not from when it was queued
         process.deadline, process.timeout = time.monotonic() + timeout, timeout
         process.busy = True
