@@ -637,17 +637,15 @@ def report(args, command: str, started: str, elapsed: float, a: dict, b: dict, c
         "",
         *summary(args, a, b, c, d, sampler),
         "",
-        "Why the misses happen (see also the tables below): a query process serves one request at a time and the "
-        "front's deadline for a request starts when the request is *queued* for a query process, not when it starts "
-        "running (`server/pool.py`, `Pool.call`: `started` is taken before `await self._idle.get()`), so a cheap request "
-        "that waited in the queue is killed with \"the request timed out after 2 s\" and its process restarted; and "
-        "every request that is not a cache hit — including refusals such as SERVICE (403) and the nesting/UNION "
-        "limits (400, whose check tokenizes the whole text before counting: "
-        f"{costs['unions']:.0f} ms CPU for the {costs['unions_kb']:.0f} KB 10,000-UNION query, {costs['braces']:.0f} ms "
-        "for `{`×2500, measured in process) — needs "
-        "a query process. With 2 processes, anything that keeps them busy for the 2 s timeout (a stream of 2 s "
-        "queries, or a burst of queued work) turns into 503s for every other uncached client. Cache hits never wait "
-        "for a query process, which is why the cached probe stays fast.",
+        "How to read the misses (see also the tables below): a query process serves one request at a time, and every "
+        "request that is not a cache hit — refusals such as SERVICE (403) and the nesting/UNION limits (400) "
+        f"included; that check costs {costs['unions']:.0f} ms CPU for the {costs['unions_kb']:.0f} KB 10,000-UNION "
+        f"query and {costs['braces']:.0f} ms for `{{`×2500, measured in process — needs one. A request waits up to "
+        "`JLLM_KG_QUEUE_TIMEOUT` (30 s) for a free process, then runs at most the timeout (2 s here) from when it "
+        "starts. With 2 processes, a stream of queries that each run until the timeout keeps both busy, so other "
+        "uncached requests wait behind them (latency, not errors); cache hits never wait for a query process, which "
+        "is why the cached probe stays fast. There is no per-client fairness yet: one client can occupy every "
+        "query process.",
         "",
     ]
     # A
