@@ -236,11 +236,17 @@ def reason(body: bytes) -> str:
     return " ".join(message.split()[:7])
 
 
-async def exchange(port: int, data: bytes, timeout: float) -> tuple[int, float, str]:
-    """Send ``data`` on a new connection; (status or 0 for no answer, seconds, error message)."""
+#: The attackers (slowloris, hostile stream) connect from another loopback address than the normal
+#: clients: they are other clients, as on the internet (the front serves clients fairly by address).
+ATTACKER = "127.0.0.2"
+
+
+async def exchange(port: int, data: bytes, timeout: float, source: str = ATTACKER) -> tuple[int, float, str]:
+    """Send ``data`` on a new connection from ``source``; (status or 0 for no answer, seconds, error message)."""
     started = time.monotonic()
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0)),
+                                                timeout)
     except (OSError, asyncio.TimeoutError):
         return -1, time.monotonic() - started, "connect failed"
     try:
@@ -303,7 +309,7 @@ class Attack:
         while time.monotonic() < self.stop_at:
             opened = time.monotonic()
             try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                reader, writer = await asyncio.open_connection("127.0.0.1", self.port, local_addr=(ATTACKER, 0))
             except OSError:
                 self.slow_stats[kind].append((0.0, "connect failed"))
                 await asyncio.sleep(1)
@@ -701,7 +707,8 @@ def report(args, command: str, started: str, elapsed: float, a: dict, b: dict, c
               f"{args.rate:g} hostile requests/s, each on a new connection (`{{`×2500, 10,000 `UNION`s, `SERVICE:e` with a "
               "prefix naming a listener on 127.0.0.1, `SERVICE <http://127.0.0.1:…/x>`); then the same with a cartesian "
               f"`COUNT(*)` over three triple patterns added to the rotation (1 in 5 of the stream: {args.rate / 5:g}/s, each "
-              "running until the 2 s timeout kills its query process).",
+              "running until the 2 s timeout kills its query process). The attackers connect from "
+              f"{ATTACKER}, the normal clients from 127.0.0.1: different clients, which the front serves in turn.",
               "",
               "The normal clients are two separate Python processes (`bench/reliability.py --probe`), each a single "
               "sequential client on one keep-alive connection sending a request every 20 ms after the previous answer: "

@@ -12,6 +12,8 @@ keep-alive and slow clients live in the front.
 from __future__ import annotations
 
 import asyncio
+import collections
+import itertools
 import os
 import socket
 import subprocess
@@ -66,12 +68,63 @@ class _Process:
             pass
 
 
+class FairQueue:
+    """Hands idle processes to waiting requests, client by client: the client with the fewest running
+    requests first, then the one served least recently — so one client's backlog never queues
+    another client behind it (each waits for at most one request of each other client)."""
+
+    #: Clients remembered for the "least recently served" rule, at most.
+    MEMORY = 10_000
+
+    def __init__(self) -> None:
+        self.idle: list[_Process] = []
+        self.waiting: dict[str, collections.deque[asyncio.Future]] = {}
+        self.running: collections.Counter[str] = collections.Counter()
+        self.served: dict[str, int] = {}
+        self._clock = itertools.count()
+
+    def _hand(self, client: str) -> None:
+        self.running[client] += 1
+        self.served[client] = next(self._clock)
+        if len(self.served) > self.MEMORY:
+            self.served = {c: t for c, t in self.served.items() if c in self.running or c in self.waiting}
+
+    def put(self, process: _Process) -> None:
+        """A process is free: give it to the next waiter by the rule above, else keep it idle."""
+        while self.waiting:
+            client = min(self.waiting, key=lambda c: (self.running[c], self.served.get(c, -1)))
+            queue = self.waiting[client]
+            future = queue.popleft()
+            if not queue:
+                del self.waiting[client]
+            if not future.done():  # a waiter that timed out meanwhile is skipped
+                self._hand(client)
+                future.set_result(process)
+                return
+        self.idle.append(process)
+
+    async def get(self, client: str, timeout: float) -> _Process:
+        """A process for ``client`` within ``timeout`` seconds (:class:`asyncio.TimeoutError` otherwise)."""
+        if self.idle and not self.waiting:  # the common case: no waiting, no timer
+            self._hand(client)
+            return self.idle.pop()
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.setdefault(client, collections.deque()).append(future)
+        return await asyncio.wait_for(future, timeout)
+
+    def done(self, client: str) -> None:
+        """``client``'s request no longer holds a process."""
+        self.running[client] -= 1
+        if self.running[client] <= 0:
+            del self.running[client]
+
+
 class Pool:
     """``size`` query processes running the app with ``config``; ``memory_bytes`` is each one's cap."""
 
     def __init__(self, config: dict, size: int, memory_bytes: int) -> None:
         self.config, self.size, self.memory_bytes = config, max(1, size), memory_bytes
-        self._idle: asyncio.Queue[_Process] = asyncio.Queue()
+        self._idle = FairQueue()
         self._all: set[_Process] = set()
         self._tasks: set[asyncio.Task] = set()
         self.restarts = 0
@@ -106,7 +159,7 @@ class Pool:
             await asyncio.sleep(1.0)
             self._spawn_task(self._add())
             return
-        self._idle.put_nowait(process)
+        self._idle.put(process)
 
     def _retire(self, process: _Process) -> None:
         """Forget a dead or killed process and reap it in the background."""
@@ -119,29 +172,34 @@ class Pool:
         """The reply of a query process to ``request``: it may wait ``queue_timeout`` seconds (default:
         ``timeout``) for a free process, then run ``timeout`` seconds (else :class:`Refusal`)."""
         queue_timeout = timeout if queue_timeout is None else queue_timeout
+        client = request[7].rpartition(":")[0] or request[7]
         try:
-            process = self._idle.get_nowait()  # the common case: no timer needed
-        except asyncio.QueueEmpty:
-            try:
-                process = await asyncio.wait_for(self._idle.get(), queue_timeout)
-            except asyncio.TimeoutError:
-                raise Refusal(503, f"all {self.size} query processes stayed busy for {queue_timeout:g} s; "
-                                   "try again later") from None
+            process = await self._idle.get(client, queue_timeout)
+        except asyncio.TimeoutError:
+            raise Refusal(503, f"all {self.size} query processes stayed busy for {queue_timeout:g} s; "
+                               "try again later") from None
         # the deadline counts from when the request runs, not from when it was queued
         process.deadline, process.timeout = time.monotonic() + timeout, timeout
         process.busy = True
+        # shielded: a caller that goes away (client disconnected) leaves the exchange to finish and
+        # return the process, instead of leaving it busy forever
+        return await asyncio.shield(self._exchange(process, client, request))
+
+    async def _exchange(self, process: _Process, client: str, request: Request) -> Reply:
         try:
             process.writer.write(wire.pack(request))
             await process.writer.drain()
             reply = await wire.receive_async(process.reader)
         except (asyncio.IncompleteReadError, ConnectionError, EOFError) as err:
+            self._idle.done(client)
             self._retire(process)
             self.restarts += 1
             self._spawn_task(self._add())
             raise Refusal(503, self._why(process, err)) from None
         process.busy = False
         process.served += 1
-        self._idle.put_nowait(process)
+        self._idle.done(client)
+        self._idle.put(process)
         return reply  # type: ignore[return-value]
 
     def _why(self, process: _Process, err: BaseException) -> str:

@@ -1,0 +1,81 @@
+"""The front's query-process pool: fair hand-out across clients, and the same on a real server."""
+from __future__ import annotations
+
+import asyncio
+import http.client
+import threading
+import time
+from urllib.parse import urlencode
+
+from server.pool import FairQueue
+from tests.live import LiveServer
+
+
+def test_a_client_with_fewer_running_requests_goes_first():
+    async def scenario() -> list[str]:
+        queue, served = FairQueue(), []
+
+        async def request(client: str, name: str) -> None:
+            await queue.get(client, timeout=5)
+            served.append(name)
+
+        tasks = [asyncio.create_task(request("10.0.0.1", f"a{i}")) for i in range(3)]
+        await asyncio.sleep(0)
+        tasks.append(asyncio.create_task(request("10.0.0.2", "b0")))
+        await asyncio.sleep(0)
+        for _ in range(4):  # free processes come back one by one; nobody finishes meanwhile
+            queue.put(object())
+            await asyncio.sleep(0)
+        await asyncio.gather(*tasks)
+        return served
+
+    assert asyncio.run(scenario()) == ["a0", "b0", "a1", "a2"]
+
+
+def test_a_timed_out_waiter_does_not_swallow_a_process():
+    async def scenario() -> bool:
+        queue = FairQueue()
+        try:
+            await queue.get("10.0.0.1", timeout=0.01)
+        except asyncio.TimeoutError:
+            pass
+        process = object()
+        queue.put(process)
+        return await queue.get("10.0.0.2", timeout=1) is process
+
+    assert asyncio.run(scenario())
+
+
+def test_one_client_s_backlog_does_not_queue_another_client(seed_store_path):
+    """With one query process, a client that queued four slow queries does not make another client
+    (another source address) wait for all of them."""
+    developer = "<https://w3id.org/jllm-kg/ontology#developer>"
+
+    def slow(k: int, tag: str) -> str:
+        values = " ".join(str(i) for i in range(k))
+        return f"SELECT (COUNT(*) AS ?n) WHERE {{ ?a ?b ?c . ?d {developer} ?f . VALUES ?x {{ {values} }} }} # {tag}"
+
+    def post(port: int, query: str, source: str) -> tuple[int, float]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60, source_address=(source, 0))
+        started = time.monotonic()
+        conn.request("POST", "/sparql", urlencode({"query": query}), {"Content-Type": "application/x-www-form-urlencoded"})
+        status = conn.getresponse().status
+        conn.close()
+        return status, time.monotonic() - started
+
+    with LiveServer(seed_store_path, timeout=10, workers=1) as server:
+        status, one = post(server.port, slow(1, "calibrate"), "127.0.0.1")
+        assert status == 200
+        k = max(1, round(0.8 / max(one, 0.01)))  # each flood query runs ≈ 0.8 s
+        flood: list[tuple[int, float]] = []
+        threads = [threading.Thread(target=lambda i=i: flood.append(post(server.port, slow(k, f"f{i}"), "127.0.0.1")))
+                   for i in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3)  # the flood holds the process and has three more queued
+        status, waited = post(server.port, f"ASK {{}} # other client {time.time()}", "127.0.0.2")
+        for thread in threads:
+            thread.join()
+    assert status == 200 and all(s == 200 for s, _ in flood)
+    slowest = max(t for _, t in flood)
+    assert waited < slowest - 0.5, (waited, sorted(t for _, t in flood))  # served before the flood's backlog
