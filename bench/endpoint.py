@@ -46,7 +46,7 @@ from tests.live import LiveServer, free_port  # noqa: E402
 JLLM = "https://w3id.org/jllm-kg/ontology#"
 M = "https://w3id.org/jllm-kg/model/"
 LOOKUPS = ["swallow-7b", "swallow-70b", "llm-jp-13b", "elyza-japanese-llama-2-7b", "youri-7b", "karasu",
-           "nekomata-7b", "plamo-13b", "calm2", "shisa-7b", "stockmark-13b", "heron"]
+           "nekomata-7b", "plamo-13b", "cyberagentlm2-calm2", "shisa-7b", "stockmark-13b", "heron"]
 WORKLOAD = {
     "lookup": "SELECT ?p ?o WHERE {{ <{iri}> ?p ?o }}",
     "lineage": f"SELECT ?model ?ancestor WHERE {{{{ ?model <{JLLM}baseModel>+ ?ancestor }}}} LIMIT {{limit}}",
@@ -343,7 +343,8 @@ def engine_only(store_path: Path, texts: list[tuple[str, str]], n: int = 2000) -
 
 def flask_path(store_path: Path, texts: list[tuple[str, str]], n: int = 1500) -> dict:
     """CPU ms per request of a query process's work, measured in this process (no HTTP, no front):
-    the Flask app answering a unique-mix POST through ``server.process.call``, plus the pickling of
+    ``server.process.respond`` answering a unique-mix POST (the query process's own path for SPARQL
+    queries: werkzeug parse, negotiation, guard, engine, no Flask dispatch), plus the pickling of
     the request and the reply (``server.wire.pack``); and a cProfile of that path (top functions by
     own time)."""
     import cProfile
@@ -352,7 +353,7 @@ def flask_path(store_path: Path, texts: list[tuple[str, str]], n: int = 1500) ->
     from server import wire
     from server.app import create_app
     from server.config import load_config
-    from server.process import call
+    from server.process import respond as call
 
     config = load_config({"store_path": str(Path(store_path)), "access_log": "off"})
     config = {k: (str(v) if k == "store_path" else v) for k, v in config.items()}
@@ -558,9 +559,10 @@ def report(args, info: dict[str, str], quads: int, agree: dict, runs: list[Run],
     lines += [
         "",
         f"The query process's work in isolation (this script's process, no HTTP, no front, no contention with the "
-        f"load generator): the Flask app answering a unique-mix POST form through `server.process.call` costs "
+        f"load generator): `server.process.respond` answering a unique-mix POST form (werkzeug parse, negotiation, "
+        f"guard, engine; no Flask dispatch) costs "
         f"**{flask['app_ms']:.2f} ms CPU** per request, of which pyoxigraph (query + JSON) is {engine_ms:.2f} ms, so "
-        f"Flask, werkzeug and our views add **{flask['app_ms'] - engine_ms:.2f} ms**; pickling the request and the "
+        f"werkzeug and our protocol code add **{flask['app_ms'] - engine_ms:.2f} ms**; pickling the request and the "
         f"reply for the socket between front and query process costs {flask['wire_ms']:.3f} ms. cProfile of that path "
         "(share of the profiled time; pyoxigraph's `query`/`serialize` are native calls, counted as one function each):",
         "",
@@ -584,21 +586,23 @@ def report(args, info: dict[str, str], quads: int, agree: dict, runs: list[Run],
         f"({engine_ms:.2f} ms): its HTTP costs next to nothing. Ours adds, per request, {front_ms:.2f} ms in the front "
         f"(granian's Rust I/O thread, the asyncio hand-off from it — `call_soon_threadsafe` / `_write_to_self` — the "
         f"body read, the cache look-up, the pickled round trip to a query process) and {query_ms - engine_ms:.2f} ms in the "
-        f"query process beyond the engine (Flask and werkzeug request/response objects, our protocol parsing, "
-        f"negotiation and guard, the socket round trip; {flask['app_ms'] - engine_ms:.2f} ms of it measured in process). "
+        f"query process beyond the engine (werkzeug's request object, our protocol parsing, negotiation and guard, "
+        f"the socket round trip; {flask['app_ms'] - engine_ms:.2f} ms of it measured in process). "
         f"For the 0.7× target ours may spend at most {ox_cpu:.2f} / 0.7 = {budget:.2f} ms per request, i.e. "
         f"{budget - engine_ms:.2f} ms above the engine, against {ours_cpu - engine_ms:.2f} ms now. Even with no Flask at "
         f"all, the front alone ({front_ms:.2f} ms) leaves the ratio at about {ox_cpu / (engine_ms + front_ms):.2f}×.",
         "",
-        "**What would close it** (not measured here): the uncached path has to lose most of its Python. (1) A lean "
-        "`/sparql` path in the query process for the common protocol forms (form or direct POST, GET `query=`): "
-        "parse, guard, `store.query`, `serialize` straight into the reply, no Flask/werkzeug objects — worth up to the "
-        f"{flask['app_ms'] - engine_ms:.2f} ms above; (2) a cheaper front: the RSGI hand-off from granian's Rust thread to "
-        "the asyncio loop and back costs a self-pipe wake-up per request (a faster loop such as uvloop, or answering "
-        "the cache hit and forwarding the miss without a Python coroutine per request); (3) more cores: on a machine "
-        "where the load generator does not share the 2 cores with the servers, the ratio stays the CPU ratio, so this "
-        "only helps absolute numbers. The repeated mix already clears its target by a wide margin because the front "
-        "answers from its cache at ~0.1 ms CPU per request, 5× less than the engine alone.",
+        "**What is done, and what would close the rest** (the last two not measured here). Done: SPARQL queries skip "
+        "the Flask dispatch in the query process (`server.process.respond`), and the front runs on uvloop. Left: "
+        f"(1) werkzeug's request object and our protocol code ({flask['app_ms'] - engine_ms:.2f} ms) could shrink to a "
+        "plain form/query-string parse for the common protocol forms; (2) the front's Python per request — granian's "
+        "Rust thread hands every request to the asyncio loop, and a miss makes a pickled round trip to a query "
+        "process — would go with a front written in Rust (the cache look-up and the dispatch outside the GIL), or by "
+        "evaluating queries in the front's own process, which gives up what the query processes buy: a killed query "
+        "ends only its own request, and the kernel filter sits on the processes that evaluate queries, not on the "
+        "one holding the client connections. We keep that isolation and miss the unique-mix target. (3) More cores do "
+        "not change the ratio, which is the CPU ratio. The repeated mix clears its target by a wide margin because "
+        "the front answers from its cache at ~0.1 ms CPU per request, less than the engine alone.",
     ]
     if prof:
         run = prof["run"]
