@@ -17,7 +17,8 @@ from graph.catalog import iter_families, load_catalog
 from graph.errors import UserError
 from graph.iris import Iris
 from graph.mapping import Mapper, catalog_quads
-from graph.store import build_lock, discard, new_generation, swap_in
+from graph.export import write_sorted
+from graph.store import build_lock, discard, dump_path, new_generation, swap_in
 from graph.validate import BATCH_SIZE, validate_store
 from graph.vocab import TYPE, curie
 from graph.void import describe, store_counts
@@ -163,6 +164,12 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
             _pause("after-load")
             store.optimize()
             count = len(store)
+            progress("writing the Turtle dump")
+            dump = dump_path(generation)
+            partial = dump.with_name(dump.name + ".tmp")
+            write_sorted(store, "ttl", partial)
+            os.replace(partial, dump)
+            progress(f"wrote {dump.name} ({dump.stat().st_size:,} bytes)")
             del store
             _pause("before-swap")
         except BaseException:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 import yaml
-from pyoxigraph import Store
+from pyoxigraph import RdfFormat, Store
 
 import catalog as catalog_package
 from graph.build import build_date, build_store
 from graph.catalog import load_catalog
+from graph.export import FORMATS, description_subjects, serialize_store, sorted_quads, sorted_triples, write_sorted
+from graph.store import dump_path, generations
+from graph.vocab import PREFIXES
 from graph.iris import Iris
 from graph.mapping import catalog_quads
 from graph.validate import validate_quads, validate_store
@@ -109,3 +113,41 @@ def test_build_prints_progress_with_counts(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "] loaded " in err and " entities, " in err and "quads/s)" in err
     assert "] validated " in err and "focus nodes, 0 violation(s)" in err
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_streaming_export_equals_in_memory_sort(tmp_path, fmt):
+    build_store(catalog_dir=FIXTURE, store_path=tmp_path / "store", echo=QUIET)
+    store = Store.read_only(str((tmp_path / "store").resolve()))
+    quads = list(store)
+    top = description_subjects(store)
+    rdf_format = FORMATS[fmt]
+    items = sorted_quads(quads, top) if rdf_format.supports_datasets else sorted_triples(quads, top)
+    prefixes = PREFIXES if rdf_format in (RdfFormat.TURTLE, RdfFormat.TRIG) else None
+    expected = ox.serialize(items, None, rdf_format, prefixes=prefixes)
+    out = tmp_path / f"out.{fmt}"
+    write_sorted(store, fmt, out, run_size=97)  # many sorted runs, merged
+    assert out.read_bytes() == expected
+
+
+def test_build_writes_the_dump_next_to_the_generation_and_removes_it_with_it(tmp_path):
+    store_path = tmp_path / "store"
+    build_store(catalog_dir=FIXTURE, store_path=store_path, echo=QUIET)
+    first = store_path.resolve()
+    assert dump_path(first) == first.parent / f"{first.name}.dump.ttl"
+    assert dump_path(first).read_bytes() == serialize_store(Store.read_only(str(first)), "ttl")
+    build_store(catalog_dir=FIXTURE, store_path=store_path, echo=QUIET)
+    build_store(catalog_dir=FIXTURE, store_path=store_path, echo=QUIET)
+    assert not first.exists() and not dump_path(first).exists()
+    assert sorted(p.name for p in tmp_path.glob("store.gen-*.dump.ttl")) == sorted(
+        dump_path(g).name for g in generations(store_path))
+
+
+def test_dump_route_sends_the_build_file_with_etag_and_ranges(client, seed_store_path):
+    path = dump_path(seed_store_path.resolve())
+    r = client.get("/dump.ttl")
+    assert r.status_code == 200 and r.data == path.read_bytes()
+    assert r.headers["Content-Type"] == "text/turtle; charset=utf-8"
+    assert client.get("/dump.ttl", headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
+    part = client.get("/dump.ttl", headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206 and part.data == path.read_bytes()[:100]
