@@ -20,6 +20,9 @@ from server.urls import public_root
 
 bp = Blueprint("pages", __name__)
 
+#: Families listed under each section on the home page; the section's own page lists them all.
+HOME_FAMILIES_PER_SECTION = 200
+
 SITEMAP_QUERY = """
 PREFIX foaf: <http://xmlns.com/foaf/0.1/>
 SELECT DISTINCT ?s WHERE { ?g foaf:primaryTopic ?s FILTER(isIRI(?s)) } ORDER BY STR(?s)
@@ -58,9 +61,12 @@ def home() -> Response:
     """What the graph holds, browse lists, search, canned queries and the data downloads."""
     lang = page_lang()
     store, base = current_store(), current_base()
-    html = render_template("home.html", lang=lang, counts=class_counts(store, base, lang),
-                           sections=families_by_section(store, base, lang), lists=browse_lists(store, base, lang),
-                           queries=_queries(lang))
+    cache = generation_cache()
+    if ("home", lang) not in cache:  # counts and lists are facts of the generation: computed once per language
+        sections = [(sec, families[:HOME_FAMILIES_PER_SECTION]) for sec, families in families_by_section(store, base, lang)]
+        cache[("home", lang)] = {"counts": class_counts(store, base, lang), "sections": sections,
+                                 "lists": browse_lists(store, base, lang)}
+    html = render_template("home.html", lang=lang, **cache[("home", lang)], queries=_queries(lang))
     resp = Response(html, mimetype="text/html")
     resp.headers["Link"] = '</dump.ttl>; rel="alternate"; type="text/turtle", </.well-known/void>; rel="describedby"; type="text/turtle"'
     resp.vary.add("Accept-Language")
