@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.live import LiveServer  # noqa: E402
 
-URLS = ["/queries/descendants.json?model=llama-2", "/model/llama-2", "/"]
+URLS = ["/queries/descendants.json?model=llama-2", "/queries/descendants.json?model=llama-2&limit=100", "/model/llama-2", "/"]
 
 
 @dataclass

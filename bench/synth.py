@@ -90,11 +90,17 @@ class Generator:
         self._extend(reg / "organisations.yaml", (
             f"- id: syn-org-{i}\n  type: {'person' if i % 7 == 6 else 'organization'}\n"
             f"  labels: {_q({'ja': f'合成研究所 {i}', 'en': f'Synthetic Lab {i}'})}\n"
-            + (f"  parent: syn-org-{i // 10}\n" if i >= 10 and i % 7 != 6 else "")
+            + (f"  parent: syn-org-{self._parent_org(i)}\n" if i >= 10 and i % 7 != 6 else "")
             for i in range(self.n_orgs)))
         self._extend(reg / "licences.yaml", (
             f"- id: LicenseRef-Syn-{i}\n  labels: {_q({'ja': f'合成ライセンス {i}', 'en': f'Synthetic Licence {i}'})}\n"
             f"  commercial_use: {'true' if i % 2 else 'false'}\n" for i in range(self.n_licences)))
+
+    @staticmethod
+    def _parent_org(i: int) -> int:
+        """An organisation (never a person: ids ≡ 6 mod 7) a tenth of the way down the list."""
+        parent = i // 10
+        return parent - 1 if parent % 7 == 6 else parent
 
     @staticmethod
     def _extend(path: Path, entries) -> None:

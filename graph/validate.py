@@ -184,18 +184,33 @@ def _term(t) -> rdflib.term.Node:
     return rdflib.URIRef(t.value) if isinstance(t, ox.NamedNode) else rdflib.BNode(t.value)
 
 
+def _batch_shapes(shapes: rdflib.Graph) -> tuple[rdflib.Graph, dict]:
+    """The shapes without their class/subject targets, and each shape's target classes and predicates."""
+    targets: dict = {}
+    untargeted = rdflib.Graph()
+    for s, p, o in shapes:
+        if p in (SH.targetClass, SH.targetSubjectsOf):
+            classes, predicates = targets.setdefault(s, (set(), set()))
+            (classes if p == SH.targetClass else predicates).add(ox.NamedNode(str(o)))
+        else:
+            untargeted.add((s, p, o))
+    return untargeted, targets
+
+
 def validate_store(store: ox.Store, base: str = "", batch_size: int = BATCH_SIZE,
                    progress: Callable[[int, int], None] | None = None) -> list[Violation]:
     """The violations of the whole store, found in bounded batches of focus nodes.
 
     Every shape looks one step from its focus node: the values on its paths and the types of
     those values (``sh:class``). So a batch holds, for up to ``batch_size`` focus nodes, all
-    their triples the shapes can look at and the types of the nodes they point to; only the
-    results about the batch's own focus nodes are kept (the nodes pulled in as context are
-    incomplete, and are checked in their own batch). Each focus node is in exactly one batch,
-    so the result is the same as :func:`validate_quads` over the whole graph.
+    their triples the shapes can look at and the types of the nodes they point to. The shapes'
+    class and subject targets are replaced, for the batch, by ``sh:targetNode`` lists of the
+    batch's own focus nodes (the nodes pulled in as context are incomplete, and are checked in
+    their own batch). Each focus node is in exactly one batch, so the result is the same as
+    :func:`validate_quads` over the whole graph.
     """
     shapes = shapes_graph()
+    untargeted, targets = _batch_shapes(shapes)
     rdf_type = ox.NamedNode(str(rdflib.RDF.type))
     violations: list[Violation] = []
     done = 0
@@ -203,16 +218,26 @@ def validate_store(store: ox.Store, base: str = "", batch_size: int = BATCH_SIZE
     def run(batch: list) -> None:
         quads: list[ox.Quad] = []
         seen_objects: set = set()
+        batch_shapes = rdflib.Graph()
+        for prefix, namespace in shapes.namespaces():  # default messages name classes by these prefixes
+            batch_shapes.bind(prefix, namespace, override=True)
+        for triple in untargeted:
+            batch_shapes.add(triple)
         for node in batch:
             own = list(store.quads_for_pattern(node, None, None, None))
             quads.extend(own)
+            types = {q.object for q in own if q.predicate == rdf_type}
+            predicates = {q.predicate for q in own}
+            for shape, (classes, subjects_of) in targets.items():
+                if types & classes or predicates & subjects_of:
+                    batch_shapes.add((shape, SH.targetNode, _term(node)))
             for q in own:
                 o = q.object
                 if isinstance(o, (ox.NamedNode, ox.BlankNode)) and o not in seen_objects:
                     seen_objects.add(o)
                     quads.extend(store.quads_for_pattern(o, rdf_type, None, None))
         mine = {_term(node) for node in batch}
-        violations.extend(validate_quads(quads, base, shapes, keep=mine.__contains__))
+        violations.extend(validate_quads(quads, base, batch_shapes, keep=mine.__contains__))
 
     batch: list = []
     for node in focus_nodes(store, shapes):
