@@ -167,7 +167,7 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
             progress("writing the Turtle dump")
             dump = dump_path(generation)
             partial = dump.with_name(dump.name + ".tmp")
-            write_sorted(store, "ttl", partial)
+            write_sorted(store, "ttl", partial, scratch=generation.parent)  # runs on the store's disk, not /tmp
             os.replace(partial, dump)
             progress(f"wrote {dump.name} ({dump.stat().st_size:,} bytes)")
             del store

@@ -126,8 +126,12 @@ def _sorted_records(quads: Iterable[Quad], top: dict, datasets: bool, workdir: P
             previous = record
 
 
-def write_sorted(store: Store, fmt: str, output: BinaryIO | str | os.PathLike, run_size: int = RUN_SIZE) -> None:
+def write_sorted(store: Store, fmt: str, output: BinaryIO | str | os.PathLike, run_size: int = RUN_SIZE,
+                 scratch: Path | None = None) -> None:
     """Write the whole store in ``fmt`` (one of :data:`FORMATS`) to ``output``, sorted, in bounded memory.
+
+    The sorted runs go to a temporary directory in ``scratch`` (default: the system's temporary
+    directory); they take about twice the size of the N-Quads of the store.
 
     Triple formats (ttl, nt) get the distinct triples of all graphs; dataset formats the quads
     grouped by graph (the description's graph first). Within, the description comes first, then
@@ -139,7 +143,7 @@ def write_sorted(store: Store, fmt: str, output: BinaryIO | str | os.PathLike, r
     datasets = rdf_format.supports_datasets
     top = description_subjects(store)
     prefixes = PREFIXES if rdf_format in (RdfFormat.TURTLE, RdfFormat.TRIG) else None
-    with tempfile.TemporaryDirectory(prefix="jllm-kg-export-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="jllm-kg-export-", dir=scratch) as tmp:
         workdir = Path(tmp)
         merged = workdir / "merged.nq"
         with open(merged, "w", encoding="utf-8", newline="\n") as handle:
