@@ -9,6 +9,10 @@ start with ``#+ ``::
     #+   - {name: model, type: model, default: llama-2, description: {en: …, ja: …}}
     #+ tags: [lineage]
 
+An optional ``#+ limit: N`` header sets the default page size. Every query also takes the paging
+parameters ``limit`` and ``offset`` (:data:`PAGE_PARAMS`, not declared in the headers): validated
+integers appended to the query as ``LIMIT``/``OFFSET`` after its ``ORDER BY``.
+
 The file stem is the query's name everywhere (CLI, URL). Parameter values are validated,
 turned into RDF terms and bound with pyoxigraph ``substitutions=`` (SEP-0007 pre-binding), never
 spliced into the query text. Pre-binding requires every parameter variable to be in the
@@ -48,6 +52,10 @@ IRI_TYPES: dict[str, tuple[NamedNode, Callable[[Iris, str], list[NamedNode]]]] =
 SCALAR_TYPES = ("string", "integer", "decimal", "enum")
 PARAM_TYPES = (*IRI_TYPES, *SCALAR_TYPES)
 CLI_FORMATS = ("table", "json", "csv")
+#: Paging parameters every canned query takes, besides its declared ones.
+PAGE_PARAMS = ("limit", "offset")
+MAX_LIMIT = 10_000
+MAX_OFFSET = 10**9
 
 
 class UnknownQuery(UserError):
@@ -88,6 +96,8 @@ class CannedQuery:
     tags: tuple[str, ...]
     sparql: str
     path: Path
+    default_limit: int | None = None
+    """The page size when the request gives no ``limit`` (``#+ limit:``); None: every row."""
 
     def text(self, field_name: str, lang: str = "en") -> str:
         """The title or description in ``lang`` (falling back to en, then ja)."""
@@ -140,11 +150,16 @@ def parse_query_file(path: Path) -> CannedQuery:
             raise SourceError(str(path), None, f"parameter '{raw['name']}': default not among enum values")
         params.append(Param(str(raw["name"]), str(raw["type"]), str(raw["default"]),
                             _langs(raw.get("description") or raw["name"], path, "description"), enum))
+    if any(p.name in PAGE_PARAMS for p in params):
+        raise SourceError(str(path), None, f"parameter names {', '.join(PAGE_PARAMS)} are reserved for paging")
+    default_limit = meta.get("limit")
+    if default_limit is not None and (not isinstance(default_limit, int) or not 1 <= default_limit <= MAX_LIMIT):
+        raise SourceError(str(path), None, f"header 'limit' must be an integer from 1 to {MAX_LIMIT}")
     return CannedQuery(
         name=path.stem, title=_langs(meta["title"], path, "title"),
         description=_langs(meta.get("description") or meta["title"], path, "description"),
         params=tuple(params), tags=tuple(str(t) for t in meta.get("tags") or ()),
-        sparql="\n".join(body).strip() + "\n", path=path,
+        sparql="\n".join(body).strip() + "\n", path=path, default_limit=default_limit,
     )
 
 
@@ -254,6 +269,45 @@ def bind_params(query: CannedQuery, values: Mapping[str, str], exists: Exists,
     return {Variable(p.name): param_term(p, str(values.get(p.name, p.default)), exists, iris) for p in query.params}
 
 
+@dataclass(frozen=True)
+class Page:
+    """Which rows of a canned query's ordered results to return."""
+
+    limit: int | None = None
+    offset: int = 0
+
+    def sparql(self, text: str) -> str:
+        """``text`` (a SELECT ending with its ``ORDER BY``) with this page's ``LIMIT``/``OFFSET`` appended.
+
+        >>> Page(10, 20).sparql("SELECT ?x WHERE { ?x ?p ?o } ORDER BY ?x\\n")
+        'SELECT ?x WHERE { ?x ?p ?o } ORDER BY ?x\\nLIMIT 10 OFFSET 20\\n'
+        """
+        clause = " ".join(part for part in (f"LIMIT {self.limit}" if self.limit is not None else "",
+                                            f"OFFSET {self.offset}" if self.offset else "") if part)
+        return text if not clause else text.rstrip("\n") + "\n" + clause + "\n"
+
+
+def _page_number(name: str, value: str, low: int, high: int) -> int:
+    value = value.strip()
+    if not re.fullmatch(r"\d{1,10}", value) or not low <= int(value) <= high:
+        raise ParamError(name, f"expected an integer from {low} to {high:,}, got {value!r}")
+    return int(value)
+
+
+def split_page(query: CannedQuery, values: Mapping[str, str]) -> tuple[dict[str, str], Page]:
+    """The query's own parameter values, and the page that ``limit``/``offset`` ask for.
+
+    >>> split_page(get_query("descendants"), {"model": "llama-2", "limit": "5", "offset": "10"})
+    ({'model': 'llama-2'}, Page(limit=5, offset=10))
+    """
+    rest = {k: v for k, v in values.items() if k not in PAGE_PARAMS}
+    limit = query.default_limit
+    if "limit" in values:
+        limit = _page_number("limit", str(values["limit"]), 1, MAX_LIMIT)
+    offset = _page_number("offset", str(values["offset"]), 0, MAX_OFFSET) if "offset" in values else 0
+    return rest, Page(limit, offset)
+
+
 def parse_cli_params(pairs: Iterable[str]) -> dict[str, str]:
     """``["model=llama-2", …]`` → ``{"model": "llama-2"}``; a pair without ``=`` is a UserError."""
     out: dict[str, str] = {}
@@ -277,9 +331,10 @@ def store_iris(store: Store) -> Iris:
 
 def run_query(store: Store, query: CannedQuery, values: Mapping[str, str],
               iris: Iris | None = None) -> QuerySolutions:
-    """Validate and bind ``values``, then run ``query`` over the union of the store's graphs."""
+    """Validate and bind ``values`` (``limit``/``offset`` page the rows), then run ``query`` over the union of the store's graphs."""
+    values, page = split_page(query, values)
     bindings = bind_params(query, values, store_exists(store), iris or store_iris(store))
-    return store.query(query.sparql, use_default_graph_as_union=True, substitutions=bindings)
+    return store.query(page.sparql(query.sparql), use_default_graph_as_union=True, substitutions=bindings)
 
 
 def term_text(term: object, iris: Iris | None = None) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -130,10 +131,12 @@ def _commit_of(data: Any) -> str | None:
     return None
 
 
-def load_catalog(root: Path) -> Catalog:
+def load_catalog(root: Path, families: bool = True) -> Catalog:
     """Read a catalog directory: entry files and ``registries/*.yaml``.
 
     Missing files are treated as empty, so a partial catalog (or a small test fixture) loads.
+    With ``families=False`` the model files are not kept (only their upstream commit is looked
+    for, when ``sections.yaml`` has none): read them one at a time with :func:`iter_families`.
     """
     root = Path(root)
     if not root.is_dir():
@@ -162,22 +165,14 @@ def load_catalog(root: Path) -> Catalog:
     cat.date = str(source["date"]) if isinstance(source, dict) and source.get("date") else None
     cat.sections = _list_of_records(data, str(root / "sections.yaml"), "sections" if isinstance(data, dict) else None)
 
-    for path in sorted((root / "models").glob("*.yaml")) + sorted((root / "other").glob("*.yaml")):
-        rel = path.relative_to(root).as_posix()
-        data = read(rel)
-        if data is None:
-            continue
-        if not isinstance(data, dict):
-            raise SourceError(str(path), 1, "expected a mapping with 'section' and 'families'")
-        cat.commit = cat.commit or _commit_of(data)
-        section = data.get("section") or path.stem
-        for row in data.get("rows") or []:
-            src = row.get("source") if isinstance(row, dict) else None
-            where = f"{src.get('file')}:{src.get('line')}" if isinstance(src, dict) else f"line {getattr(row, 'line', '?')}"
-            cat.kept_aside.append(f"{rel}: {where} (section {section})")
-        for family in _list_of_records(data, str(path), "families"):
-            family.setdefault("section", section)
-            cat.families.append(family)
+    if families:
+        cat.families.extend(iter_families(cat))
+    elif cat.commit is None:
+        for path in model_files(root):  # the commit of the first model file that names one
+            data = read(path.relative_to(root).as_posix())
+            cat.commit = _commit_of(data)
+            if cat.commit:
+                break
 
     for attr, rel, key in (("benchmarks", "benchmarks.yaml", "benchmarks"), ("papers", "papers.yaml", "papers")):
         data = read(rel)
@@ -191,3 +186,35 @@ def load_catalog(root: Path) -> Catalog:
             if isinstance(items, list):
                 cat.minted[str(kind)] = _list_of_records(items, str(root / "minted.yaml"))
     return cat
+
+
+def model_files(root: Path) -> list[Path]:
+    """The entry files of model families: ``models/*.yaml`` then ``other/*.yaml``, sorted."""
+    return sorted((root / "models").glob("*.yaml")) + sorted((root / "other").glob("*.yaml"))
+
+
+def iter_families(cat: Catalog) -> Iterator[Record]:
+    """The model families of ``cat.root``, one model file in memory at a time.
+
+    Each family gets ``section`` from its file; rows import kept aside are appended to
+    ``cat.kept_aside``, and ``cat.commit`` is set from the first file naming one if still unset.
+    """
+    root = cat.root
+    for path in model_files(root):
+        rel = path.relative_to(root).as_posix()
+        data = read_yaml(path, f"catalog/{rel}")
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise SourceError(str(path), 1, "expected a mapping with 'section' and 'families'")
+        cat.commit = cat.commit or _commit_of(data)
+        section = data.get("section") or path.stem
+        for row in data.get("rows") or []:
+            src = row.get("source") if isinstance(row, dict) else None
+            where = f"{src.get('file')}:{src.get('line')}" if isinstance(src, dict) else f"line {getattr(row, 'line', '?')}"
+            cat.kept_aside.append(f"{rel}: {where} (section {section})")
+        records = _list_of_records(data, str(path), "families")
+        del data
+        for family in records:
+            family.setdefault("section", section)
+            yield family

@@ -1,13 +1,20 @@
 """``jllm-kg export``: the whole store, deterministically sorted, dataset description first.
 
-The same store always gives the same bytes: quads are read into memory (dumping from the
-on-disk store is much slower), sorted, and written by pyoxigraph's serializers.
+The same store always gives the same bytes. The sort is external (:func:`write_sorted`): quads
+are read from the store in runs of :data:`RUN_SIZE`, each run is sorted and spilled to a
+temporary file as sort-key lines, the runs are merged, and the merged N-Quads are parsed back
+and written by pyoxigraph's serializers as a stream; Python never holds more than one run.
 """
 from __future__ import annotations
 
+import heapq
+import io
+import os
 import sys
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pyoxigraph as ox
 from pyoxigraph import NamedNode, Quad, RdfFormat, Store, Triple
@@ -63,29 +70,108 @@ def sorted_quads(quads: Iterable[Quad], top: dict) -> list[Quad]:
     return sorted(set(quads), key=key)
 
 
-def serialize_store(store: Store, fmt: str) -> bytes:
-    """The whole store in ``fmt`` (one of :data:`FORMATS`), deterministically."""
+#: Quads per sorted run of :func:`write_sorted` (about 150 MB of Python strings).
+RUN_SIZE = 500_000
+_SEP = "\x00"  # sorts below every character of an N-Triples term, so joined keys sort as tuples do
+
+
+def _record(q: Quad, top: dict, datasets: bool) -> str:
+    """The sort key of a quad (or of its triple) as one string: the N-Triples terms and ranks, joined."""
+    inner = (f"{top.get(q.subject, 2)}{_SEP}{q.subject}{_SEP}{_PREDICATE_RANK.get(q.predicate, 2)}{_SEP}"
+             f"{q.predicate}{_SEP}{q.object}")
+    if not datasets:
+        return inner
+    g = q.graph_name
+    name = g.value if isinstance(g, NamedNode) else ""
+    return f"{0 if name.endswith('graph/void') else 1}{_SEP}{name}{_SEP}{inner}"
+
+
+def _line(record: str, datasets: bool) -> str:
+    fields = record.split(_SEP)
+    if not datasets:
+        return f"{fields[1]} {fields[3]} {fields[4]} .\n"
+    name = fields[1]
+    return f"{fields[3]} {fields[5]} {fields[6]}{f' <{name}>' if name else ''} .\n"
+
+
+def _sorted_records(quads: Iterable[Quad], top: dict, datasets: bool, workdir: Path, run_size: int) -> Iterator[str]:
+    """The distinct sort records of ``quads`` in order, spilling sorted runs to ``workdir``."""
+    runs: list[Path] = []
+    run: list[str] = []
+
+    def spill() -> None:
+        run.sort()
+        path = workdir / f"run-{len(runs):05d}"
+        with open(path, "w", encoding="utf-8", newline="\n") as handle:
+            handle.writelines(r + "\n" for r in run)
+        runs.append(path)
+        run.clear()
+
+    for q in quads:
+        run.append(_record(q, top, datasets))
+        if len(run) >= run_size:
+            spill()
+    if not runs:
+        run.sort()
+        merged: Iterable[str] = run
+    else:
+        if run:
+            spill()
+        handles = [open(path, encoding="utf-8", newline="\n") for path in runs]
+        merged = heapq.merge(*((line[:-1] for line in h) for h in handles))
+    previous = None
+    for record in merged:
+        if record != previous:
+            yield record
+            previous = record
+
+
+def write_sorted(store: Store, fmt: str, output: BinaryIO | str | os.PathLike, run_size: int = RUN_SIZE,
+                 scratch: Path | None = None) -> None:
+    """Write the whole store in ``fmt`` (one of :data:`FORMATS`) to ``output``, sorted, in bounded memory.
+
+    The sorted runs go to a temporary directory in ``scratch`` (default: the system's temporary
+    directory); they take about twice the size of the N-Quads of the store.
+
+    Triple formats (ttl, nt) get the distinct triples of all graphs; dataset formats the quads
+    grouped by graph (the description's graph first). Within, the description comes first, then
+    subjects in order (``rdf:type`` and ``rdfs:label`` first).
+    """
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     rdf_format = FORMATS[fmt]
-    quads = list(store.quads_for_pattern(None, None, None, None))
+    datasets = rdf_format.supports_datasets
     top = description_subjects(store)
-    items: list = sorted_quads(quads, top) if rdf_format.supports_datasets else sorted_triples(quads, top)
     prefixes = PREFIXES if rdf_format in (RdfFormat.TURTLE, RdfFormat.TRIG) else None
-    return ox.serialize(items, None, rdf_format, prefixes=prefixes)
+    with tempfile.TemporaryDirectory(prefix="jllm-kg-export-", dir=scratch) as tmp:
+        workdir = Path(tmp)
+        merged = workdir / "merged.nq"
+        with open(merged, "w", encoding="utf-8", newline="\n") as handle:
+            for record in _sorted_records(store.quads_for_pattern(None, None, None, None), top, datasets, workdir, run_size):
+                handle.write(_line(record, datasets))
+        parsed = ox.parse(path=str(merged), format=RdfFormat.N_QUADS if datasets else RdfFormat.N_TRIPLES)
+        items = parsed if datasets else (q.triple for q in parsed)
+        ox.serialize(items, output, rdf_format, prefixes=prefixes)
+
+
+def serialize_store(store: Store, fmt: str) -> bytes:
+    """The whole store in ``fmt`` (one of :data:`FORMATS`), deterministically (see :func:`write_sorted`)."""
+    buffer = io.BytesIO()
+    write_sorted(store, fmt, buffer)
+    return buffer.getvalue()
 
 
 def export_store(store_path: Path, fmt: str = "ttl", output: Path | None = None) -> None:
-    """``jllm-kg export``: write the store in ``fmt`` to ``output`` (default: stdout)."""
+    """``jllm-kg export``: write the store in ``fmt`` to ``output`` (default: stdout), streaming."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     store = open_store(store_path)
-    data = serialize_store(store, fmt)
     if output is None:
-        sys.stdout.buffer.write(data)
+        write_sorted(store, fmt, sys.stdout.buffer)
         sys.stdout.buffer.flush()
-    else:
-        try:
-            Path(output).write_bytes(data)
-        except OSError as err:
-            raise UserError(f"cannot write {output}: {err.strerror}") from None
+        return
+    try:
+        with open(output, "wb") as handle:
+            write_sorted(store, fmt, handle)
+    except OSError as err:
+        raise UserError(f"cannot write {output}: {err.strerror}") from None

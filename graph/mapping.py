@@ -195,33 +195,52 @@ class Mapper:
     # -- entry points
     def quads(self) -> list[Quad]:
         """Every quad of the dataset (ontology, entities, provenance), entailments written out."""
+        result: set[Quad] = set()
+        for batch in self.stream():
+            result.update(batch)
+        return list(result)
+
+    def stream(self, families: Iterable[Record] | None = None) -> Iterator[list[Quad]]:
+        """The quads of :meth:`quads`, one entity at a time: the ontology first, then each entity's quads.
+
+        ``families`` defaults to ``catalog.families`` (pass :func:`graph.catalog.iter_families` to
+        read them lazily). A quad may come in more than one batch; a store keeps it once.
+        """
         onto = ontology_triples()
         self.class_labels: dict[NamedNode, dict[str, str]] = {}
         for t in onto:
             if t.predicate == RDFS.label and isinstance(t.object, Literal) and t.object.language:
                 self.class_labels.setdefault(t.subject, {})[t.object.language] = t.object.value
         self.graph = self.iris.graph("ontology")
-        for t in onto:
-            self.out.add(Quad(t.subject, t.predicate, t.object, self.graph))
-        ontology_quads = set(self.out)
+        yield [Quad(t.subject, t.predicate, t.object, self.graph) for t in onto]
+        entail = Entailment(onto)
+
+        def flush() -> list[Quad]:
+            batch: set[Quad] = set()
+            for quad in self.out:
+                batch.update(entail.expand(quad))
+            self.out = set()
+            return list(batch)
+
         self.sections()
+        yield flush()
         for kind, records in self.cat.registries.items():
             for rec in records:
                 getattr(self, kind)(rec)
+                yield flush()
         for kind, records in self.cat.minted.items():
             for rec in records:
                 self.minted(kind, rec)
+                yield flush()
         for rec in self.cat.papers:
             self.paper(rec)
+            yield flush()
         for rec in self.cat.benchmarks:
             self.benchmark(rec)
-        for rec in self.cat.families:
+            yield flush()
+        for rec in (self.cat.families if families is None else families):
             self.family(rec)
-        entail = Entailment(onto)
-        result: set[Quad] = set(ontology_quads)
-        for quad in self.out - ontology_quads:
-            result.update(entail.expand(quad))
-        return list(result)
+            yield flush()
 
     # -- sections
     def sections(self) -> None:

@@ -1,7 +1,7 @@
 """The on-disk Oxigraph store: opening it, and swapping in a new generation atomically.
 
 Layout: ``store_path`` is a symlink to a generation directory ``<name>.gen-<timestamp>`` next
-to it. A build writes a new generation, then points a temporary symlink at it and
+to it, with the generation's Turtle dump beside it (:func:`dump_path`). A build writes a new generation, then points a temporary symlink at it and
 ``os.replace``-s it over ``store_path`` (atomic on POSIX). Readers that opened the previous
 generation keep it; it is deleted by the build after next. Nothing is ever written into a
 generation that ``store_path`` points at, so a kill at any moment leaves the old store intact.
@@ -42,6 +42,25 @@ def generations(store_path: Path) -> list[Path]:
     """Generation directories of ``store_path``, oldest first."""
     path = Path(store_path)
     return sorted(p for p in path.parent.glob(path.name + GEN_MARK + "*") if p.is_dir() and not p.is_symlink())
+
+
+def dump_path(generation: Path) -> Path:
+    """The Turtle dump the build writes next to ``generation`` (``<generation>.dump.ttl``), removed with it.
+
+    >>> dump_path(Path("/data/store.gen-20261201T120000-000000001")).name
+    'store.gen-20261201T120000-000000001.dump.ttl'
+    """
+    generation = Path(generation)
+    return generation.parent / f"{generation.name}.dump.ttl"
+
+
+def _remove_generation(generation: Path) -> None:
+    shutil.rmtree(generation, ignore_errors=True)
+    for extra in (dump_path(generation), dump_path(generation).with_name(dump_path(generation).name + ".tmp")):
+        try:
+            extra.unlink()
+        except FileNotFoundError:
+            pass
 
 
 def new_generation(store_path: Path) -> Path:
@@ -95,13 +114,13 @@ def swap_in(store_path: Path, generation: Path) -> Path | None:
     keep = {generation.resolve(), *(p for p in [previous] if p is not None)}
     for old in generations(path):
         if old.resolve() not in keep:
-            shutil.rmtree(old, ignore_errors=True)
+            _remove_generation(old)
     return previous
 
 
 def discard(generation: Path) -> None:
-    """Remove a generation that was not swapped in."""
-    shutil.rmtree(generation, ignore_errors=True)
+    """Remove a generation that was not swapped in (and its dump)."""
+    _remove_generation(generation)
 
 
 def _fsync_dir(directory: Path) -> None:

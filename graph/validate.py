@@ -1,7 +1,7 @@
 """SHACL validation of the graph (pySHACL over rdflib; build time only) with readable violations."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,11 +99,25 @@ def _path_text(report: rdflib.Graph, path: rdflib.term.Node | None) -> str:
     return f"^{curie(str(inverse))}" if inverse is not None else "(complex path)"
 
 
-def validate_quads(quads: Iterable[ox.Quad | ox.Triple], base: str = "") -> list[Violation]:
-    """Run the shapes over the triples; return the violations (empty when the graph conforms)."""
+def _label(data: rdflib.Graph, focus: rdflib.term.Node | None) -> rdflib.term.Node | None:
+    """One label of ``focus``, the same whatever the order of the triples: English first, then the smallest."""
+    if focus is None:
+        return None
+    labels = list(data.objects(focus, rdflib.RDFS.label))
+    if not labels:
+        return None
+    return min(labels, key=lambda lit: (getattr(lit, "language", None) != "en", getattr(lit, "language", None) or "", str(lit)))
+
+
+def validate_quads(quads: Iterable[ox.Quad | ox.Triple], base: str = "",
+                   shapes: rdflib.Graph | None = None, keep: Callable[[rdflib.term.Node], bool] | None = None) -> list[Violation]:
+    """Run the shapes over the triples; return the violations (empty when the graph conforms).
+
+    With ``keep``, only the results about focus nodes it accepts are kept (batched validation).
+    """
     from pyshacl import validate
 
-    shapes = shapes_graph()
+    shapes = shapes if shapes is not None else shapes_graph()
     data = to_rdflib(relevant(quads, shapes))
     conforms, report, _ = validate(data, shacl_graph=shapes, inference="none",
                                    advanced=False, abort_on_first=False, allow_warnings=True)
@@ -112,7 +126,9 @@ def validate_quads(quads: Iterable[ox.Quad | ox.Triple], base: str = "") -> list
     violations = []
     for result in report.subjects(rdflib.RDF.type, SH.ValidationResult):
         focus = report.value(result, SH.focusNode)
-        label = data.value(focus, rdflib.RDFS.label) if focus is not None else None
+        if keep is not None and not keep(focus):
+            continue
+        label = _label(data, focus)
         severity = report.value(result, SH.resultSeverity)
         violations.append(Violation(
             focus=_short(focus, base) or "?",
@@ -122,6 +138,121 @@ def validate_quads(quads: Iterable[ox.Quad | ox.Triple], base: str = "") -> list
             message=str(report.value(result, SH.resultMessage) or "constraint not met"),
             severity=(str(severity).rsplit("#", 1)[-1] if severity else "Violation"),
         ))
+    return sorted(violations, key=lambda v: (v.focus, v.path, v.value or "", v.message))
+
+
+#: Focus nodes per pySHACL run in :func:`validate_store`.
+BATCH_SIZE = 20_000
+
+
+def focus_nodes(store: ox.Store, shapes: rdflib.Graph) -> Iterator[ox.NamedNode | ox.BlankNode]:
+    """Every focus node of the shapes in ``store``, each once, streamed from the engine's indexes.
+
+    A node is yielded under the first target class it has (classes in IRI order), then subjects
+    of ``sh:targetSubjectsOf`` predicates that have none of those classes.
+    """
+    classes = sorted({ox.NamedNode(str(o)) for o in shapes.objects(None, SH.targetClass)}, key=lambda n: n.value)
+    predicates = sorted({ox.NamedNode(str(o)) for o in shapes.objects(None, SH.targetSubjectsOf)}, key=lambda n: n.value)
+    rdf_type = ox.NamedNode(str(rdflib.RDF.type))
+
+    def types(node) -> set:
+        return {q.object for q in store.quads_for_pattern(node, rdf_type, None, None)}
+
+    for rank, cls in enumerate(classes):
+        earlier = set(classes[:rank])
+        previous = None
+        for q in store.quads_for_pattern(None, rdf_type, cls, None):
+            node = q.subject
+            if node == previous:
+                continue
+            previous = node
+            if not earlier or not (types(node) & earlier):
+                yield node
+    target = set(classes)
+    for predicate in predicates:
+        previous = None
+        for q in store.quads_for_pattern(None, predicate, None, None):
+            node = q.subject
+            if node == previous:
+                continue
+            previous = node
+            if not (types(node) & target):
+                yield node
+
+
+def _term(t) -> rdflib.term.Node:
+    return rdflib.URIRef(t.value) if isinstance(t, ox.NamedNode) else rdflib.BNode(t.value)
+
+
+def _batch_shapes(shapes: rdflib.Graph) -> tuple[rdflib.Graph, dict]:
+    """The shapes without their class/subject targets, and each shape's target classes and predicates."""
+    targets: dict = {}
+    untargeted = rdflib.Graph()
+    for s, p, o in shapes:
+        if p in (SH.targetClass, SH.targetSubjectsOf):
+            classes, predicates = targets.setdefault(s, (set(), set()))
+            (classes if p == SH.targetClass else predicates).add(ox.NamedNode(str(o)))
+        else:
+            untargeted.add((s, p, o))
+    return untargeted, targets
+
+
+def validate_store(store: ox.Store, base: str = "", batch_size: int = BATCH_SIZE,
+                   progress: Callable[[int, int], None] | None = None) -> list[Violation]:
+    """The violations of the whole store, found in bounded batches of focus nodes.
+
+    Every shape looks one step from its focus node: the values on its paths and the types of
+    those values (``sh:class``). So a batch holds, for up to ``batch_size`` focus nodes, all
+    their triples the shapes can look at and the types of the nodes they point to. The shapes'
+    class and subject targets are replaced, for the batch, by ``sh:targetNode`` lists of the
+    batch's own focus nodes (the nodes pulled in as context are incomplete, and are checked in
+    their own batch). Each focus node is in exactly one batch, so the result is the same as
+    :func:`validate_quads` over the whole graph.
+    """
+    shapes = shapes_graph()
+    untargeted, targets = _batch_shapes(shapes)
+    rdf_type = ox.NamedNode(str(rdflib.RDF.type))
+    violations: list[Violation] = []
+    done = 0
+
+    def run(batch: list) -> None:
+        quads: list[ox.Quad] = []
+        seen_objects: set = set()
+        batch_shapes = rdflib.Graph()
+        for prefix, namespace in shapes.namespaces():  # default messages name classes by these prefixes
+            batch_shapes.bind(prefix, namespace, override=True)
+        for triple in untargeted:
+            batch_shapes.add(triple)
+        for node in batch:
+            own = list(store.quads_for_pattern(node, None, None, None))
+            quads.extend(own)
+            types = {q.object for q in own if q.predicate == rdf_type}
+            predicates = {q.predicate for q in own}
+            for shape, (classes, subjects_of) in targets.items():
+                if types & classes or predicates & subjects_of:
+                    batch_shapes.add((shape, SH.targetNode, _term(node)))
+            for q in own:
+                o = q.object
+                if isinstance(o, (ox.NamedNode, ox.BlankNode)) and o not in seen_objects:
+                    seen_objects.add(o)
+                    quads.extend(store.quads_for_pattern(o, rdf_type, None, None))
+        mine = {_term(node) for node in batch}
+        violations.extend(validate_quads(quads, base, batch_shapes, keep=mine.__contains__))
+
+    batch: list = []
+    for node in focus_nodes(store, shapes):
+        batch.append(node)
+        if len(batch) >= batch_size:
+            run(batch)
+            done += len(batch)
+            batch = []
+            if progress is not None:
+                progress(done, len(violations))
+    if batch:
+        run(batch)
+        done += len(batch)
+        if progress is not None:
+            progress(done, len(violations))
     return sorted(violations, key=lambda v: (v.focus, v.path, v.value or "", v.message))
 
 
@@ -135,20 +266,22 @@ def validate_command(catalog_dir: Path | None, store_path: Path, echo: Callable[
         from graph.mapping import catalog_quads
 
         quads = catalog_quads(load_catalog(Path(catalog_dir)), iris)
+        violations = validate_quads(quads, iris.base)
+        count = len(quads)
         what = f"the graph of {catalog_dir}"
     else:
         from graph.store import open_store
 
         store = open_store(store_path)
-        quads = list(store.quads_for_pattern(None, None, None, None))
+        violations = validate_store(store, iris.base)
+        count = len(store)
         what = f"the store at {store_path}"
         del store
-    violations = validate_quads(quads, iris.base)
     for v in violations:
         echo(v.render())
     if violations:
         echo(f"{len(violations)} SHACL violation(s) in {what}")
         return False
-    echo(f"{what} conforms to the SHACL shapes ({len(quads)} quads)")
+    echo(f"{what} conforms to the SHACL shapes ({count} quads)")
     return True
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from pyoxigraph import Literal, NamedNode, Quad, Store, Triple
@@ -33,22 +34,21 @@ def _partition_iri(dataset: NamedNode, kind: str, iri: str) -> NamedNode:
     return NamedNode(f"{dataset.value}/{kind}/{name}")
 
 
-def describe(quads: Iterable[Quad], iris: Iris, commit: str | None, build_date: str,
-             source_date: str | None = None) -> list[Quad]:
-    """The description of the dataset made of ``quads``, as quads in ``<base>graph/void``.
+@dataclass
+class Counts:
+    """What the description counts: quads, entities, distinct subjects, quads per class and per property, graphs."""
 
-    ``build_date`` is an ``xsd:dateTime`` lexical form; ``source_date`` (``YYYY-MM-DD``) is the
-    date of the upstream commit, put on the upstream revision as ``dcterms:date``. Counts are over the given quads (the
-    description itself excluded).
-    """
-    quads = list(quads)
-    d = iris.void()
-    g = iris.graph("void")
-    out: list[Quad] = []
+    triples: int
+    entities: int
+    subjects: int
+    graphs: int
+    classes: dict[NamedNode, int]
+    properties: dict[NamedNode, int]
 
-    def add(s: NamedNode, p: NamedNode, o) -> None:
-        out.append(Quad(s, p, o, g))
 
+def counts_of(quads: Iterable[Quad], iris: Iris) -> Counts:
+    """:class:`Counts` of the distinct ``quads`` (in Python: for graphs that fit in memory)."""
+    quads = set(quads)
     classes: Counter[NamedNode] = Counter()
     properties: Counter[NamedNode] = Counter()
     subjects = set()
@@ -61,6 +61,44 @@ def describe(quads: Iterable[Quad], iris: Iris, commit: str | None, build_date: 
             classes[q.object] += 1
     entities = {q.subject for q in quads if q.predicate == TYPE and isinstance(q.subject, NamedNode)
                 and q.subject.value.startswith(iris.base)}
+    return Counts(len(quads), len(entities), len(subjects), len(graphs), dict(classes), dict(properties))
+
+
+def store_counts(store: Store, iris: Iris) -> Counts:
+    """:class:`Counts` of everything in ``store``, computed by the engine (nothing held in Python)."""
+    def one(query: str) -> int:
+        return int(next(iter(store.query(query)))[0].value)
+
+    def grouped(query: str) -> dict[NamedNode, int]:
+        return {row[0]: int(row[1].value) for row in store.query(query)}
+
+    base = iris.base.replace("\\", "\\\\").replace('"', '\\"')
+    return Counts(
+        triples=len(store),
+        entities=one("SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { GRAPH ?g { ?s a ?c } "
+                     f'FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{base}")) }}'),
+        subjects=one("SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"),
+        graphs=one("SELECT (COUNT(DISTINCT ?g) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"),
+        classes=grouped("SELECT ?c (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s a ?c } FILTER(isIRI(?c)) } GROUP BY ?c"),
+        properties=grouped("SELECT ?p (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?p"),
+    )
+
+
+def describe(quads: Iterable[Quad] | Counts, iris: Iris, commit: str | None, build_date: str,
+             source_date: str | None = None) -> list[Quad]:
+    """The description of the dataset made of ``quads`` (or of its :class:`Counts`), as quads in ``<base>graph/void``.
+
+    ``build_date`` is an ``xsd:dateTime`` lexical form; ``source_date`` (``YYYY-MM-DD``) is the
+    date of the upstream commit, put on the upstream revision as ``dcterms:date``. Counts are over the given quads (the
+    description itself excluded).
+    """
+    counts = quads if isinstance(quads, Counts) else counts_of(quads, iris)
+    d = iris.void()
+    g = iris.graph("void")
+    out: list[Quad] = []
+
+    def add(s: NamedNode, p: NamedNode, o) -> None:
+        out.append(Quad(s, p, o, g))
 
     for cls in (VOID.Dataset, DCAT.Dataset, PROV.Entity):
         add(d, TYPE, cls)
@@ -85,18 +123,18 @@ def describe(quads: Iterable[Quad], iris: Iris, commit: str | None, build_date: 
     add(d, VOID.rootResource, iris.sections())
     for ns in sorted(set(PREFIXES.values()) - {PREFIXES["xsd"], PREFIXES["sh"]}):
         add(d, VOID.vocabulary, NamedNode(ns))
-    add(d, VOID.triples, integer(len(quads)))
-    add(d, VOID.entities, integer(len(entities)))
-    add(d, VOID.distinctSubjects, integer(len(subjects)))
-    add(d, VOID.classes, integer(len(classes)))
-    add(d, VOID.properties, integer(len(properties)))
-    add(d, JLLM.namedGraphs, integer(len(graphs)))
-    for cls, count in sorted(classes.items(), key=lambda kv: kv[0].value):
+    add(d, VOID.triples, integer(counts.triples))
+    add(d, VOID.entities, integer(counts.entities))
+    add(d, VOID.distinctSubjects, integer(counts.subjects))
+    add(d, VOID.classes, integer(len(counts.classes)))
+    add(d, VOID.properties, integer(len(counts.properties)))
+    add(d, JLLM.namedGraphs, integer(counts.graphs))
+    for cls, count in sorted(counts.classes.items(), key=lambda kv: kv[0].value):
         part = _partition_iri(d, "class", cls.value)
         add(d, VOID.classPartition, part)
         add(part, VOID["class"], cls)
         add(part, VOID.entities, integer(count))
-    for prop, count in sorted(properties.items(), key=lambda kv: kv[0].value):
+    for prop, count in sorted(counts.properties.items(), key=lambda kv: kv[0].value):
         part = _partition_iri(d, "property", prop.value)
         add(d, VOID.propertyPartition, part)
         add(part, VOID.property, prop)

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from pyoxigraph import NamedNode, Variable
 
-from graph.canned import CannedQuery, ParamError, UnknownQuery, bind_params, get_query, load_queries
+from graph.canned import MAX_LIMIT, CannedQuery, ParamError, UnknownQuery, bind_params, get_query, load_queries, split_page
 from graph.errors import SourceError
 from graph.iris import Iris
 from server import execution
@@ -71,9 +71,10 @@ def _exists(node: NamedNode, cls: NamedNode) -> bool:
 
 
 def _run(query: CannedQuery, values: dict[str, str], fmt: str) -> bytes:
-    """Bind ``values`` and run ``query`` in a worker; the body serialized by pyoxigraph as ``fmt``."""
+    """Bind ``values`` and run ``query`` in a worker (``limit``/``offset`` page it); the body serialized by pyoxigraph as ``fmt``."""
+    values, page = split_page(query, values)
     bindings = bind_params(query, values, _exists, Iris.default(_base()))
-    outcome = execution.run_query(query.sparql, results_format=fmt, substitutions=bindings)
+    outcome = execution.run_query(page.sparql(query.sparql), results_format=fmt, substitutions=bindings)
     if outcome.status != 200:
         raise ApiError(outcome.status, outcome.error or "query failed")
     return outcome.body
@@ -93,6 +94,7 @@ def query_summary(query: CannedQuery) -> dict:
         "tags": list(query.tags), "url": f"/queries/{query.name}",
         "params": [{"name": p.name, "type": p.type, "default": p.default, **({"enum": list(p.enum)} if p.enum else {}),
                     "description": dict(p.description)} for p in query.params],
+        "paging": {"limit": query.default_limit, "max_limit": MAX_LIMIT, "offset": 0},
     }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graph.canned import DECIMAL_MAX_EXPONENT, IRI_TYPES, MAX_VALUE_LENGTH, CannedQuery, Param
+from graph.canned import DECIMAL_MAX_EXPONENT, IRI_TYPES, MAX_LIMIT, MAX_OFFSET, MAX_VALUE_LENGTH, CannedQuery, Param
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -42,6 +42,21 @@ def param_schema(param: Param) -> dict[str, Any]:
     return schema
 
 
+def page_parameters(query: CannedQuery) -> list[dict[str, Any]]:
+    """``limit`` and ``offset``: every canned query's rows come in pages of its ordered results."""
+    limit: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}
+    if query.default_limit is not None:
+        limit["default"] = query.default_limit
+    every = f"default {query.default_limit}" if query.default_limit is not None else "default: every row"
+    return [
+        {"name": "limit", "in": "query", "required": False, "schema": limit,
+         "description": f"At most this many rows ({every}); a page shorter than the limit is the last one / 1ページの最大行数"},
+        {"name": "offset", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+         "description": "Skip this many rows of the ordered results (use with limit to page) / 先頭から飛ばす行数"},
+    ]
+
+
 def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
@@ -58,7 +73,7 @@ def operation(query: CannedQuery) -> dict[str, Any]:
              "description": f"{p.description.get('en', p.name)} / {p.description.get('ja', '')}".rstrip(" /"),
              "schema": param_schema(p)}
             for p in query.params
-        ],
+        ] + page_parameters(query),
         "responses": {
             "200": {"description": "SPARQL JSON results",
                     "content": {"application/sparql-results+json": {"schema": {"$ref": "#/components/schemas/Results"}}}},

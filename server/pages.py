@@ -4,7 +4,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape as xml_escape
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file
 from pyoxigraph import NamedNode
 
 from graph.canned import load_queries
@@ -13,12 +13,15 @@ from graph.vocab import PREFIXES
 from server.errors import ApiError
 from server.describe import local_path
 from server.browse import browse_lists, class_counts, families_by_section, source_revision
-from server.resources import (DATA_FORMATS, HTML, page_html, current_base, current_store, generation_cache, link_header,
+from server.resources import (DATA_FORMATS, HTML, STORE_KEY, page_html, current_base, current_store, generation_cache, link_header,
                               negotiate, not_acceptable, page_lang, serialize)
 from server.search import search
 from server.urls import public_root
 
 bp = Blueprint("pages", __name__)
+
+#: Families listed under each section on the home page; the section's own page lists them all.
+HOME_FAMILIES_PER_SECTION = 200
 
 SITEMAP_QUERY = """
 PREFIX foaf: <http://xmlns.com/foaf/0.1/>
@@ -58,9 +61,12 @@ def home() -> Response:
     """What the graph holds, browse lists, search, canned queries and the data downloads."""
     lang = page_lang()
     store, base = current_store(), current_base()
-    html = render_template("home.html", lang=lang, counts=class_counts(store, base, lang),
-                           sections=families_by_section(store, base, lang), lists=browse_lists(store, base, lang),
-                           queries=_queries(lang), source=source_revision(store))
+    cache = generation_cache()
+    if ("home", lang) not in cache:  # counts and lists are facts of the generation: computed once per language
+        sections = [(sec, families[:HOME_FAMILIES_PER_SECTION]) for sec, families in families_by_section(store, base, lang)]
+        cache[("home", lang)] = {"counts": class_counts(store, base, lang), "sections": sections,
+                                 "lists": browse_lists(store, base, lang), "source": source_revision(store)}
+    html = render_template("home.html", lang=lang, **cache[("home", lang)], queries=_queries(lang))
     resp = Response(html, mimetype="text/html")
     resp.headers["Link"] = '</dump.ttl>; rel="alternate"; type="text/turtle", </.well-known/void>; rel="describedby"; type="text/turtle"'
     resp.vary.add("Accept-Language")
@@ -93,7 +99,18 @@ def search_page(ext: str | None = None) -> Response:
 
 @bp.route("/dump.ttl")
 def dump() -> Response:
-    """The whole graph as Turtle (graph/export.py), computed once per store generation."""
+    """The whole graph as Turtle: the file the build wrote next to the generation (graph.store.dump_path),
+    sent with ETag and range support; for an older generation without one, computed once (graph/export.py)."""
+    from graph.store import dump_path
+
+    current_store()
+    generation = current_app.extensions[STORE_KEY]["generation"]
+    path = dump_path(generation)
+    if path.is_file():
+        resp = send_file(path, mimetype="text/turtle", conditional=True, etag=True, max_age=0,
+                         download_name="jllm-kg.ttl", as_attachment=True)
+        resp.headers["Content-Type"] = "text/turtle; charset=utf-8"
+        return resp
     cache = generation_cache()
     if "dump" not in cache:
         from graph.export import serialize_store

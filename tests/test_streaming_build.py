@@ -1,0 +1,153 @@
+"""Issue 12: the streaming build gives the same store as the whole-graph mapping, and SHACL in
+batches (graph.validate.validate_store) finds the same violations as whole-graph validation."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+import yaml
+from pyoxigraph import RdfFormat, Store
+
+import catalog as catalog_package
+from graph.build import build_date, build_store
+from graph.catalog import load_catalog
+from graph.export import FORMATS, description_subjects, serialize_store, sorted_quads, sorted_triples, write_sorted
+from graph.store import dump_path, generations
+from graph.vocab import PREFIXES
+from graph.iris import Iris
+from graph.mapping import catalog_quads
+from graph.validate import validate_quads, validate_store
+from graph.void import counts_of, describe, store_counts
+from tests.conftest import seed_catalog_dir
+
+FIXTURE = Path(__file__).parent / "fixtures" / "catalog"
+QUIET = lambda *a, **k: None  # noqa: E731
+
+
+def _catalogs() -> list:
+    return [pytest.param(lambda: FIXTURE, id="fixture"), pytest.param(lambda: catalog_package.PATH, id="shipped"),
+            pytest.param(seed_catalog_dir, id="seed")]
+
+
+def inject_violations(src: Path, dst: Path) -> None:
+    """A copy of the catalog ``src`` with broken facts of several kinds, some spanning two entity graphs."""
+    shutil.copytree(src, dst)
+    if not (dst / "registries").is_dir():
+        shutil.copytree(catalog_package.PATH / "registries", dst / "registries")
+    files = sorted((dst / "models").glob("*.yaml"))
+    candidates = []
+    for path in files:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        with_variants = [f for f in data.get("families") or [] if f.get("variants")]
+        if len(with_variants) >= 2:
+            candidates.append((path, data, with_variants))
+    path, data, (first, second, *_) = candidates[0]
+    first["base_models"] = [{"raw": "Nothing", "id": "no-such-model"}]      # unknown base
+    first["developers"] = {"raw": "Nobody", "ids": ["no-such-org"]}         # unknown developer
+    first["section"] = "no-such-section"                                  # unknown section
+    first["training"] = {"raw": "x", "stages": [{"kind": "instruction-tuning", "method": "no-such-method",
+                                                 "datasets": [{"raw": "d", "id": "no-such-dataset"}]}]}
+    second["variants"][0]["url"] = "http://example.org/not-hf"            # pattern
+    second["variants"][0]["licence"] = "LicenseRef-No-Such"               # unknown licence
+    # the same repo as a variant of two families: jllm:variantOf maxCount 1 across two entity graphs
+    second["variants"].append(dict(first["variants"][0]))
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    reg = dst / "registries" / "organisations.yaml"
+    orgs = yaml.safe_load(reg.read_text(encoding="utf-8"))
+    next(o for o in orgs if o.get("type") != "person")["parent"] = "nowhere"  # unknown parent organisation
+    reg.write_text(yaml.safe_dump(orgs, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def _whole_and_batched(catalog_dir: Path, tmp_path: Path, batch_size: int) -> tuple[list, list]:
+    iris = Iris.default()
+    quads = catalog_quads(load_catalog(catalog_dir), iris)
+    whole = validate_quads(quads, iris.base)
+    store = Store(str(tmp_path / "store"))
+    store.bulk_extend(quads)
+    batched = validate_store(store, iris.base, batch_size=batch_size)
+    return whole, batched
+
+
+@pytest.mark.parametrize("catalog_dir", _catalogs())
+def test_batched_validation_finds_the_same_violations(catalog_dir, tmp_path):
+    whole, batched = _whole_and_batched(catalog_dir(), tmp_path, batch_size=37)
+    assert batched == whole
+
+
+@pytest.mark.parametrize("catalog_dir", _catalogs())
+def test_batched_validation_finds_the_same_injected_violations(catalog_dir, tmp_path):
+    broken = tmp_path / "catalog"
+    inject_violations(catalog_dir(), broken)
+    whole, batched = _whole_and_batched(broken, tmp_path, batch_size=37)
+    assert len(whole) >= 8, [v.render() for v in whole]
+    paths = {v.path for v in whole}
+    assert {"jllm:baseModel", "jllm:developer", "jllm:section", "prov:used", "jllm:method", "schema:url",
+            "jllm:licence", "jllm:variantOf", "org:subOrganizationOf"} <= paths, paths
+    assert batched == whole
+
+
+def test_streaming_build_equals_whole_graph_mapping(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    iris = Iris.default()
+    cat = load_catalog(FIXTURE)
+    quads = catalog_quads(cat, iris)
+    whole = Store()  # the engine normalises literals (xsd:decimal "7.0" reads back as "7"): compare through it
+    whole.bulk_extend(quads + describe(quads, iris, cat.commit, build_date()))
+    build_store(catalog_dir=FIXTURE, store_path=tmp_path / "store", echo=QUIET)
+    store = Store.read_only(str((tmp_path / "store").resolve()))
+    assert set(store) == set(whole)
+
+
+def test_store_counts_equal_python_counts(tmp_path):
+    iris = Iris.default()
+    quads = catalog_quads(load_catalog(FIXTURE), iris)
+    store = Store(str(tmp_path / "store"))
+    store.bulk_extend(quads)
+    assert store_counts(store, iris) == counts_of(quads, iris)
+
+
+def test_build_prints_progress_with_counts(tmp_path, capsys):
+    build_store(catalog_dir=FIXTURE, store_path=tmp_path / "store", echo=QUIET)
+    err = capsys.readouterr().err
+    assert "] loaded " in err and " entities, " in err and "quads/s)" in err
+    assert "] validated " in err and "focus nodes, 0 violation(s)" in err
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_streaming_export_equals_in_memory_sort(tmp_path, fmt):
+    build_store(catalog_dir=FIXTURE, store_path=tmp_path / "store", echo=QUIET)
+    store = Store.read_only(str((tmp_path / "store").resolve()))
+    quads = list(store)
+    top = description_subjects(store)
+    rdf_format = FORMATS[fmt]
+    items = sorted_quads(quads, top) if rdf_format.supports_datasets else sorted_triples(quads, top)
+    prefixes = PREFIXES if rdf_format in (RdfFormat.TURTLE, RdfFormat.TRIG) else None
+    expected = ox.serialize(items, None, rdf_format, prefixes=prefixes)
+    out = tmp_path / f"out.{fmt}"
+    write_sorted(store, fmt, out, run_size=97)  # many sorted runs, merged
+    assert out.read_bytes() == expected
+
+
+def test_build_writes_the_dump_next_to_the_generation_and_removes_it_with_it(tmp_path):
+    store_path = tmp_path / "store"
+    build_store(catalog_dir=FIXTURE, store_path=store_path, echo=QUIET)
+    first = store_path.resolve()
+    assert dump_path(first) == first.parent / f"{first.name}.dump.ttl"
+    assert dump_path(first).read_bytes() == serialize_store(Store.read_only(str(first)), "ttl")
+    build_store(catalog_dir=FIXTURE, store_path=store_path, echo=QUIET)
+    build_store(catalog_dir=FIXTURE, store_path=store_path, echo=QUIET)
+    assert not first.exists() and not dump_path(first).exists()
+    assert sorted(p.name for p in tmp_path.glob("store.gen-*.dump.ttl")) == sorted(
+        dump_path(g).name for g in generations(store_path))
+
+
+def test_dump_route_sends_the_build_file_with_etag_and_ranges(client, seed_store_path):
+    path = dump_path(seed_store_path.resolve())
+    r = client.get("/dump.ttl")
+    assert r.status_code == 200 and r.data == path.read_bytes()
+    assert r.headers["Content-Type"] == "text/turtle; charset=utf-8"
+    assert client.get("/dump.ttl", headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
+    part = client.get("/dump.ttl", headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206 and part.data == path.read_bytes()[:100]
