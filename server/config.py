@@ -6,7 +6,7 @@
 | ``timeout`` (seconds a request may run) | ``JLLM_KG_QUERY_TIMEOUT`` | 10 |
 | ``max_result_bytes`` | ``JLLM_KG_MAX_RESULT_BYTES`` | 50 000 000 |
 | ``max_request_bytes`` (largest request body) | ``JLLM_KG_MAX_REQUEST_BYTES`` | 16 MiB |
-| ``workers`` (query processes of ``jllm-kg serve``) | ``JLLM_KG_WORKERS`` | the number of cores |
+| ``workers`` (query processes of ``jllm-kg serve``; one client may use all but one of them) | ``JLLM_KG_WORKERS`` | cores + 1 |
 | ``memory_mb`` (memory cap of the whole service, shared by its query processes) | ``JLLM_KG_MEMORY_MB`` | half the machine's RAM |
 | ``cache_mb`` (response cache of the front) | ``JLLM_KG_CACHE_MB`` | 256 |
 | ``max_age`` (``Cache-Control: max-age`` of cacheable answers, seconds) | ``JLLM_KG_MAX_AGE`` | 300 |
@@ -67,7 +67,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "timeout": _number("JLLM_KG_QUERY_TIMEOUT", 10.0),
         "max_result_bytes": int(_number("JLLM_KG_MAX_RESULT_BYTES", 50_000_000, int)),
         "max_request_bytes": int(_number("JLLM_KG_MAX_REQUEST_BYTES", 16 * 1024 * 1024, int)),
-        "workers": int(_number("JLLM_KG_WORKERS", os.cpu_count() or 1, int)),
+        "workers": int(_number("JLLM_KG_WORKERS", (os.cpu_count() or 1) + 1, int)),
         "memory_mb": int(_number("JLLM_KG_MEMORY_MB", machine_memory_mb() // 2, int)),
         "cache_mb": int(_number("JLLM_KG_CACHE_MB", 256, int)),
         "max_age": int(_number("JLLM_KG_MAX_AGE", 300, int)),

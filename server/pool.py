@@ -69,19 +69,27 @@ class _Process:
 
 
 class FairQueue:
-    """Hands idle processes to waiting requests, client by client: the client with the fewest running
-    requests first, then the one served least recently — so one client's backlog never queues
-    another client behind it (each waits for at most one request of each other client)."""
+    """Hands idle processes to waiting requests, client by client.
+
+    A client holds at most ``cap`` processes at once (the pool keeps one more process than any
+    single client may use, so another client always finds one free, whatever one client sends).
+    Among the clients that may take one, the one with the fewest running requests goes first,
+    then the one served least recently: one client's backlog never queues another client.
+    """
 
     #: Clients remembered for the "least recently served" rule, at most.
     MEMORY = 10_000
 
-    def __init__(self) -> None:
+    def __init__(self, cap: int | None = None) -> None:
+        self.cap = cap
         self.idle: list[_Process] = []
         self.waiting: dict[str, collections.deque[asyncio.Future]] = {}
         self.running: collections.Counter[str] = collections.Counter()
         self.served: dict[str, int] = {}
         self._clock = itertools.count()
+
+    def _allowed(self, client: str) -> bool:
+        return self.cap is None or self.running[client] < self.cap
 
     def _hand(self, client: str) -> None:
         self.running[client] += 1
@@ -89,34 +97,42 @@ class FairQueue:
         if len(self.served) > self.MEMORY:
             self.served = {c: t for c, t in self.served.items() if c in self.running or c in self.waiting}
 
-    def put(self, process: _Process) -> None:
-        """A process is free: give it to the next waiter by the rule above, else keep it idle."""
-        while self.waiting:
-            client = min(self.waiting, key=lambda c: (self.running[c], self.served.get(c, -1)))
+    def _dispatch(self) -> None:
+        """Give idle processes to the waiters that may take one, by the rule above."""
+        while self.idle:
+            eligible = [c for c in self.waiting if self._allowed(c)]
+            if not eligible:
+                return
+            client = min(eligible, key=lambda c: (self.running[c], self.served.get(c, -1)))
             queue = self.waiting[client]
             future = queue.popleft()
             if not queue:
                 del self.waiting[client]
             if not future.done():  # a waiter that timed out meanwhile is skipped
                 self._hand(client)
-                future.set_result(process)
-                return
+                future.set_result(self.idle.pop())
+
+    def put(self, process: _Process) -> None:
+        """A process is free: give it to the next waiter that may take it, else keep it idle."""
         self.idle.append(process)
+        self._dispatch()
 
     async def get(self, client: str, timeout: float) -> _Process:
         """A process for ``client`` within ``timeout`` seconds (:class:`asyncio.TimeoutError` otherwise)."""
-        if self.idle and not self.waiting:  # the common case: no waiting, no timer
+        if self.idle and not self.waiting and self._allowed(client):  # the common case: no timer
             self._hand(client)
             return self.idle.pop()
         future = asyncio.get_running_loop().create_future()
         self.waiting.setdefault(client, collections.deque()).append(future)
+        self._dispatch()
         return await asyncio.wait_for(future, timeout)
 
     def done(self, client: str) -> None:
-        """``client``'s request no longer holds a process."""
+        """``client``'s request no longer holds a process; a waiter it held back may now go."""
         self.running[client] -= 1
         if self.running[client] <= 0:
             del self.running[client]
+        self._dispatch()
 
 
 class Pool:
@@ -124,7 +140,8 @@ class Pool:
 
     def __init__(self, config: dict, size: int, memory_bytes: int) -> None:
         self.config, self.size, self.memory_bytes = config, max(1, size), memory_bytes
-        self._idle = FairQueue()
+        # one client may use every process but one: the last one is always there for the others
+        self._idle = FairQueue(cap=self.size - 1 if self.size > 1 else None)
         self._all: set[_Process] = set()
         self._tasks: set[asyncio.Task] = set()
         self.restarts = 0

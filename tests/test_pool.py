@@ -79,3 +79,45 @@ def test_one_client_s_backlog_does_not_queue_another_client(seed_store_path):
     assert status == 200 and all(s == 200 for s, _ in flood)
     slowest = max(t for _, t in flood)
     assert waited < slowest - 0.5, (waited, sorted(t for _, t in flood))  # served before the flood's backlog
+
+
+def test_one_client_never_holds_the_last_process():
+    async def scenario() -> tuple[bool, bool]:
+        queue = FairQueue(cap=2)
+        for _ in range(3):
+            queue.put(object())
+        for _ in range(2):
+            await queue.get("10.0.0.1", timeout=1)
+        try:  # a third request of the same client waits, although a process is idle …
+            await queue.get("10.0.0.1", timeout=0.05)
+            held_back = False
+        except asyncio.TimeoutError:
+            held_back = True
+        other = await queue.get("10.0.0.2", timeout=0.05)  # … which another client gets at once
+        return held_back, other is not None
+
+    assert asyncio.run(scenario()) == (True, True)
+
+
+def test_another_client_is_answered_at_once_while_one_saturates_the_pool(seed_store_path):
+    """A client keeps every process it may have busy with queries running to the timeout; a query from
+    another address is answered at once, from the process kept for the others."""
+    query = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } # {tag}"
+    with LiveServer(seed_store_path, timeout=3, workers=3) as server:
+        def post(source: str, text: str) -> tuple[int, float]:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30, source_address=(source, 0))
+            started = time.monotonic()
+            conn.request("POST", "/sparql", urlencode({"query": text}), {"Content-Type": "application/x-www-form-urlencoded"})
+            status = conn.getresponse().status
+            conn.close()
+            return status, time.monotonic() - started
+
+        attack = [threading.Thread(target=post, args=("127.0.0.2", query.replace("{tag}", str(i)))) for i in range(4)]
+        for thread in attack:
+            thread.start()
+        time.sleep(0.5)
+        answers = [post("127.0.0.1", f"ASK {{}} # normal {i} {time.time()}") for i in range(5)]
+        for thread in attack:
+            thread.join()
+    assert all(status == 200 for status, _ in answers)
+    assert max(took for _, took in answers) < 1.0, answers
