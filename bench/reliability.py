@@ -643,15 +643,14 @@ def report(args, command: str, started: str, elapsed: float, a: dict, b: dict, c
         "",
         *summary(args, a, b, c, d, sampler),
         "",
-        "How to read the misses (see also the tables below): a query process serves one request at a time, and every "
-        "request that is not a cache hit — refusals such as SERVICE (403) and the nesting/UNION limits (400) "
+        "How to read the results (see also the tables below): a query process serves one request at a time, and "
+        "every request that is not a cache hit — refusals such as SERVICE (403) and the nesting/UNION limits (400) "
         f"included; that check costs {costs['unions']:.0f} ms CPU for the {costs['unions_kb']:.0f} KB 10,000-UNION "
         f"query and {costs['braces']:.0f} ms for `{{`×2500, measured in process — needs one. A request waits up to "
         "`JLLM_KG_QUEUE_TIMEOUT` (30 s) for a free process, then runs at most the timeout (2 s here) from when it "
-        "starts. With 2 processes, a stream of queries that each run until the timeout keeps both busy, so other "
-        "uncached requests wait behind them (latency, not errors); cache hits never wait for a query process, which "
-        "is why the cached probe stays fast. There is no per-client fairness yet: one client can occupy every "
-        "query process.",
+        "starts. Processes are handed out fairly by client address, and one client may hold at most N − 1 of the N "
+        "processes, so the attackers (another address) never take the last one; cache hits never wait for a "
+        "query process at all.",
         "",
     ]
     # A

@@ -28,6 +28,10 @@ from server.process import BOOT, Reply, Request
 TICK = 0.05
 #: How long a new query process may take to open the store and say it is ready (seconds).
 STARTUP = 120.0
+#: A request running longer than this (seconds) runs at a lower CPU priority (nice :data:`NICE_LONG`),
+#: so that short requests of other clients keep their latency while long ones share the cores.
+DEMOTE_AFTER = 0.1
+NICE_LONG = 10
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -37,6 +41,15 @@ class Refusal(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status, self.message = status, message
+
+
+def _renice(thread: int, nice: int) -> bool:
+    """Set the nice value of one thread (Linux: per thread); False if not allowed or gone."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, nice)
+    except OSError:
+        return False
+    return True
 
 
 def resident_bytes(pid: int) -> int:
@@ -55,6 +68,9 @@ class _Process:
     writer: asyncio.StreamWriter
     deadline: float = 0.0
     timeout: float = 0.0
+    started: float = 0.0
+    thread: int = 0  # native id of the thread that runs the requests
+    demoted: bool = False
     busy: bool = False
     stopped: str = ""  # why the monitor ended it
     served: int = field(default=0)
@@ -170,6 +186,7 @@ class Pool:
             await writer.drain()
             ready = await asyncio.wait_for(wire.receive_async(reader), STARTUP)
             assert isinstance(ready, tuple) and ready[0] == "ready"
+            process.thread = int(ready[2])
         except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, AssertionError) as err:
             self._retire(process)
             print(f"jllm-kg: a query process did not start ({type(err).__name__}); retrying", file=sys.stderr)
@@ -196,7 +213,8 @@ class Pool:
             raise Refusal(503, f"all {self.size} query processes stayed busy for {queue_timeout:g} s; "
                                "try again later") from None
         # the deadline counts from when the request runs, not from when it was queued
-        process.deadline, process.timeout = time.monotonic() + timeout, timeout
+        process.started = time.monotonic()
+        process.deadline, process.timeout = process.started + timeout, timeout
         process.busy = True
         # shielded: a caller that goes away (client disconnected) leaves the exchange to finish and
         # return the process, instead of leaving it busy forever
@@ -216,7 +234,13 @@ class Pool:
         process.busy = False
         process.served += 1
         self._idle.done(client)
-        self._idle.put(process)
+        if process.demoted and not _renice(process.thread, 0):
+            # without the privilege to raise a priority back, the process is replaced instead
+            self._retire(process)
+            self._spawn_task(self._add())
+        else:
+            process.demoted = False
+            self._idle.put(process)
         return reply  # type: ignore[return-value]
 
     def _why(self, process: _Process, err: BaseException) -> str:
@@ -240,6 +264,8 @@ class Pool:
                     process.kill("timeout")
                 elif self.memory_bytes and resident_bytes(process.popen.pid) > self.memory_bytes:
                     process.kill("memory")
+                elif not process.demoted and now - process.started > DEMOTE_AFTER and process.thread:
+                    process.demoted = _renice(process.thread, NICE_LONG)
 
     async def close(self) -> None:
         """End every process and the monitor."""

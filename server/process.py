@@ -89,7 +89,7 @@ def serve(sock: socket.socket, config: dict) -> None:
         handle.store()  # open now, not on the first request
     except OSError:
         pass  # answered per request (503) until a build makes the store appear
-    wire.send(sock, ("ready", os.getpid()))
+    wire.send(sock, ("ready", os.getpid(), threading.get_native_id()))  # the thread that runs the requests
     while True:
         try:
             request = wire.receive(sock)

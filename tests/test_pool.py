@@ -121,3 +121,53 @@ def test_another_client_is_answered_at_once_while_one_saturates_the_pool(seed_st
             thread.join()
     assert all(status == 200 for status, _ in answers)
     assert max(took for _, took in answers) < 1.0, answers
+
+
+def _thread_nices(pids: set[int]) -> dict[int, int]:
+    """Nice value of every thread of the given processes (field 19 of /proc/<pid>/task/<tid>/stat)."""
+    from pathlib import Path
+
+    nices = {}
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            nices[int(task.name)] = int(fields[16])
+    return nices
+
+
+def test_a_long_request_runs_at_a_lower_priority_until_it_ends(seed_store_path):
+    from tests.test_hostile import query_processes
+
+    developer = "<https://w3id.org/jllm-kg/ontology#developer>"
+    with LiveServer(seed_store_path, timeout=20, workers=2) as server:
+        pids = query_processes(server)
+        assert set(_thread_nices(pids).values()) == {0}
+        values = " ".join(str(i) for i in range(4))
+        long_query = f"SELECT (COUNT(*) AS ?n) WHERE {{ ?a ?b ?c . ?d {developer} ?f . VALUES ?x {{ {values} }} }}"
+        done: list[int] = []
+        worker = threading.Thread(target=lambda: done.append(http_post(server.port, long_query)))
+        worker.start()
+        deadline = time.monotonic() + 10
+        demoted = False
+        while time.monotonic() < deadline and not done:
+            if 10 in _thread_nices(query_processes(server)).values():
+                demoted = True
+                break
+            time.sleep(0.05)
+        worker.join()
+        time.sleep(0.2)
+        after = _thread_nices(query_processes(server))
+    assert done == [200]
+    assert demoted, "the thread running a long request was not given a lower priority"
+    assert set(after.values()) == {0}  # restored (or the process replaced) once the request ended
+
+
+def http_post(port: int, query: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", "/sparql", urlencode({"query": query}), {"Content-Type": "application/x-www-form-urlencoded"})
+    status = conn.getresponse().status
+    conn.close()
+    return status
