@@ -112,7 +112,7 @@ def role(pid: int) -> str:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return "gone"
-    if "server.process" in cmd:
+    if "server.http.process" in cmd:
         return "query process"
     if "oxigraph" in cmd:
         return "oxigraph"
@@ -321,7 +321,7 @@ def summarise(raw: Path, top: int = 12) -> tuple[int, list[tuple[str, float]], l
         for frame in set(frames):
             inclusive[frame] += n
     boring = ("runpy", "click/", "granian/server", "multiprocessing/", "threading.py", "jllm_kg/cli.py",
-              "server/serve.py", "run_forever", "run_until_complete", "_run_once", "<module>")
+              "server/http/serve.py", "run_forever", "run_until_complete", "_run_once", "<module>")
     share = lambda c: [(f, n * 100 / total) for f, n in c]  # noqa: E731
     incl = [(f, n) for f, n in inclusive.most_common() if f and not any(b in f for b in boring)]
     return total, share(self_time.most_common(top)), share(incl[:top])
@@ -343,17 +343,17 @@ def engine_only(store_path: Path, texts: list[tuple[str, str]], n: int = 2000) -
 
 def flask_path(store_path: Path, texts: list[tuple[str, str]], n: int = 1500) -> dict:
     """CPU ms per request of a query process's work, measured in this process (no HTTP, no front):
-    ``server.process.respond`` answering a unique-mix POST (the query process's own path for SPARQL
+    ``server.http.process.respond`` answering a unique-mix POST (the query process's own path for SPARQL
     queries: werkzeug parse, negotiation, guard, engine, no Flask dispatch), plus the pickling of
-    the request and the reply (``server.wire.pack``); and a cProfile of that path (top functions by
+    the request and the reply (``server.http.wire.pack``); and a cProfile of that path (top functions by
     own time)."""
     import cProfile
     import pstats
 
-    from server import wire
+    from server.http import wire
     from server.app import create_app
     from server.config import load_config
-    from server.process import respond as call
+    from server.http.process import respond as call
 
     config = load_config({"store_path": str(Path(store_path)), "access_log": "off"})
     config = {k: (str(v) if k == "store_path" else v) for k, v in config.items()}
@@ -559,7 +559,7 @@ def report(args, info: dict[str, str], quads: int, agree: dict, runs: list[Run],
     lines += [
         "",
         f"The query process's work in isolation (this script's process, no HTTP, no front, no contention with the "
-        f"load generator): `server.process.respond` answering a unique-mix POST form (werkzeug parse, negotiation, "
+        f"load generator): `server.http.process.respond` answering a unique-mix POST form (werkzeug parse, negotiation, "
         f"guard, engine; no Flask dispatch) costs "
         f"**{flask['app_ms']:.2f} ms CPU** per request, of which pyoxigraph (query + JSON) is {engine_ms:.2f} ms, so "
         f"werkzeug and our protocol code add **{flask['app_ms'] - engine_ms:.2f} ms**; pickling the request and the "
@@ -593,7 +593,7 @@ def report(args, info: dict[str, str], quads: int, agree: dict, runs: list[Run],
         f"all, the front alone ({front_ms:.2f} ms) leaves the ratio at about {ox_cpu / (engine_ms + front_ms):.2f}×.",
         "",
         "**What is done, and what would close the rest** (the last two not measured here). Done: SPARQL queries skip "
-        "the Flask dispatch in the query process (`server.process.respond`), and the front runs on uvloop. Left: "
+        "the Flask dispatch in the query process (`server.http.process.respond`), and the front runs on uvloop. Left: "
         f"(1) werkzeug's request object and our protocol code ({flask['app_ms'] - engine_ms:.2f} ms) could shrink to a "
         "plain form/query-string parse for the common protocol forms; (2) the front's Python per request — granian's "
         "Rust thread hands every request to the asyncio loop, and a miss makes a pickled round trip to a query "

@@ -76,7 +76,7 @@ def role(pid: int, root: int) -> str:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return "gone"
-    if b"server.process" in cmd:
+    if b"server.http.process" in cmd:
         return "query"
     return "main" if pid == root else "front"
 
@@ -554,8 +554,8 @@ def failures_timeline(window: tuple[float, float], sampler: Sampler, drain: Drai
 
 
 def shape_costs() -> dict[str, float]:
-    """CPU ms of the query process's shape check (``server.lexer.check_shape``) on the hostile texts, in process."""
-    from server import lexer
+    """CPU ms of the query process's shape check (``server.sparql.lexer.check_shape``) on the hostile texts, in process."""
+    from server.sparql import lexer
 
     texts = {"braces": "SELECT * WHERE " + "{" * 2500 + "}" * 2500,
              "unions": "SELECT * WHERE { " + " UNION ".join(["{ ?s ?p ?o }"] * 10000) + " }"}

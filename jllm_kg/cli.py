@@ -136,7 +136,7 @@ def query_cmd(name: str | None, params: tuple[str, ...], fmt: str, store: Path |
 @click.option("--timeout", default=None, type=click.FloatRange(min=0.1), help="Per-query timeout in seconds (default: $JLLM_KG_QUERY_TIMEOUT or 10).")
 def serve_cmd(store: Path | None, host: str, port: int, workers: int | None, timeout: float | None) -> None:
     """Serve the SPARQL endpoint, resource pages and canned queries (builds the store first if missing)."""
-    from server.serve import serve
+    from server.http.serve import serve
 
     serve(store_path=store or default_store_path(), host=host, port=port, workers=workers, echo=click.echo, timeout=timeout)
 

@@ -8,10 +8,10 @@ from flask import Flask, Response, request
 
 from server import errors
 from server.config import load_config
-from server.execution import StoreHandle
+from server.sparql.execution import StoreHandle
 
 #: Blueprint modules, in registration order (the catch-all resource routes last).
-BLUEPRINTS = ("server.sparql", "server.pages", "server.canned_views", "server.sparql_editor", "server.resources")
+BLUEPRINTS = ("server.sparql.endpoint", "server.pages.site", "server.pages.queries", "server.pages.editor", "server.pages.resources")
 #: Largest request body accepted (queries and updates); bigger ones get 413.
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 #: Pages load scripts, styles and images from this site only, and are never framed.
@@ -25,7 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     :mod:`server.config`) and upper-case Flask keys (``STORE_PATH``, ``TESTING``…).
 
     Shared objects live in ``app.extensions["jllm"]``: ``config`` and ``store`` (this
-    process's :class:`~server.execution.StoreHandle`, read-write only in update mode).
+    process's :class:`~server.sparql.execution.StoreHandle`, read-write only in update mode).
     """
     config = dict(config or {})
     flask_keys = {k: v for k, v in config.items() if k.isupper()}

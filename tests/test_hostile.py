@@ -44,7 +44,7 @@ def listener() -> Listener:
 
 
 def query_processes(server: LiveServer) -> set[int]:
-    """PIDs of the server's query processes (children started with ``server.process``)."""
+    """PIDs of the server's query processes (children started with ``server.http.process``)."""
     pids = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -54,7 +54,7 @@ def query_processes(server: LiveServer) -> set[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        if b"server.process import main" in cmdline and os.getpgid(int(entry.name)) == server.process.pid:
+        if b"server.http.process import main" in cmdline and os.getpgid(int(entry.name)) == server.process.pid:
             pids.add(int(entry.name))
     return pids
 
@@ -145,7 +145,7 @@ def test_deep_queries_get_400_and_no_process_dies(live, name, query):
 
 
 def test_deepest_accepted_query_runs(live):
-    from server.lexer import MAX_DEPTH
+    from server.sparql.lexer import MAX_DEPTH
 
     query = "SELECT * WHERE " + "{" * (MAX_DEPTH - 1) + "}" * (MAX_DEPTH - 1)
     response = requests.post(live.url, data={"query": query}, timeout=30)

@@ -7,8 +7,8 @@ import pytest
 from pyoxigraph import NamedNode
 
 from graph.store import open_store
-from server.lineage import MAX_CHILDREN, MAX_DEPTH, Lineage, generations, lineage, picture
-from server.lineage_svg import layout, render_svg, text_width, wrap
+from server.pages.lineage import MAX_CHILDREN, MAX_DEPTH, Lineage, generations, lineage, picture
+from server.pages.lineage_svg import layout, render_svg, text_width, wrap
 
 BASE = "https://w3id.org/jllm-kg/"
 SVG = "{http://www.w3.org/2000/svg}"

@@ -88,7 +88,7 @@ def test_sparql_editor_lists_canned_queries_as_examples(client):
 
 
 def test_yasgui_assets_only_by_allow_list(client, app, tmp_path):
-    from server.sparql_editor import yasgui_installed
+    from server.pages.editor import yasgui_installed
 
     with app.app_context():
         installed = yasgui_installed()

@@ -7,7 +7,7 @@ import threading
 import time
 from urllib.parse import urlencode
 
-from server.pool import FairQueue
+from server.http.pool import FairQueue
 from tests.live import LiveServer
 
 

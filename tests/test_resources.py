@@ -192,7 +192,7 @@ def test_stage_kind_and_method_are_not_repeated(client):
 def test_variants_table_shows_only_columns_with_values(client, seed_store_path, model):
     from graph.store import open_store
     from pyoxigraph import NamedNode
-    from server.describe import Describer
+    from server.pages.describe import Describer
 
     page = Describer(open_store(seed_store_path), BASE, "en").page(NamedNode(BASE + "model/" + model))
     html = client.get(f"/model/{model}?lang=en", headers={"Accept": "text/html"}).get_data(as_text=True)

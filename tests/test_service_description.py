@@ -4,7 +4,7 @@ from __future__ import annotations
 import rdflib
 
 from graph.formats import GRAPHS, RESULTS
-from server.service_description import format_iri, service_description
+from server.sparql.service_description import format_iri, service_description
 
 SD = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
 W3C = "http://www.w3.org/ns/formats/"

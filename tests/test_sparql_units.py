@@ -7,16 +7,16 @@ import pytest
 from pyoxigraph import Literal, NamedNode, Quad, Store
 
 import graph.formats
-import server.lexer
-import server.negotiation
+import server.sparql.lexer
+import server.sparql.negotiation
 from server.app import create_app
 from graph.formats import GRAPHS, RESULTS, by_media_type, by_name
-from server.lexer import add_using, has_dataset_clause, network_keywords, query_form
-from server.negotiation import best
-from server.worker import Job, run_job
+from server.sparql.lexer import add_using, has_dataset_clause, network_keywords, query_form
+from server.sparql.negotiation import best
+from server.sparql.jobs import Job, run_job
 
 
-@pytest.mark.parametrize("module", [server.lexer, graph.formats, server.negotiation])
+@pytest.mark.parametrize("module", [server.sparql.lexer, graph.formats, server.sparql.negotiation])
 def test_doctests(module):
     result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0

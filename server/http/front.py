@@ -5,9 +5,9 @@ each body completely, with a deadline and a size cap, before any query process i
 a slow or idle client holds only a coroutine. Then:
 
 1. a cacheable request (GET/HEAD, or a SPARQL query sent by POST) is looked up in the response
-   cache (:mod:`server.cache`) under the current store generation and its normalised form —
+   cache (:mod:`server.http.cache`) under the current store generation and its normalised form —
    a hit is answered here, with ``ETag``/``304``;
-2. otherwise the request goes whole to a query process (:mod:`server.pool`, :mod:`server.process`);
+2. otherwise the request goes whole to a query process (:mod:`server.http.pool`, :mod:`server.http.process`);
    the front enforces the deadline and the memory cap by ending that process.
 
 Every request gets one access-log line (method, path, status, bytes, ms) unless turned off.
@@ -23,13 +23,13 @@ import time
 from typing import Any, Hashable
 from urllib.parse import parse_qs
 
-from server.access_log import AccessLog
-from server.cache import Entry, ResponseCache, etag
+from server.http.access_log import AccessLog
+from server.http.cache import Entry, ResponseCache, etag
 from server.config import load_config, query_processes, memory_per_process
-from server.execution import StoreHandle
-from server.pool import Pool, Refusal
-from server.process import Request
-from server.sparql import SPARQL_PATHS
+from server.sparql.execution import StoreHandle
+from server.http.pool import Pool, Refusal
+from server.http.process import Request
+from server.sparql.endpoint import SPARQL_PATHS
 
 FORM = "application/x-www-form-urlencoded"
 QUERY = "application/sparql-query"

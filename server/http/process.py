@@ -1,8 +1,8 @@
 """A query process: the Flask app serving one request at a time for the front, off the network.
 
-The front (:mod:`server.front`) starts ``jllm-kg serve``'s query processes with :data:`BOOT`
+The front (:mod:`server.http.front`) starts ``jllm-kg serve``'s query processes with :data:`BOOT`
 (a fresh interpreter, not a fork of the threaded front) and hands each a Unix socket. A
-query process first forbids itself the network (:func:`server.sandbox.deny_network`, unless
+query process first forbids itself the network (:func:`server.http.sandbox.deny_network`, unless
 the operator allowed it), then serves requests that the front has already read completely —
 a slow client never holds it — on a thread whose stack is large enough for the deepest query
 the endpoint accepts (the engine's parser recurses). The front ends the process at the
@@ -20,17 +20,17 @@ from typing import Any
 
 from werkzeug.wrappers import Request as Request_
 
-from server import wire
+from server.http import wire
 from server.app import response_headers
 from server.errors import ApiError
-from server.sparql import SPARQL_PATHS, job_for, query_answer
-from server.worker import run_job
+from server.sparql.endpoint import SPARQL_PATHS, job_for, query_answer
+from server.sparql.jobs import run_job
 
 #: How the front starts a query process: ``python -c BOOT <fd>``; the configuration comes as the
 #: first message on the socket (never on the command line, where ``ps`` would show the update token).
-BOOT = "from server.process import main; main()"
+BOOT = "from server.http.process import main; main()"
 #: Stack of the serving thread. 256 MB of address space (touched only as deep as a query goes)
-#: parses queries nested 50,000 levels deep; the endpoint accepts 128 (server.lexer.MAX_DEPTH).
+#: parses queries nested 50,000 levels deep; the endpoint accepts 128 (server.sparql.lexer.MAX_DEPTH).
 STACK_BYTES = 256 * 1024 * 1024
 
 #: (method, path, query string, headers, body, scheme, server "host:port", client "addr:port")
@@ -120,7 +120,7 @@ def main() -> None:
     config = wire.receive(sock)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front decides when this process ends
     if not config.get("allow_network"):
-        from server.sandbox import deny_network
+        from server.http.sandbox import deny_network
 
         deny_network()  # before any thread exists: every later thread inherits the filter
     threading.stack_size(STACK_BYTES)

@@ -1,7 +1,7 @@
 """The front's query processes: start them, hand each one request at a time, end them at a limit.
 
 pyoxigraph cannot cancel a query, so the process is the unit that is stopped. :class:`Pool`
-keeps ``size`` query processes (:mod:`server.process`); :meth:`Pool.call` waits for an idle one,
+keeps ``size`` query processes (:mod:`server.http.process`); :meth:`Pool.call` waits for an idle one,
 sends it a request the front has read whole, and awaits the reply. A monitor task looks at the
 busy processes every :data:`TICK` seconds: one past its request's deadline, or whose resident
 memory passed its share of the service's memory cap, is killed (``SIGKILL``); the caller gets a
@@ -21,8 +21,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from server import wire
-from server.process import BOOT, Reply, Request
+from server.http import wire
+from server.http.process import BOOT, Reply, Request
 
 #: How often the monitor looks at deadlines and memory (seconds).
 TICK = 0.05

@@ -6,7 +6,7 @@ process: from then on ``socket(2)`` fails with ``EACCES`` for every address fami
 which could open sockets behind the filter's back — is refused. The filter is inherited by every
 thread and child created afterwards and cannot be removed, so neither SPARQL ``SERVICE`` nor
 ``LOAD`` nor any other code path of the engine can open an outgoing connection, whatever the
-text guard in :mod:`server.lexer` let through. Install it before any thread is started.
+text guard in :mod:`server.sparql.lexer` let through. Install it before any thread is started.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """``jllm-kg serve``: build the store if missing, then serve it with granian and the front.
 
-granian (a Rust HTTP server) runs one worker process holding :class:`server.front.Front`,
-which starts the query processes (:mod:`server.pool`). granian reads headers with a deadline
+granian (a Rust HTTP server) runs one worker process holding :class:`server.http.front.Front`,
+which starts the query processes (:mod:`server.http.pool`). granian reads headers with a deadline
 and keeps connections alive; the front reads bodies with a deadline and answers from its cache
 or through a query process.
 """
@@ -70,7 +70,7 @@ def serve(store_path: Path, host: str = "127.0.0.1", port: int = 8000, workers: 
     echo(f"jllm-kg: SPARQL endpoint at http://{host}:{port}/sparql — store {config['store_path']} ({mode}), "
          f"{query_processes(config)} query processes, {config['timeout']:g} s timeout, "
          f"{config['memory_mb']} MB memory cap")
-    Granian("server.front:create_front", factory=True, address=host, port=port, interface=Interfaces.RSGI,
+    Granian("server.http.front:create_front", factory=True, address=host, port=port, interface=Interfaces.RSGI,
             workers=1, runtime_threads=1, backlog=2048, respawn_failed_workers=True,
             http1_settings=HTTP1Settings(header_read_timeout=int(float(config["header_timeout"]) * 1000)),
             log_enabled=True, log_level="warning").serve()

@@ -20,12 +20,13 @@ from pyoxigraph import NamedNode, Store
 from graph.settings import base_iri
 from graph.vocab import OWL, PREFIXES, TYPE
 from server.errors import ApiError
-from server.describe import LANGS, Describer, dataset_base, description, exists
+from server.pages.describe import LANGS, Describer, dataset_base, description, exists
 from graph import formats
-from server import errors, negotiation
-from server.lineage import lineage, picture
-from server.lineage_svg import render_svg
-from server.search import search
+from server import errors
+from server.sparql import negotiation
+from server.pages.lineage import lineage, picture
+from server.pages.lineage_svg import render_svg
+from server.pages.search import search
 
 bp = Blueprint("resources", __name__)
 
@@ -206,7 +207,7 @@ def ontology(ext: str | None = None) -> Response:
         if fixed is None:
             return not_found("ontology." + ext)
     store, base = current_store(), current_base()
-    from server.ontology_doc import ontology_page
+    from server.pages.ontology_doc import ontology_page
 
     def html() -> str:
         lang = page_lang()

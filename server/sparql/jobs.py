@@ -2,7 +2,7 @@
 
 pyoxigraph has no cancellation, and its lazy results must be consumed in the thread that made
 them, so a job runs whole, in the thread of the request that asked for it. Under ``jllm-kg
-serve`` that thread lives in a query process (:mod:`server.process`) that the front ends at
+serve`` that thread lives in a query process (:mod:`server.http.process`) that the front ends at
 the deadline or the memory cap.
 """
 from __future__ import annotations

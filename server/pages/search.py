@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pyoxigraph import Literal, NamedNode, Store, Variable
 
-from server.describe import href, label, labels, pick, types_of
+from server.pages.describe import href, label, labels, pick, types_of
 from graph.vocab import FABIO, JLLM, OWL, SCHEMA, SKOS
 
 SEARCH_QUERY = """

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pyoxigraph import Literal, NamedNode, Store
 
 from graph.vocab import OWL, PREFIXES, RDF, RDFS, TYPE
-from server.describe import Describer, Value, labels, pick
+from server.pages.describe import Describer, Value, labels, pick
 
 KINDS = [
     (OWL.Class, "classes", {"en": "Classes", "ja": "クラス", "fr": "Classes"}),

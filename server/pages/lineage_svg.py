@@ -15,7 +15,7 @@ from grandalf.graphs import Edge, Graph, Vertex
 from grandalf.layouts import Layer, SugiyamaLayout
 from markupsafe import Markup, escape
 
-from server.lineage import Box, Picture
+from server.pages.lineage import Box, Picture
 
 FONT_SIZE, LINE_H, PAD_X, PAD_Y = 13, 16, 10, 6
 MIN_W, MAX_W = 120, 280

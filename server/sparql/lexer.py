@@ -8,7 +8,7 @@ The network guard fails closed: any word or prefixed name that *begins* with ``S
 ``LOAD`` (any case, after ``\\u`` unescaping) is refused. The engine reads ``<`` as an IRI or as
 "less than" by context, which a tokenizer cannot know, so the text is scanned under both
 readings and a keyword seen in either is refused. The guard only gives a clear 403: the query
-processes cannot open network connections at all (:mod:`server.sandbox`).
+processes cannot open network connections at all (:mod:`server.http.sandbox`).
 
 >>> network_keywords('SELECT * { ?s ?p "SERVICE" } # LOAD')
 []
@@ -21,7 +21,7 @@ processes cannot open network connections at all (:mod:`server.sandbox`).
 >>> check_shape('SELECT * WHERE ' + '{' * 300 + '}' * 300)
 Traceback (most recent call last):
 ...
-server.lexer.QueryShapeError: the query nests 300 levels deep; this endpoint accepts at most 128
+server.sparql.lexer.QueryShapeError: the query nests 300 levels deep; this endpoint accepts at most 128
 """
 from __future__ import annotations
 

@@ -11,11 +11,11 @@ from graph.canned import load_queries
 from graph.errors import SourceError
 from graph.vocab import PREFIXES
 from server.errors import ApiError
-from server.describe import local_path
-from server.browse import browse_lists, class_counts, families_by_section, source_revision
-from server.resources import (DATA_FORMATS, HTML, STORE_KEY, page_html, current_base, current_store, generation_cache, link_header,
+from server.pages.describe import local_path
+from server.pages.browse import browse_lists, class_counts, families_by_section, source_revision
+from server.pages.resources import (DATA_FORMATS, HTML, STORE_KEY, page_html, current_base, current_store, generation_cache, link_header,
                               negotiate, not_acceptable, page_lang, serialize)
-from server.search import search
+from server.pages.search import search
 from server.urls import public_root
 
 bp = Blueprint("pages", __name__)

@@ -14,11 +14,11 @@ from pyoxigraph import NamedNode, Variable
 from graph.canned import MAX_LIMIT, CannedQuery, ParamError, UnknownQuery, bind_params, get_query, load_queries, split_page
 from graph.errors import SourceError
 from graph.iris import Iris
-from server import execution
+from server.sparql import execution
 from server.errors import ApiError, error_response
 from graph.formats import by_name
-from server.negotiation import best
-from server.openapi import openapi_document
+from server.sparql.negotiation import best
+from server.pages.openapi import openapi_document
 from server.urls import public_root
 
 bp = Blueprint("canned", __name__)
@@ -35,7 +35,7 @@ EXTENSIONS = tuple(f.extension if f.name != "json" else "json" for f in OFFERED)
 
 
 def _base() -> str:
-    from server.resources import current_base
+    from server.pages.resources import current_base
 
     return current_base()
 

@@ -5,7 +5,7 @@ child of a model sits in the column right after it, even when it also derives fr
 (houou-7b from Llama 2 and Youri 7B). To stay readable with hundreds of descendants, at most
 :data:`MAX_DEPTH` generations are drawn on each side and at most :data:`MAX_CHILDREN` children per
 model; the rest collapse into a ``+N more`` box or a count badge that links to the full list (the
-canned queries ``descendants`` and ``ancestors``). The SVG itself is drawn by :mod:`server.lineage_svg`.
+canned queries ``descendants`` and ``ancestors``). The SVG itself is drawn by :mod:`server.pages.lineage_svg`.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from pyoxigraph import NamedNode, Store, Variable
 
-from server.describe import href, label
+from server.pages.describe import href, label
 
 LINEAGE_QUERY = """
 PREFIX jllm: <https://w3id.org/jllm-kg/ontology#>

@@ -3,9 +3,9 @@
 There is one execution path. A view calls :func:`run_query` / :func:`run_update`; they refuse
 what must not run (``SERVICE``/``LOAD`` unless allowed, queries nested too deep), then run the
 job on this process's handle on the current store generation (:class:`StoreHandle`). Under
-``jllm-kg serve`` this process is a query process of :mod:`server.process`: the front
-(:mod:`server.front`) ends it at the deadline or the memory cap and answers ``503``; the kernel
-keeps it off the network (:mod:`server.sandbox`). In tests with Flask's client the same code
+``jllm-kg serve`` this process is a query process of :mod:`server.http.process`: the front
+(:mod:`server.http.front`) ends it at the deadline or the memory cap and answers ``503``; the kernel
+keeps it off the network (:mod:`server.http.sandbox`). In tests with Flask's client the same code
 runs in the test's own process.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ from flask import current_app
 from pyoxigraph import Store
 
 from server.errors import ApiError
-from server.lexer import QueryShapeError, check_shape, has_dataset_clause, network_keywords
-from server.worker import Job, Outcome, run_job
+from server.sparql.lexer import QueryShapeError, check_shape, has_dataset_clause, network_keywords
+from server.sparql.jobs import Job, Outcome, run_job
 
 
 class StoreHandle:

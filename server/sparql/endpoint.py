@@ -1,7 +1,7 @@
 """``/sparql``: the SPARQL 1.1 Protocol endpoint (query, guarded update, service description).
 
-Thin view: read the operation (:mod:`server.protocol`), pick formats from ``Accept``
-(:mod:`server.negotiation`), run it in a worker (:mod:`server.execution`), send the bytes.
+Thin view: read the operation (:mod:`server.sparql.protocol`), pick formats from ``Accept``
+(:mod:`server.sparql.negotiation`), run it in a worker (:mod:`server.sparql.execution`), send the bytes.
 The body is complete before the headers go out — never a truncated 200 — and is then
 streamed in chunks.
 """
@@ -14,15 +14,15 @@ from flask import Blueprint, Request, Response, current_app, redirect, request, 
 from pyoxigraph import serialize
 
 from graph.settings import base_iri
-from server import execution
+from server.sparql import execution
 from server.errors import ApiError
 from graph.formats import GRAPHS, HTML, RESULTS, by_name
-from server.lexer import add_using, has_using_clause
-from server.negotiation import best
-from server.protocol import Operation, read_operation
-from server.service_description import PREFIXES, service_description
+from server.sparql.lexer import add_using, has_using_clause
+from server.sparql.negotiation import best
+from server.sparql.protocol import Operation, read_operation
+from server.sparql.service_description import PREFIXES, service_description
 from server.urls import public_root, public_url
-from server.worker import Job, Outcome
+from server.sparql.jobs import Job, Outcome
 
 bp = Blueprint("sparql", __name__)
 #: The endpoint's paths (the front and the query processes route on them too).

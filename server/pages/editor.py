@@ -18,11 +18,11 @@ from graph.canned import load_queries
 from graph.errors import SourceError
 from graph.vocab import PREFIXES
 from server.errors import ApiError
-from server.resources import page_lang
+from server.pages.resources import page_lang
 
 bp = Blueprint("sparql_editor", __name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 YASGUI_FILES = {
     "yasgui.min.js": "text/javascript",
     "yasgui.min.css": "text/css",
