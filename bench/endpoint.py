@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.live import LiveServer, free_port  # noqa: E402
+from tests.live import LiveServer, free_port, process_tree  # noqa: E402
 
 JLLM = "https://w3id.org/jllm-kg/ontology#"
 M = "https://w3id.org/jllm-kg/model/"
@@ -79,24 +79,6 @@ def workload() -> list[tuple[str, str]]:
 
 
 # processes ---------------------------------------------------------------------------------------
-def process_tree(root: int) -> list[int]:
-    """``root`` and all its descendants (from /proc)."""
-    children: dict[int, list[int]] = collections.defaultdict(list)
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children[ppid].append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
-
-
 def cpu_of(pid: int) -> float:
     """User + system CPU seconds of ``pid`` so far (0 if it is gone)."""
     try:

@@ -30,7 +30,6 @@ import collections
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.live import LiveServer  # noqa: E402
+from tests.live import Listener, LiveServer, process_tree  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 JLLM = "https://w3id.org/jllm-kg/ontology#"
@@ -54,23 +53,6 @@ CARTESIAN = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 
 
 # the server's processes -----------------------------------------------------------------------------
-def process_tree(root: int) -> list[int]:
-    children: dict[int, list[int]] = collections.defaultdict(list)
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children[ppid].append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
-
-
 def role(pid: int, root: int) -> str:
     try:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -134,26 +116,6 @@ class Drain(threading.Thread):
                     self.failures.append((time.time(), int(parts[1]), float(parts[3][:-2])))
             else:
                 self.other.append(line)
-
-
-class Listener(threading.Thread):
-    """A TCP listener on 127.0.0.1 that counts connections (the target of the SERVICE attempts)."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port, self.connections = self.sock.getsockname()[1], 0
-
-    def run(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            conn.close()
 
 
 # requests -------------------------------------------------------------------------------------------

@@ -6,15 +6,13 @@ go to test-artifacts/.
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
-import sys
-import time
 from urllib.parse import urlencode
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.live import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -24,39 +22,11 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(seed_store_path, tmp_path_factory):
-    """The real server (``jllm-kg serve``, gunicorn) on a free port of 127.0.0.1."""
-    port = _free_port()
-    cmd = [sys.executable, "-m", "jllm_kg.cli", "serve", "--store", str(seed_store_path), "--port", str(port), "--workers", "1"]
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1], stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(url + "/", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+def server(seed_store_path):
+    """The real server (``jllm-kg serve``) on a free port of 127.0.0.1; yields its base URL."""
+    with LiveServer(seed_store_path, workers=1) as live:
+        yield live.base
 
 
 @pytest.fixture(scope="module")

@@ -2,49 +2,22 @@
 in headless Chromium against the real server; screenshots go to test-artifacts/newest-*.png."""
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
-import requests
 
 from graph.build import build_store
-from tests.test_browser import ARTIFACTS, _free_port, browser, page  # noqa: F401  (fixtures)
+from tests.live import LiveServer
+from tests.test_browser import ARTIFACTS, browser, page  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def newest_server(tmp_path_factory):
-    """``jllm-kg serve`` on a store built from the shipped catalog (upstream 6fe70a0)."""
+    """``jllm-kg serve`` on a store built from the shipped catalog (upstream 6fe70a0); yields its base URL."""
     store = tmp_path_factory.mktemp("newest-store") / "store"
     build_store(store_path=store, echo=lambda *a, **k: None)
-    port = _free_port()
-    log = tmp_path_factory.mktemp("newest-server") / "server.log"
-    cmd = [sys.executable, "-m", "jllm_kg.cli", "serve", "--store", str(store), "--port", str(port), "--workers", "1"]
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1], stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(url + "/", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with LiveServer(store, workers=1) as live:
+        yield live.base
 
 
 @pytest.mark.parametrize("model, label, descendants", [

@@ -3,8 +3,6 @@ text, gets its intended answer, no outgoing connection reaches a listener, and n
 exits except at the timeout or the memory cap."""
 from __future__ import annotations
 
-import json
-import os
 import socket
 import threading
 import time
@@ -13,50 +11,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.live import LiveServer
-
-
-class Listener:
-    """A TCP server on 127.0.0.1 that records every connection made to it (the SSRF target)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            conn.close()
+from tests.live import Listener, LiveServer, query_processes
 
 
 @pytest.fixture(scope="module")
 def listener() -> Listener:
-    return Listener()
-
-
-def query_processes(server: LiveServer) -> set[int]:
-    """PIDs of the server's query processes (children started with ``server.http.process``)."""
-    pids = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if b"server.http.process import main" in cmdline and os.getpgid(int(entry.name)) == server.process.pid:
-            pids.add(int(entry.name))
-    return pids
+    listener = Listener()
+    listener.start()
+    return listener
 
 
 @pytest.fixture(scope="module")

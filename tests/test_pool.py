@@ -8,7 +8,7 @@ import time
 from urllib.parse import urlencode
 
 from server.http.pool import FairQueue
-from tests.live import LiveServer
+from tests.live import LiveServer, query_processes
 
 
 def test_a_client_with_fewer_running_requests_goes_first():
@@ -139,8 +139,6 @@ def _thread_nices(pids: set[int]) -> dict[int, int]:
 
 
 def test_a_long_request_runs_at_a_lower_priority_until_it_ends(seed_store_path):
-    from tests.test_hostile import query_processes
-
     developer = "<https://w3id.org/jllm-kg/ontology#developer>"
     with LiveServer(seed_store_path, timeout=20, workers=2) as server:
         pids = query_processes(server)

@@ -18,7 +18,7 @@ import functools
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from graph.formats import GRAPHS, RESULTS, Format  # noqa: F401  (RESULTS/GRAPHS used in doctests)
+from graph.formats import GRAPHS, RESULTS, Format  # noqa: F401  (RESULTS/GRAPHS: the doctests' names)
 
 
 @functools.lru_cache(maxsize=512)
