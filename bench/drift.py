@@ -101,7 +101,7 @@ def _rows_seen(report: Report, out: Path) -> tuple[int, int, int, int]:
 
 
 def _hf_links(raw: str) -> list[str]:
-    from graph.cells import hf_repo
+    from graph.importer.cells import hf_repo
 
     return [r for r in (hf_repo(h) for h in re.findall(r"\]\((https?://[^)\s]+)\)", raw)) if r]
 

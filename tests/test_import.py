@@ -10,7 +10,7 @@ import yaml
 
 from graph.catalog_import import run_import
 from graph.errors import SourceError, UserError
-from graph.registry import load_registries, normalise
+from graph.importer.registry import load_registries, normalise
 from tests.conftest import ROOT, run_cli, seed_catalog_dir
 
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -10,8 +10,8 @@ import yaml
 
 from graph.importer import run_upstream_import
 from graph.errors import UserError
-from graph.markdown_doc import parse_markdown
-from graph.upstream import read_revision
+from graph.importer.markdown_doc import parse_markdown
+from graph.importer.upstream import read_revision
 from tests.conftest import ROOT, run_cli, upstream_snapshots
 
 CATALOG = ROOT / "catalog"
@@ -156,7 +156,7 @@ def test_missing_include_names_file_and_line(tmp_path: Path):
 def test_unanchored_headings_get_ids_from_the_en_heading():
     ja = parse_markdown("## テキスト生成\n\n### 汎用\n\n| | 開発元 |\n|---|---|\n| a | b |\n", "README.md")
     en = parse_markdown("## Text generation\n\n### General\n\n| | Developer |\n|---|---|\n| a | b |\n", "en/README.md")
-    from graph.markdown_doc import align_section_ids
+    from graph.importer.markdown_doc import align_section_ids
 
     align_section_ids({"ja": ja, "en": en}, "ja")
     ids = [s.id for s in ja.root.walk()][1:]
@@ -281,8 +281,8 @@ def test_newest_benchmarks_and_papers():
 
 def test_training_cells_in_the_newer_style():
     """Stage openers the newer catalog uses: a base "に対して以下を実施", then SFT, GRPO (数学), RL, mid-/post-training, distillation."""
-    from graph.registry import load_registries
-    from graph.training import parse_training
+    from graph.importer.registry import load_registries
+    from graph.importer.training import parse_training
 
     regs = load_registries(CATALOG / "registries")
     lines = ["Qwen2.5 (7B) に対して以下を実施", "SFT: Swallow-Magpie-Ultra-v0.1", "GRPO (数学): OpenWebMath, 数学の問題を自作したデータ",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from graph.markdown_doc import Cell, strip_markup
+from graph.importer.markdown_doc import Cell, strip_markup
 
 
 class Architectures:

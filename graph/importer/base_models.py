@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from graph.cells import parse_size
-from graph.markdown_doc import Cell, strip_markup
-from graph.registry import normalise
+from graph.importer.cells import parse_size
+from graph.importer.markdown_doc import Cell, strip_markup
+from graph.importer.registry import normalise
 
 
 class BaseModels:

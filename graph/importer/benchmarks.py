@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from graph.markdown_doc import Cell, Row, Section, normalise_space, slug
+from graph.importer.markdown_doc import Cell, Row, Section, normalise_space, slug
 
 
 class Benchmarks:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from graph.markdown_doc import Cell, normalise_space, strip_markup
+from graph.importer.markdown_doc import Cell, normalise_space, strip_markup
 from graph.importer.base_models import split_outside_parens
 
 
@@ -41,7 +41,7 @@ _AND = re.compile(r"\s*(?:&|＆|\s+and\s+|\s+et\s+)\s*")
 def developer_parts(text: str, reg) -> list[str]:
     """The names in a developer cell: commas first, ``&`` only inside a part no registry knows.
 
-    >>> from graph.registry import Registry
+    >>> from graph.importer.registry import Registry
     >>> reg = Registry("organisation"); reg.add({"id": "wandb", "labels": {"en": "Weights & Biases"}})
     >>> developer_parts("個人 (山田育矢, 李凌寒)", reg)
     ['山田育矢', '李凌寒']

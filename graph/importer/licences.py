@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from graph.markdown_doc import Cell
-from graph.registry import normalise
+from graph.importer.markdown_doc import Cell
+from graph.importer.registry import normalise
 
 
 class Licences:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import re
 
-from graph.cells import assign, hf_repo, infer_variant_parents, parse_context, parse_size
-from graph.columns import COLUMNS
+from graph.importer.cells import assign, hf_repo, infer_variant_parents, parse_context, parse_size
+from graph.importer.columns import COLUMNS
 from graph.importer.sections import default_stage
-from graph.markdown_doc import Cell, Row, Section, Table, normalise_space
-from graph.registry import normalise
-from graph.training import parse_training
+from graph.importer.markdown_doc import Cell, Row, Section, Table, normalise_space
+from graph.importer.registry import normalise
+from graph.importer.training import parse_training
 
 HF_MARKS = {"◯": "available", "○": "available", "〇": "available", "△": "convertible", "✕": "unsupported",
              "×": "unsupported", "※": "unofficial"}

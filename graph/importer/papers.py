@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from graph.cells import arxiv_id, parse_date
-from graph.markdown_doc import Cell, Row, Section, Table, normalise_space, slug, strip_markup
+from graph.importer.cells import arxiv_id, parse_date
+from graph.importer.markdown_doc import Cell, Row, Section, Table, normalise_space, slug, strip_markup
 
 
 class Papers:

@@ -8,8 +8,8 @@ from graph.errors import UserError
 from graph.importer.report import Report
 from graph.importer.walk import Importer
 from graph.importer.writing import remove_stale, snapshot_defaults, write_yaml
-from graph.markdown_doc import Document, detect_language, parse_document, parse_markdown
-from graph.registry import load_registries
+from graph.importer.markdown_doc import Document, detect_language, parse_document, parse_markdown
+from graph.importer.registry import load_registries
 from graph.settings import UPSTREAM_REPO
 
 _UPSTREAM_NAMES = {"ja": "README.md", "en": "README_en.md", "fr": "README_fr.md"}
@@ -54,7 +54,7 @@ def run_import(
 def run_upstream_import(upstream: Path, *, rev: str | None = None, out: Path, registries: Path | None = None,
                         commit: str | None = None) -> Report:
     """Import an upstream revision (checkout, directory in its layout, or git repository at ``rev``)."""
-    from graph.upstream import read_revision
+    from graph.importer.upstream import read_revision
 
     revision = read_revision(upstream, rev)
     docs: dict[str, Document] = {}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graph.columns import column_key
+from graph.importer.columns import column_key
 from graph.importer.architectures import Architectures
 from graph.importer.base_models import BaseModels
 from graph.importer.benchmarks import Benchmarks
@@ -13,8 +13,8 @@ from graph.importer.model_tables import ModelTables
 from graph.importer.papers import Papers
 from graph.importer.report import Report
 from graph.importer.sections import PAPER_KEYS, is_domain_specific, section_kind, table_type
-from graph.markdown_doc import Cell, Document, Row, Section, Table, align_section_ids, slug
-from graph.registry import Registries
+from graph.importer.markdown_doc import Cell, Document, Row, Section, Table, align_section_ids, slug
+from graph.importer.registry import Registries
 
 ROW_ERRORS = (ValueError, KeyError, IndexError)
 

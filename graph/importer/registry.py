@@ -12,7 +12,7 @@ from pathlib import Path
 
 from graph.catalog import REGISTRY_FILES, read_yaml
 from graph.errors import SourceError
-from graph.markdown_doc import slug, strip_markup
+from graph.importer.markdown_doc import slug, strip_markup
 
 #: Registry kinds and their file names, in a fixed order.
 KINDS: dict[str, str] = REGISTRY_FILES

@@ -9,9 +9,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from graph.cells import find_token_total, nfkc, parse_quantity
-from graph.markdown_doc import normalise_space, strip_markup
-from graph.registry import Registries, normalise
+from graph.importer.cells import find_token_total, nfkc, parse_quantity
+from graph.importer.markdown_doc import normalise_space, strip_markup
+from graph.importer.registry import Registries, normalise
 
 #: Keywords that reveal a stage kind when no registered prefix is found (checked in order).
 _KIND_HINTS: list[tuple[str, str]] = [
@@ -155,7 +155,7 @@ _TOKENS_ONLY = re.compile(r"^[\d.,]+\s*[KMBT]?\s*(?:トークン|tokens?)$", re.
 def is_dataset_name(text: str, registries: Registries) -> bool:
     """Whether an unregistered fragment reads as a dataset *name* (minted) rather than a phrase (kept raw).
 
-    >>> from graph.registry import Registries, Registry
+    >>> from graph.importer.registry import Registries, Registry
     >>> regs = Registries({k: Registry(k) for k in ("dataset", "training_method")})
     >>> is_dataset_name("Swallow-Magpie-Ultra-v0.1", regs), is_dataset_name("Sparse Upcycling で学習", regs)
     (True, False)

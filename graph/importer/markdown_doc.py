@@ -1,7 +1,7 @@
 """The catalog README as a tree of sections holding tables and prose, read with markdown-it-py.
 
 Only structure lives here (sections, tables, cells, links, line numbers); what the cells
-*mean* is decided in :mod:`graph.cells` and :mod:`graph.importer`.
+*mean* is decided in :mod:`graph.importer.cells` and :mod:`graph.importer`.
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 
-from graph.markdown_doc import normalise_space, strip_markup
+from graph.importer.markdown_doc import normalise_space, strip_markup
 
 _UNIT = {"k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
 _VERSION = re.compile(r"^v\d+(?:\.\d+)*$")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from graph.markdown_doc import slug
-from graph.registry import normalise
+from graph.importer.markdown_doc import slug
+from graph.importer.registry import normalise
 
 #: (column key, patterns matched against the normalised header), first match wins.
 COLUMNS: list[tuple[str, tuple[str, ...]]] = [
