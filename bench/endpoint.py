@@ -472,7 +472,7 @@ def report(args, info: dict[str, str], quads: int, agree: dict, runs: list[Run],
         f"- Same quads: the store's {quads:,} quads exported to N-Quads and loaded with `oxigraph load` into a temporary "
         "directory served by `oxigraph serve-read-only --union-default-graph` (POST `/query`).",
         "- Ours: `jllm-kg serve` as shipped (`tests/live.py`): granian + the RSGI front (response cache, ETag), "
-        f"{args.workers_seen} query processes (default: one per core) under seccomp, 10 s kill-based timeout, the memory "
+        f"{args.workers_seen} query processes (default: cores + 1, of which one client may use all but one) under seccomp, 10 s kill-based timeout, the memory "
         "cap, negotiation and the SERVICE/LOAD guard all on; `JLLM_KG_ACCESS_LOG=off` for the measured rounds "
         "(access log on: see below). POST `/sparql`.",
         f"- Load: `wrk -t{args.threads} -cN -d{args.duration:g}s --timeout 5s --latency -s bench/sparql_mix.lua URL -- "
