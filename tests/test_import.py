@@ -329,3 +329,11 @@ def test_primary_readme_in_another_language(seed_dir: Path, tmp_path: Path):
     assert fams["swallow-7b"]["names"] == {"en": "Swallow 7B", "fr": "Swallow 7B"}
     with pytest.raises(UserError, match="pass the Japanese README first"):
         run_import(seed_dir / "README.en.md", en=seed_dir / "README.en.md", out=tmp_path / "x")
+
+
+def test_an_unrelated_markdown_file_is_refused(tmp_path):
+    """A README with tables but none of the catalog's (this project's own) is an error, not an import."""
+    result = run_cli("import", str(ROOT / "README.md"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert "no model, benchmark or paper tables of the catalog found" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()

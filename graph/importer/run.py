@@ -82,8 +82,10 @@ def import_documents(docs: dict[str, Document], primary: str, *, out: Path, regi
     if primary != "ja":
         imp.report.warnings.insert(0, f"{docs[primary].file}: reads as the {primary} README, not the Japanese one: "
                                       f"names are recorded as @{primary}; table cells are parsed from it")
-    if not imp.report.rows:
-        raise UserError(f"{label}: no catalog tables or benchmark sections found — is this the awesome-japanese-llm README?")
+    catalog_sections = [s for s in imp.sections if s.get("kind") not in (None, "other")]
+    if not imp.report.rows or not catalog_sections:
+        raise UserError(f"{label}: no model, benchmark or paper tables of the catalog found — "
+                        "is this the awesome-japanese-llm README?")
 
     out.mkdir(parents=True, exist_ok=True)
     rep = imp.report
