@@ -164,7 +164,7 @@ class Pool:
 
     async def start(self) -> None:
         """Start the processes and the monitor (waits until every process is ready)."""
-        await asyncio.gather(*(self._add() for _ in range(self.size)))
+        await asyncio.gather(*(self._add(replacement=False) for _ in range(self.size)))
         self._spawn_task(self._monitor())
 
     def _spawn_task(self, coro) -> None:
@@ -172,12 +172,19 @@ class Pool:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _add(self) -> None:
-        """Start one process and put it in the idle queue once it is ready."""
+    async def _add(self, replacement: bool = True) -> None:
+        """Start one process and put it in the idle queue once it is ready.
+
+        A replacement (for a process killed at a limit) starts at nice :data:`NICE_LONG` — starting an
+        interpreter costs about a second of CPU, which must not slow the requests being served — and
+        gets the normal priority back once it is ready (where the service may raise a priority).
+        """
         parent, child = socket.socketpair()
         with child:
             popen = subprocess.Popen([sys.executable, "-c", BOOT, str(child.fileno())], pass_fds=[child.fileno()],
                                      stdin=subprocess.DEVNULL, start_new_session=False)
+        if replacement:  # before the interpreter has started any thread: they all inherit it
+            _renice(popen.pid, NICE_LONG)
         reader, writer = await asyncio.open_unix_connection(sock=parent, limit=1 << 20)
         process = _Process(popen, reader, writer)
         self._all.add(process)
@@ -187,6 +194,8 @@ class Pool:
             ready = await asyncio.wait_for(wire.receive_async(reader), STARTUP)
             assert isinstance(ready, tuple) and ready[0] == "ready"
             process.thread = int(ready[2])
+            if replacement:
+                _renice(process.thread, 0)  # the thread that runs requests; stays at nice 10 where not allowed
         except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, AssertionError) as err:
             self._retire(process)
             print(f"jllm-kg: a query process did not start ({type(err).__name__}); retrying", file=sys.stderr)
