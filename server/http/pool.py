@@ -113,7 +113,7 @@ class FairQueue:
         if len(self.served) > self.MEMORY:
             self.served = {c: t for c, t in self.served.items() if c in self.running or c in self.waiting}
 
-    def _dispatch(self) -> None:
+    def dispatch(self) -> None:
         """Give idle processes to the waiters that may take one, by the rule above."""
         while self.idle:
             eligible = [c for c in self.waiting if self._allowed(c)]
@@ -131,7 +131,7 @@ class FairQueue:
     def put(self, process: _Process) -> None:
         """A process is free: give it to the next waiter that may take it, else keep it idle."""
         self.idle.append(process)
-        self._dispatch()
+        self.dispatch()
 
     async def get(self, client: str, timeout: float) -> _Process:
         """A process for ``client`` within ``timeout`` seconds (:class:`asyncio.TimeoutError` otherwise)."""
@@ -140,7 +140,7 @@ class FairQueue:
             return self.idle.pop()
         future = asyncio.get_running_loop().create_future()
         self.waiting.setdefault(client, collections.deque()).append(future)
-        self._dispatch()
+        self.dispatch()
         return await asyncio.wait_for(future, timeout)
 
     def done(self, client: str) -> None:
@@ -148,7 +148,7 @@ class FairQueue:
         self.running[client] -= 1
         if self.running[client] <= 0:
             del self.running[client]
-        self._dispatch()
+        self.dispatch()
 
 
 class Pool:
@@ -157,8 +157,10 @@ class Pool:
     def __init__(self, config: dict, size: int, memory_bytes: int) -> None:
         self.config, self.size, self.memory_bytes = config, max(1, size), memory_bytes
         # one client may use every process but one: the last one is always there for the others
-        self._idle = FairQueue(cap=self.size - 1 if self.size > 1 else None)
+        self._idle = FairQueue()
         self._all: set[_Process] = set()
+        self._ready: set[_Process] = set()  # started and said so (not the ones still starting)
+        self._update_cap()
         self._tasks: set[asyncio.Task] = set()
         self.restarts = 0
 
@@ -202,11 +204,21 @@ class Pool:
             await asyncio.sleep(1.0)
             self._spawn_task(self._add())
             return
+        self._ready.add(process)
+        self._update_cap()
         self._idle.put(process)
+
+    def _update_cap(self) -> None:
+        """One client may hold all the ready processes but one (while a replacement starts, one fewer)."""
+        self._idle.cap = max(1, len(self._ready) - 1) if self.size > 1 else None
+        self._idle.dispatch()
 
     def _retire(self, process: _Process) -> None:
         """Forget a dead or killed process and reap it in the background."""
         self._all.discard(process)
+        if process in self._ready:
+            self._ready.discard(process)
+            self._update_cap()
         process.writer.close()
         process.kill("retired")
         asyncio.get_running_loop().run_in_executor(None, process.popen.wait)
