@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 import catalog  # noqa: E402
 from graph.build import build_store  # noqa: E402
-from graph.catalog_import import run_import  # noqa: E402
-from graph.validate import validate_command  # noqa: E402
+from graph.importer import run_import  # noqa: E402
+from graph.rdf.validate import validate_command  # noqa: E402
 
 SEED = Path(os.environ.get("JLLM_KG_SEED", "/work/shared/seed"))
 

@@ -15,13 +15,13 @@ from pyoxigraph import NamedNode, Quad, Store
 import catalog as catalog_package
 from graph.catalog import iter_families, load_catalog
 from graph.errors import UserError
-from graph.iris import Iris
-from graph.mapping import Mapper, catalog_quads
-from graph.export import write_sorted
-from graph.store import build_lock, discard, dump_path, new_generation, swap_in
-from graph.validate import BATCH_SIZE, validate_store
-from graph.vocab import TYPE, curie
-from graph.void import describe, store_counts
+from graph.rdf.iris import Iris
+from graph.rdf.mapping import Mapper, catalog_quads
+from graph.store.export import write_sorted
+from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
+from graph.rdf.validate import BATCH_SIZE, validate_store
+from graph.rdf.vocab import TYPE, curie
+from graph.rdf.void import describe, store_counts
 
 PAUSE_ENV = "JLLM_KG_BUILD_PAUSE_AT"
 """Test hook: the name of a build step to sleep at (``after-load``, ``before-swap``)."""
@@ -108,7 +108,7 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
 
     Streaming: the model files are read one at a time and each entity's quads go straight into
     the bulk loader of a new generation; the generation is then validated with SHACL in bounded
-    batches (:func:`graph.validate.validate_store`). A graph with violations is never swapped in
+    batches (:func:`graph.rdf.validate.validate_store`). A graph with violations is never swapped in
     (the violations are printed, the generation is deleted and :class:`UserError` is raised).
     Returns the number of quads.
     """

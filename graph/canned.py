@@ -33,8 +33,8 @@ from pyoxigraph import Literal, NamedNode, QuerySolutions, Store, Variable
 import queries as queries_package
 from graph.errors import SourceError, UserError
 from graph.formats import by_name
-from graph.iris import Iris
-from graph.vocab import JLLM, PROV, VOID, XSD
+from graph.rdf.iris import Iris
+from graph.rdf.vocab import JLLM, PROV, VOID, XSD
 
 QUERIES_DIR: Path = queries_package.PATH
 HEADER = "#+ "
@@ -397,7 +397,7 @@ def query_command(name: str | None, params: Iterable[str], fmt: str, store_path:
                  Literal(" ".join(f"{p.name}={p.default}" for p in q.params))] for q in load_queries().values()]
         echo(render_table(["name", "title", "params (defaults)"], rows, width=70))
         return
-    from graph.store import open_store
+    from graph.store.generations import open_store
 
     query = get_query(name)
     values = parse_cli_params(params)

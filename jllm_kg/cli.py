@@ -80,8 +80,8 @@ def build_cmd(catalog_dir: Path | None, store: Path | None, base: str | None, if
     import catalog as catalog_package
     import ontology
     from graph.build import build_store
-    from graph.fingerprint import fingerprint, record, up_to_date
-    from graph.iris import Iris
+    from graph.store.fingerprint import fingerprint, record, up_to_date
+    from graph.rdf.iris import Iris
 
     store_path = store or default_store_path()
     inputs = fingerprint(catalog_dir or catalog_package.PATH, ontology.PATH, Iris.default(base).base)
@@ -98,7 +98,7 @@ def build_cmd(catalog_dir: Path | None, store: Path | None, base: str | None, if
 @STORE_OPTION
 def validate_cmd(catalog_dir: Path | None, store: Path | None) -> None:
     """Check the graph against the SHACL shapes (ontology/shapes.ttl)."""
-    from graph.validate import validate_command
+    from graph.rdf.validate import validate_command
 
     ok = validate_command(catalog_dir=catalog_dir, store_path=store or default_store_path(), echo=click.echo)
     sys.exit(0 if ok else 1)
@@ -110,7 +110,7 @@ def validate_cmd(catalog_dir: Path | None, store: Path | None) -> None:
 @STORE_OPTION
 def export_cmd(fmt: str, output: Path | None, store: Path | None) -> None:
     """Dump the whole graph, deterministically, with a dataset description at the top."""
-    from graph.export import export_store
+    from graph.store.export import export_store
 
     export_store(store_path=store or default_store_path(), fmt=fmt, output=output)
 

@@ -9,7 +9,7 @@ from pyoxigraph import Store
 from graph.canned import (QUERIES_DIR, ParamError, UnknownQuery, get_query, load_queries, parse_query_file,
                           run_query, store_iris)
 from graph.errors import SourceError
-from graph.store import open_store
+from graph.store.generations import open_store
 from tests.conftest import run_cli
 
 BASE = "https://w3id.org/jllm-kg/"

@@ -8,7 +8,7 @@ from pyoxigraph import Store
 
 from graph.canned import MAX_LIMIT, ParamError, Page, QUERIES_DIR, get_query, parse_query_file, run_query
 from graph.errors import SourceError
-from graph.store import open_store
+from graph.store.generations import open_store
 from tests.conftest import make_app
 
 QUERY_NAMES = sorted(p.stem for p in QUERIES_DIR.glob("*.rq"))

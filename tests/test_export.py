@@ -14,10 +14,10 @@ from pyoxigraph import NamedNode, RdfFormat, Store
 from graph.build import build_store
 from tests.conftest import seed_catalog_dir
 from graph.errors import UserError
-from graph.export import FORMATS, export_store, serialize_store
+from graph.store.export import FORMATS, export_store, serialize_store
 from graph.settings import DEFAULT_BASE
-from graph.store import open_store
-from graph.void import void_description
+from graph.store.generations import open_store
+from graph.rdf.void import void_description
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog"
 

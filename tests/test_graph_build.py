@@ -16,8 +16,8 @@ from graph.build import build_store
 from tests.conftest import seed_catalog_dir
 from graph.errors import UserError
 from graph.settings import DEFAULT_BASE
-from graph.store import generations, open_store
-from graph.validate import validate_command
+from graph.store.generations import generations, open_store
+from graph.rdf.validate import validate_command
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog"
 B = DEFAULT_BASE

@@ -1,7 +1,7 @@
 """IRIs are readable, stable, and follow the configured base."""
 from __future__ import annotations
 
-from graph.iris import Iris, slug, upstream_url
+from graph.rdf.iris import Iris, slug, upstream_url
 
 
 def test_iri_scheme():

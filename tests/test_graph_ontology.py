@@ -11,8 +11,8 @@ import rdflib
 
 import ontology
 from graph.build import dataset_quads
-from graph.iris import Iris
-from graph.mapping import ontology_triples
+from graph.rdf.iris import Iris
+from graph.rdf.mapping import ontology_triples
 from graph.settings import ONTOLOGY_NS
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog"

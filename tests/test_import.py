@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from graph.catalog_import import run_import
+from graph.importer import run_import
 from graph.errors import SourceError, UserError
 from graph.importer.registry import load_registries, normalise
 from tests.conftest import ROOT, run_cli, seed_catalog_dir
@@ -308,7 +308,7 @@ def test_drift_merge_table_with_several_bases(tmp_path: Path):
 
 def test_an_unforeseen_failure_keeps_the_row_raw(tmp_path: Path, monkeypatch, seed_dir: Path):
     """If a row's parser ever breaks on a new notation, the row is kept raw and reported, not lost."""
-    from graph import catalog_import
+    import graph.importer as catalog_import
 
     def broken(self, *args, **kwargs):
         raise ValueError("a notation nobody has seen")

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import re
 
-from graph.catalog_import import ImportProblems, run_import
+from graph.importer import ImportProblems, run_import
 from graph.importer.markdown_doc import parse_markdown
 
 HEADERS = ["アーキテクチャ", "入出力で扱える<br>トークン数", "学習テキスト", "開発元", "ライセンス", "ドメイン",

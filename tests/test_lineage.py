@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from pyoxigraph import NamedNode
 
-from graph.store import open_store
+from graph.store.generations import open_store
 from server.pages.lineage import MAX_CHILDREN, MAX_DEPTH, Lineage, generations, lineage, picture
 from server.pages.lineage_svg import layout, render_svg, text_width, wrap
 

@@ -107,7 +107,7 @@ def test_yasgui_assets_only_by_allow_list(client, app, tmp_path):
 
 
 def test_english_home_sections_do_not_repeat_the_catalog_title(client, seed_store_path):
-    from graph.store import open_store
+    from graph.store.generations import open_store
 
     store = open_store(seed_store_path)
     roots = [r["l"].value for r in store.query(

@@ -161,7 +161,7 @@ def _incoming_section(html: str) -> str:
 
 
 def test_qualified_derivations_show_as_the_derived_model_once(client, seed_store_path):
-    from graph.store import open_store
+    from graph.store.generations import open_store
 
     store = open_store(seed_store_path)
     derived = {r["m"].value[len(BASE):] for r in store.query(
@@ -190,7 +190,7 @@ def test_stage_kind_and_method_are_not_repeated(client):
 
 @pytest.mark.parametrize("model", ["llama-2", "swallow-7b", "llm-jp-13b"])
 def test_variants_table_shows_only_columns_with_values(client, seed_store_path, model):
-    from graph.store import open_store
+    from graph.store.generations import open_store
     from pyoxigraph import NamedNode
     from server.pages.describe import Describer
 

@@ -10,7 +10,7 @@ import yaml
 
 from graph.build import build_store
 from graph.canned import get_query, run_query
-from graph.store import dump_path, open_store
+from graph.store.generations import dump_path, open_store
 from tests.conftest import make_app
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,5 +1,5 @@
 """Issue 12: the streaming build gives the same store as the whole-graph mapping, and SHACL in
-batches (graph.validate.validate_store) finds the same violations as whole-graph validation."""
+batches (graph.rdf.validate.validate_store) finds the same violations as whole-graph validation."""
 from __future__ import annotations
 
 import shutil
@@ -13,13 +13,13 @@ from pyoxigraph import RdfFormat, Store
 import catalog as catalog_package
 from graph.build import build_date, build_store
 from graph.catalog import load_catalog
-from graph.export import FORMATS, description_subjects, serialize_store, sorted_quads, sorted_triples, write_sorted
-from graph.store import dump_path, generations
-from graph.vocab import PREFIXES
-from graph.iris import Iris
-from graph.mapping import catalog_quads
-from graph.validate import validate_quads, validate_store
-from graph.void import counts_of, describe, store_counts
+from graph.store.export import FORMATS, description_subjects, serialize_store, sorted_quads, sorted_triples, write_sorted
+from graph.store.generations import dump_path, generations
+from graph.rdf.vocab import PREFIXES
+from graph.rdf.iris import Iris
+from graph.rdf.mapping import catalog_quads
+from graph.rdf.validate import validate_quads, validate_store
+from graph.rdf.void import counts_of, describe, store_counts
 from tests.conftest import seed_catalog_dir
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog"

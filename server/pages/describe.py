@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from pyoxigraph import BlankNode, Literal, NamedNode, Store, Triple, Variable
 
-from graph.vocab import FOAF, JLLM, OWL, PREFIXES, PROV, RDFS, SCHEMA, SKOS, TYPE, VOID, curie
+from graph.rdf.vocab import FOAF, JLLM, OWL, PREFIXES, PROV, RDFS, SCHEMA, SKOS, TYPE, VOID, curie
 
 LANGS = ("ja", "en", "fr")
 """Languages of the catalog labels, in the order the language switch shows them."""

@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from graph.canned import load_queries
 from graph.errors import SourceError
-from graph.vocab import PREFIXES
+from graph.rdf.vocab import PREFIXES
 from server.errors import ApiError
 from server.pages.resources import page_lang
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from pyoxigraph import Literal, NamedNode, Store
 
-from graph.vocab import OWL, PREFIXES, RDF, RDFS, TYPE
+from graph.rdf.vocab import OWL, PREFIXES, RDF, RDFS, TYPE
 from server.pages.describe import Describer, Value, labels, pick
 
 KINDS = [

@@ -13,7 +13,7 @@ from pyoxigraph import NamedNode, Variable
 
 from graph.canned import MAX_LIMIT, CannedQuery, ParamError, UnknownQuery, bind_params, get_query, load_queries, split_page
 from graph.errors import SourceError
-from graph.iris import Iris
+from graph.rdf.iris import Iris
 from server.sparql import execution
 from server.errors import ApiError, error_response
 from graph.formats import by_name

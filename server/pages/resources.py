@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from pyoxigraph import NamedNode, Store
 
 from graph.settings import base_iri
-from graph.vocab import OWL, PREFIXES, TYPE
+from graph.rdf.vocab import OWL, PREFIXES, TYPE
 from server.errors import ApiError
 from server.pages.describe import LANGS, Describer, dataset_base, description, exists
 from graph import formats
@@ -112,7 +112,7 @@ def _candidates(path: str):
 
 
 def _encode(path: str) -> str:
-    # The IRI scheme keeps non-ASCII as is and percent-encodes other ASCII (graph/iris.py).
+    # The IRI scheme keeps non-ASCII as is and percent-encodes other ASCII (graph/rdf/iris.py).
     return "".join(ch if ord(ch) > 127 or ch.isalnum() or ch in "-._~/" else quote(ch) for ch in path)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pyoxigraph import Literal, NamedNode, Store, Variable
 
 from server.pages.describe import href, label, labels, pick, types_of
-from graph.vocab import FABIO, JLLM, OWL, SCHEMA, SKOS
+from graph.rdf.vocab import FABIO, JLLM, OWL, SCHEMA, SKOS
 
 SEARCH_QUERY = """
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>

@@ -9,7 +9,7 @@ from pyoxigraph import NamedNode
 
 from graph.canned import load_queries
 from graph.errors import SourceError
-from graph.vocab import PREFIXES
+from graph.rdf.vocab import PREFIXES
 from server.errors import ApiError
 from server.pages.describe import local_path
 from server.pages.browse import browse_lists, class_counts, families_by_section, source_revision
@@ -99,9 +99,9 @@ def search_page(ext: str | None = None) -> Response:
 
 @bp.route("/dump.ttl")
 def dump() -> Response:
-    """The whole graph as Turtle: the file the build wrote next to the generation (graph.store.dump_path),
-    sent with ETag and range support; for an older generation without one, computed once (graph/export.py)."""
-    from graph.store import dump_path
+    """The whole graph as Turtle: the file the build wrote next to the generation (graph.store.generations.dump_path),
+    sent with ETag and range support; for an older generation without one, computed once (graph/store/export.py)."""
+    from graph.store.generations import dump_path
 
     current_store()
     generation = current_app.extensions[STORE_KEY]["generation"]
@@ -113,7 +113,7 @@ def dump() -> Response:
         return resp
     cache = generation_cache()
     if "dump" not in cache:
-        from graph.export import serialize_store
+        from graph.store.export import serialize_store
 
         cache["dump"] = serialize_store(current_store(), "ttl")
     resp = Response(cache["dump"], content_type="text/turtle; charset=utf-8")
@@ -124,7 +124,7 @@ def dump() -> Response:
 @bp.route("/.well-known/void")
 def void() -> Response:
     """The VoID/DCAT description of the dataset (negotiated; HTML shows the dataset's page)."""
-    from graph.void import dataset_iri, void_description
+    from graph.rdf.void import dataset_iri, void_description
 
     store = current_store()
     fmt = negotiate((DATA_FORMATS[0], HTML, *DATA_FORMATS[1:]))

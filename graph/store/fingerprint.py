@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyoxigraph
 
-GRAPH_CODE = Path(__file__).resolve().parent
+GRAPH_CODE = Path(__file__).resolve().parent.parent
 
 
 def _files(folder: Path, patterns: tuple[str, ...]) -> list[Path]:

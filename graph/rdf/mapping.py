@@ -17,8 +17,8 @@ from pyoxigraph import Literal, NamedNode, Quad
 
 import ontology
 from graph.catalog import Catalog, Record
-from graph.iris import Iris, ontology as jllm_term, upstream_url
-from graph.vocab import (DCTERMS, FABIO, FAIR4ML, FOAF, HF_MARKS, JLLM, ORG, PROV, RDFS, SCHEMA,
+from graph.rdf.iris import Iris, ontology as jllm_term, upstream_url
+from graph.rdf.vocab import (DCTERMS, FABIO, FAIR4ML, FOAF, HF_MARKS, JLLM, ORG, PROV, RDFS, SCHEMA,
                          SKOS, STAGE_CLASSES, TYPE, XSD)
 
 ONTOLOGY_FILE: Path = ontology.PATH / "jllm.ttl"
@@ -457,7 +457,7 @@ class Mapper:
 
     # -- model families
     def cell(self, owner: NamedNode, key: str, raw: object, extra: bool = False) -> None:
-        from graph.iris import slug
+        from graph.rdf.iris import slug
 
         c = NamedNode(f"{owner.value}/cell/{slug(key) if extra else key}")
         self.add(c, TYPE, JLLM.SourceCell)

@@ -13,10 +13,10 @@ from urllib.parse import quote
 
 from pyoxigraph import Literal, NamedNode, Quad, Store, Triple
 
-from graph.iris import Iris
-from graph.mapping import integer, text
+from graph.rdf.iris import Iris
+from graph.rdf.mapping import integer, text
 from graph.settings import UPSTREAM_REPO
-from graph.vocab import DCAT, DCTERMS, FOAF, JLLM, PREFIXES, PROV, RDFS, TYPE, VOID, XSD, curie
+from graph.rdf.vocab import DCAT, DCTERMS, FOAF, JLLM, PREFIXES, PROV, RDFS, TYPE, VOID, XSD, curie
 
 TITLE = {"en": "Japanese LLM knowledge graph (jllm-kg)", "ja": "日本語LLMナレッジグラフ (jllm-kg)",
          "fr": "Graphe de connaissances des LLM japonais (jllm-kg)"}

@@ -10,7 +10,7 @@ import rdflib
 from rdflib.namespace import SH
 
 import ontology
-from graph.vocab import curie
+from graph.rdf.vocab import curie
 
 SHAPES_FILE: Path = ontology.PATH / "shapes.ttl"
 
@@ -258,19 +258,19 @@ def validate_store(store: ox.Store, base: str = "", batch_size: int = BATCH_SIZE
 
 def validate_command(catalog_dir: Path | None, store_path: Path, echo: Callable[..., None] = print) -> bool:
     """``jllm-kg validate``: check the store (or the graph of ``catalog_dir``); print violations."""
-    from graph.iris import Iris
+    from graph.rdf.iris import Iris
 
     iris = Iris.default()
     if catalog_dir is not None:
         from graph.catalog import load_catalog
-        from graph.mapping import catalog_quads
+        from graph.rdf.mapping import catalog_quads
 
         quads = catalog_quads(load_catalog(Path(catalog_dir)), iris)
         violations = validate_quads(quads, iris.base)
         count = len(quads)
         what = f"the graph of {catalog_dir}"
     else:
-        from graph.store import open_store
+        from graph.store.generations import open_store
 
         store = open_store(store_path)
         violations = validate_store(store, iris.base)

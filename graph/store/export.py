@@ -21,9 +21,9 @@ from pyoxigraph import NamedNode, Quad, RdfFormat, Store, Triple
 
 from graph.errors import UserError
 from graph.formats import by_name
-from graph.store import open_store
-from graph.vocab import PREFIXES, RDFS, TYPE, VOID
-from graph.void import dataset_iri
+from graph.store.generations import open_store
+from graph.rdf.vocab import PREFIXES, RDFS, TYPE, VOID
+from graph.rdf.void import dataset_iri
 
 #: Export format name → pyoxigraph format, from the one format table (graph/formats.py).
 FORMATS: dict[str, RdfFormat] = {name: by_name(name).oxigraph for name in ("ttl", "nt", "nq", "trig", "jsonld")}
