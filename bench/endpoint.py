@@ -337,7 +337,8 @@ def flask_path(store_path: Path, texts: list[tuple[str, str]], n: int = 1500) ->
     from server.config import load_config
     from server.http.process import respond as call
 
-    config = load_config({"store_path": str(Path(store_path)), "access_log": "off"})
+    config = load_config({"store_path": str(Path(store_path)), "access_log": "off",
+                          "public_url": "http://127.0.0.1:8000"})  # as `jllm-kg serve` sets it
     config = {k: (str(v) if k == "store_path" else v) for k, v in config.items()}
     app = create_app(config)
 

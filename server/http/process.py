@@ -22,7 +22,7 @@ from werkzeug.wrappers import Request as Request_
 
 from server.http import wire
 from server.app import response_headers
-from server.errors import ApiError
+from server.errors import ApiError, error_response
 from server.sparql.endpoint import SPARQL_PATHS, job_for, query_answer
 from server.sparql.jobs import run_job
 
@@ -101,17 +101,35 @@ def serve(sock: socket.socket, config: dict) -> None:
 
 def respond(app, request: Request) -> tuple[int, list[tuple[str, str]], bytes]:
     """The answer to ``request``: a SPARQL query through the endpoint's own functions without the
-    Flask dispatch around them (the hot path), anything else through the Flask app."""
-    if request[1] in SPARQL_PATHS:
-        shared = app.extensions["jllm"]
-        try:
-            job = job_for(Request_(environ(request)), shared["config"], app.config.get("PUBLIC_URL", ""))
-            if job is not None:
-                status, headers, body = query_answer(run_job(shared["store"].store(), job))
-                return status, headers + response_headers(app, status, headers[0][1], request[0], False), body
-        except (ApiError, OSError):
-            pass  # the Flask app renders errors in the one shape (JSON or text, as the client prefers)
-    return call(app, request)
+    Flask dispatch around them (the hot path), anything else through the Flask app.
+
+    A query runs once: when the engine refuses it, its error is rendered by the app's one error
+    handler, not by running the request again through the app.
+    """
+    if request[1] not in SPARQL_PATHS:
+        return call(app, request)
+    shared = app.extensions["jllm"]
+    env = environ(request)
+    req = Request_(env)
+    try:
+        job = job_for(req, shared["config"], app.config.get("PUBLIC_URL") or req.host_url.rstrip("/"))
+        store = shared["store"].store() if job is not None else None
+    except (ApiError, OSError):
+        job = None  # the app renders the error (JSON or text, as the client prefers)
+    if job is None or store is None:
+        return call(app, request)
+    outcome = run_job(store, job)
+    if outcome.status != 200:
+        return _error(app, env, outcome.status, outcome.error or "query failed")
+    status, headers, body = query_answer(outcome)
+    return status, headers + response_headers(app, status, headers[0][1], request[0], False), body
+
+
+def _error(app, env: dict[str, Any], status: int, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The app's error answer for ``message``, with the headers every answer gets."""
+    with app.request_context(env):
+        response = app.process_response(error_response(status, message))
+        return response.status_code, list(response.headers.items()), response.get_data()
 
 
 def main() -> None:
