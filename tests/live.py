@@ -122,6 +122,47 @@ def query_processes(server: LiveServer) -> set[int]:
     return pids
 
 
+def wait_until(condition, timeout: float = 15, interval: float = 0.02) -> bool:
+    """Poll ``condition()`` until it is true (True) or ``timeout`` seconds have passed (False)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+
+
+def busy_query_processes(server: LiveServer) -> set[int]:
+    """Query processes with a thread running or runnable now (an idle one waits for the front in ``recv``)."""
+    busy = set()
+    for pid in query_processes(server):
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                state = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state == "R":
+                busy.add(pid)
+                break
+    return busy
+
+
+def established_connections(port: int) -> int:
+    """Established TCP connections to 127.0.0.1:``port`` (the server's side, from /proc/net/tcp)."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state = fields[1], fields[3]
+        if state == "01" and local == f"0100007F:{port:04X}":
+            count += 1
+    return count
+
+
 class Listener(threading.Thread):
     """A TCP listener on 127.0.0.1 that counts the connections made to it (a SERVICE/LOAD target)."""
 
@@ -132,12 +173,24 @@ class Listener(threading.Thread):
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
         self.port, self.connections = self.sock.getsockname()[1], 0
+        self.peers: list[tuple[str, int]] = []  # in the order accepted
+        self.sentinels: set[tuple[str, int]] = set()  # this object's own connections
+
+    def connections_before_now(self) -> int:
+        """The connections made before this call, once the listener has counted them all: it makes
+        one connection of its own and waits until that one is counted (accepts are in order)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sentinel:
+            mine = sentinel.getsockname()
+        self.sentinels.add(mine)
+        assert wait_until(lambda: mine in self.peers), "the listener stopped accepting"
+        return sum(peer not in self.sentinels for peer in self.peers[:self.peers.index(mine)])
 
     def run(self) -> None:
         while True:
             try:
-                conn, _ = self.sock.accept()
+                conn, peer = self.sock.accept()
             except OSError:
                 return
+            self.peers.append(peer)
             self.connections += 1
             conn.close()

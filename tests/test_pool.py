@@ -8,7 +8,7 @@ import time
 from urllib.parse import urlencode
 
 from server.http.pool import FairQueue
-from tests.live import LiveServer, query_processes
+from tests.live import LiveServer, busy_query_processes, query_processes, wait_until
 
 
 def test_a_client_with_fewer_running_requests_goes_first():
@@ -72,7 +72,7 @@ def test_one_client_s_backlog_does_not_queue_another_client(seed_store_path):
                    for i in range(4)]
         for thread in threads:
             thread.start()
-        time.sleep(0.3)  # the flood holds the process and has three more queued
+        assert wait_until(lambda: busy_query_processes(server)), "the flood did not start"  # it holds the process
         status, waited = post(server.port, f"ASK {{}} # other client {time.time()}", "127.0.0.2")
         for thread in threads:
             thread.join()
@@ -115,7 +115,7 @@ def test_another_client_is_answered_at_once_while_one_saturates_the_pool(seed_st
         attack = [threading.Thread(target=post, args=("127.0.0.2", query.replace("{tag}", str(i)))) for i in range(4)]
         for thread in attack:
             thread.start()
-        time.sleep(0.5)
+        assert wait_until(lambda: len(busy_query_processes(server)) >= 2), "the attack did not start"
         answers = [post("127.0.0.1", f"ASK {{}} # normal {i} {time.time()}") for i in range(5)]
         for thread in attack:
             thread.join()
@@ -155,8 +155,7 @@ def test_a_long_request_runs_at_a_lower_priority_until_it_ends(seed_store_path):
                 demoted = True
                 break
             time.sleep(0.05)
-        worker.join()
-        time.sleep(0.2)
+        worker.join()  # the priority is restored before the reply goes out
         after = _thread_nices(query_processes(server))
     assert done == [200]
     assert demoted, "the thread running a long request was not given a lower priority"

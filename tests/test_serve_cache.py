@@ -8,7 +8,7 @@ import requests
 
 from graph.build import build_store
 from tests.conftest import FIXTURES_DIR
-from tests.live import LiveServer
+from tests.live import LiveServer, wait_until
 
 COUNT = "SELECT (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a <https://w3id.org/jllm-kg/ontology#ModelFamily> }"
 
@@ -37,10 +37,10 @@ def test_rebuild_under_load_serves_the_new_generation(tmp_path):
         threads = [threading.Thread(target=client) for _ in range(4)]
         for thread in threads:
             thread.start()
-        time.sleep(0.5)
+        assert wait_until(lambda: len(results) >= 8), "the clients got no answers"
         build_store(catalog_dir=FIXTURES_DIR / "catalog", store_path=store, echo=lambda *a, **k: None)
         swapped = time.monotonic()
-        time.sleep(1.0)
+        assert wait_until(lambda: sum(started > swapped for started, _, _ in list(results)) >= 8), "no answers after the swap"
         stop.set()
         for thread in threads:
             thread.join()

@@ -16,7 +16,7 @@ import pytest
 import requests
 from pyoxigraph import Literal, NamedNode, Quad, Store
 
-from tests.live import LiveServer
+from tests.live import LiveServer, busy_query_processes, wait_until
 
 EX = "http://example.org/"
 N = 3000  # triples in the fixture store, spread over 10 named graphs
@@ -207,7 +207,7 @@ def test_explosive_query_times_out_while_others_are_served(server):
 
     thread = threading.Thread(target=explode)
     thread.start()
-    time.sleep(0.3)
+    assert wait_until(lambda: busy_query_processes(server)), "the explosive query did not start"
     assert select(server, f"SELECT ?o WHERE {{ <{EX}s42> ?p ?o }}", timeout=10) == [{"o": "42"}]
     thread.join(timeout=60)
     assert outcome["status"] == 503
