@@ -146,7 +146,8 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
             store.bulk_extend(stream())
             store.flush()
             rate = emitted / max(time.perf_counter() - load_started, 1e-9)
-            progress(f"loaded {entities:,} entities, {emitted:,} quads ({len(store):,} distinct; {rate:,.0f} quads/s)")
+            loaded = len(store)
+            progress(f"loaded {entities:,} entities, {emitted:,} quads ({loaded:,} distinct; {rate:,.0f} quads/s)")
             if cat.kept_aside:
                 echo(f"rows kept aside by import (under other/, not in the graph): {len(cat.kept_aside)}")
                 for where in cat.kept_aside:
@@ -182,6 +183,7 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
     progress("swapped in" + (f" (previous generation {previous.name} kept for open readers)" if previous else ""))
     for line in summary:
         echo(line)
-    echo(f"built {store_path} -> {generation.name}: {count:,} quads from {catalog_dir}"
+    echo(f"built {store_path} -> {generation.name}: {count:,} quads ({loaded:,} loaded + {count - loaded:,} "
+         f"of the VoID description) from {catalog_dir}"
          f"{f' (upstream commit {cat.commit})' if cat.commit else ''} in {time.perf_counter() - started:.2f}s")
     return count

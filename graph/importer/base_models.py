@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from graph.importer.cells import parse_size
-from graph.importer.markdown_doc import Cell, strip_markup
+from graph.importer.document import Cell
+from graph.importer.markdown_doc import strip_markup
 from graph.importer.registry import normalise
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import re
 
-from graph.importer.markdown_doc import Cell, Row, Section, normalise_space, slug
+from graph.importer.document import Cell, Row, Section
+from graph.importer.markdown_doc import normalise_space, slug
 
 
 class Benchmarks:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import re
 
-from graph.importer.markdown_doc import Cell, normalise_space, strip_markup
+from graph.importer.document import Cell
+from graph.importer.markdown_doc import normalise_space, strip_markup
 from graph.importer.base_models import split_outside_parens
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from graph.importer.markdown_doc import Cell
+from graph.importer.document import Cell
 from graph.importer.registry import normalise
 
 

@@ -6,7 +6,8 @@ import re
 from graph.importer.cells import assign, hf_repo, infer_variant_parents, parse_context, parse_size
 from graph.importer.columns import COLUMNS
 from graph.importer.sections import default_stage
-from graph.importer.markdown_doc import Cell, Row, Section, Table, normalise_space
+from graph.importer.document import Cell, Row, Section, Table
+from graph.importer.markdown_doc import normalise_space
 from graph.importer.registry import normalise
 from graph.importer.training import parse_training
 

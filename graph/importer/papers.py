@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 
 from graph.importer.cells import arxiv_id, parse_date
-from graph.importer.markdown_doc import Cell, Row, Section, Table, normalise_space, slug, strip_markup
+from graph.importer.document import Cell, Row, Section, Table
+from graph.importer.markdown_doc import normalise_space, slug, strip_markup
 
 
 class Papers:

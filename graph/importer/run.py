@@ -8,7 +8,8 @@ from graph.errors import UserError
 from graph.importer.report import Report
 from graph.importer.walk import Importer
 from graph.importer.writing import remove_stale, snapshot_defaults, write_yaml
-from graph.importer.markdown_doc import Document, detect_language, parse_document, parse_markdown
+from graph.importer.document import Document
+from graph.importer.markdown_doc import detect_language, parse_document, parse_markdown
 from graph.importer.registry import load_registries
 from graph.settings import UPSTREAM_REPO
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from graph.importer.markdown_doc import Section
+from graph.importer.document import Section
 
 KIND_WORDS = [
     ("generative", ("generative", "テキスト生成", "text generation", "génération de texte")),

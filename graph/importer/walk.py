@@ -13,7 +13,8 @@ from graph.importer.model_tables import ModelTables
 from graph.importer.papers import Papers
 from graph.importer.report import Report
 from graph.importer.sections import PAPER_KEYS, is_domain_specific, section_kind, table_type
-from graph.importer.markdown_doc import Cell, Document, Row, Section, Table, align_section_ids, slug
+from graph.importer.document import Cell, Document, Row, Section, Table
+from graph.importer.markdown_doc import align_section_ids, slug
 from graph.importer.registry import Registries
 
 ROW_ERRORS = (ValueError, KeyError, IndexError)
