@@ -104,14 +104,36 @@ def fetch(url: str) -> bytes:
         return response.read()
 
 
+def jsdelivr(url: str) -> str | None:
+    """The jsDelivr copy of a pinned raw GitHub URL (a second source; the SHA-256 check is the same),
+    or None for a ref jsDelivr does not serve (a pull request's head).
+
+    >>> jsdelivr("https://raw.githubusercontent.com/llm-jp/awesome-japanese-llm/2f152f0/README_en.md")
+    'https://cdn.jsdelivr.net/gh/llm-jp/awesome-japanese-llm@2f152f0/README_en.md'
+    >>> jsdelivr(RDF_TESTS + "refs/pull/324/head/sparql/x.ttl") is None
+    True
+    """
+    owner, repo, ref, path = url.removeprefix(RAW).split("/", 3)
+    return None if ref == "refs" else f"https://cdn.jsdelivr.net/gh/{owner}/{repo}@{ref}/{path}"
+
+
+def sources(url: str, mirrors: list[str] | None = None) -> list[str]:
+    """Where a pinned file is fetched from, in order: each of ``mirrors`` in place of
+    ``https://raw.githubusercontent.com/`` when given (local copies, tests), else GitHub then jsDelivr."""
+    if mirrors:
+        return [url.replace(RAW, mirror, 1) for mirror in mirrors]
+    return [u for u in (url, jsdelivr(url)) if u]
+
+
 def _complete(folder: Path, ds: DataSet) -> bool:
     return all((folder / pin.path).is_file() for pin in ds.files)
 
 
-def resolve(ds: DataSet, shared: Path | None = None, cache: Path | None = None, mirror: str | None = None) -> Path:
+def resolve(ds: DataSet, shared: Path | None = None, cache: Path | None = None,
+            mirror: str | list[str] | None = None) -> Path:
     """The folder holding every file of ``ds``; :class:`Unavailable` says why there is none.
 
-    ``mirror`` replaces ``https://raw.githubusercontent.com/`` in the pinned URLs (a local copy).
+    ``mirror`` (one or several) replaces ``https://raw.githubusercontent.com/`` in the pinned URLs (local copies).
     """
     if os.environ.get(ds.env):
         folder = Path(os.environ[ds.env])
@@ -124,11 +146,13 @@ def resolve(ds: DataSet, shared: Path | None = None, cache: Path | None = None, 
     return fill_cache(ds, (cache or CACHE_DIR) / ds.name, mirror)
 
 
-def fill_cache(ds: DataSet, folder: Path, mirror: str | None = None) -> Path:
-    """``folder`` with every file of ``ds`` in it, each verified; missing ones are fetched.
+def fill_cache(ds: DataSet, folder: Path, mirror: str | list[str] | None = None) -> Path:
+    """``folder`` with every file of ``ds`` in it, each verified; missing ones are fetched from the
+    first of its :func:`sources` that gives the pinned bytes.
 
     A file whose SHA-256 differs from the table is refused: a cached one is removed, a fetched one is not written.
     """
+    mirrors = [mirror] if isinstance(mirror, str) else mirror
     for pin in ds.files:
         target = folder / pin.path
         if target.is_file():
@@ -138,15 +162,21 @@ def fill_cache(ds: DataSet, folder: Path, mirror: str | None = None) -> Path:
             target.unlink()
             raise Unavailable(f"refused {target}: SHA-256 {got} is not the pinned {pin.sha256} "
                               f"(from {pin.url}); the file was removed from the cache")
-        url = pin.url.replace(RAW, mirror, 1) if mirror else pin.url
-        try:
-            data = fetch(url)
-        except (urllib.error.URLError, OSError, ValueError) as err:
-            raise Unavailable(f"no ../shared/{ds.name} and no verified cache at {folder}; fetching {url} failed: "
-                              f"{getattr(err, 'reason', err)}") from None
-        got = sha256(data)
-        if got != pin.sha256:
-            raise Unavailable(f"refused {url}: SHA-256 {got} is not the pinned {pin.sha256}; nothing was cached")
+        data, failures = None, []
+        for url in sources(pin.url, mirrors):
+            try:
+                fetched = fetch(url)
+            except (urllib.error.URLError, OSError, ValueError) as err:
+                failures.append(f"fetching {url} failed: {getattr(err, 'reason', err)}")
+                continue
+            got = sha256(fetched)
+            if got == pin.sha256:
+                data = fetched
+                break
+            failures.append(f"refused {url}: SHA-256 {got} is not the pinned {pin.sha256}")
+        if data is None:
+            raise Unavailable(f"no ../shared/{ds.name} and no verified cache at {folder}; nothing was cached: "
+                              + "; ".join(failures))
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".part")
         partial.write_bytes(data)

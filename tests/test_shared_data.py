@@ -1,6 +1,7 @@
 """Upstream test data: ../shared first, else a verified cache filled over HTTP, else one clear skip reason."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import shutil
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.shared_data import RAW, TABLE, Unavailable, read_table, resolve, sha256, write_table
+from tests.shared_data import (RAW, TABLE, Unavailable, jsdelivr, read_table, resolve, sha256, sources,
+                               write_table)
 
 
 @pytest.fixture(scope="module")
@@ -21,21 +23,28 @@ def seed_copy(tmp_path_factory) -> Path:
     return require("seed")
 
 
-@pytest.fixture
-def mirror(tmp_path):
-    """A real HTTP server on 127.0.0.1 serving ``tmp_path/www`` in the upstream layout of raw GitHub URLs."""
-    root = tmp_path / "www"
-    root.mkdir()
+@contextlib.contextmanager
+def _serve(root: Path):
+    """A real HTTP server on 127.0.0.1 serving ``root``; yields its URL."""
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     handler.log_message = lambda *a, **k: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield root, f"http://127.0.0.1:{server.server_address[1]}/"
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    """A real HTTP server serving ``tmp_path/www`` in the upstream layout of raw GitHub URLs."""
+    root = tmp_path / "www"
+    root.mkdir()
+    with _serve(root) as url:
+        yield root, url
 
 
 def _publish(root: Path, url: str, data: bytes) -> None:
@@ -108,9 +117,30 @@ def test_wrong_bytes_over_http_are_refused_and_not_cached(tmp_path, mirror):
     for pin in SEED.files:
         _publish(root, pin.url, b"not the pinned file\n")
     cache = tmp_path / "cache"
-    with pytest.raises(Unavailable, match=r"^refused http://127\.0\.0\.1:\d+/llm-jp/awesome-japanese-llm/2f152f0/README.*nothing was cached$"):
+    with pytest.raises(Unavailable, match=r"nothing was cached: refused http://127\.0\.0\.1:\d+/llm-jp/awesome-japanese-llm/2f152f0/README.*is not the pinned [0-9a-f]{64}$"):
         resolve(SEED, shared=tmp_path / "no-shared", cache=cache, mirror=url)
     assert not any(p.is_file() for p in cache.rglob("*")) if cache.exists() else True
+
+
+def test_a_source_that_fails_or_lies_is_passed_over_for_the_next(tmp_path, seed_copy, mirror):
+    """GitHub then jsDelivr in real use: a source that is down or serves other bytes does not stop the fetch."""
+    root, good = mirror
+    for pin in SEED.files:
+        _publish(root, pin.url, (seed_copy / pin.path).read_bytes())
+    liar_root = tmp_path / "liar"
+    for pin in SEED.files:
+        _publish(liar_root, pin.url, b"other bytes\n")
+    with _serve(liar_root) as liar:
+        found = resolve(SEED, shared=tmp_path / "no-shared", cache=tmp_path / "cache",
+                        mirror=[_closed_port(), liar, good])
+    for pin in SEED.files:
+        assert (found / pin.path).read_bytes() == (seed_copy / pin.path).read_bytes()
+
+
+def test_real_sources_are_github_then_jsdelivr():
+    pin = SEED.files[0]
+    assert sources(pin.url) == [pin.url, jsdelivr(pin.url)]
+    assert all(u.startswith("https://") and "2f152f0" in u for u in sources(pin.url))
 
 
 def test_without_shared_and_network_there_is_one_clear_reason(tmp_path):
