@@ -270,9 +270,11 @@ def validate_command(catalog_dir: Path | None, store_path: Path, echo: Callable[
         count = len(quads)
         what = f"the graph of {catalog_dir}"
     else:
-        from graph.store.generations import open_store
+        from graph.store.backend import open_reader
 
-        store = open_store(store_path)
+        store = open_reader(store_path)
+        if hasattr(store, "snapshot"):  # a remote store: validated on a local copy (one streamed query)
+            store = store.snapshot()
         violations = validate_store(store, iris.base)
         count = len(store)
         what = f"the store at {store_path}"

@@ -1,0 +1,204 @@
+"""The query processes' only way to a remote store: a relay in the front, over a private Unix socket.
+
+The query processes run under a seccomp filter that forbids every socket but ``AF_UNIX``
+(:mod:`server.http.sandbox`), and that stays so with a remote store. The front (not sandboxed)
+listens on a Unix socket in a private directory (mode 0700) and forwards what a query process
+sends to **one** place: the remote store's query endpoint, as a SPARQL 1.1 Protocol POST. A
+request names a target, never a URL, so a query process cannot reach anything else; the relay
+refuses every target but ``query`` (the service is read-only on a remote store) and, unless the
+operator allowed the network, any query whose text names ``SERVICE`` or ``LOAD`` — the remote
+store would otherwise open those connections on the query's behalf.
+
+Frames (:mod:`server.http.wire`): a process sends ``(target, method, form, accept)``; the relay
+answers ``("head", status, media type)``, then ``("data", bytes)`` as the store's answer arrives,
+then ``("end",)`` — or ``("fail", status, message)``. A process that stops reading (the result
+cap) closes its connection, and the relay abandons the store's answer.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from urllib.parse import urlencode
+
+from graph.store.client import ChunkReader, Endpoints, StoreUnavailable
+from graph.store.remote import GENERATION, POINTER, BUILT
+from server.http import wire
+from server.sparql.lexer import network_keywords
+
+FORM = "application/x-www-form-urlencoded"
+POINTER_QUERY = (f"SELECT ?gen ?built WHERE {{ GRAPH <{POINTER}> {{ <{POINTER}> <{GENERATION}> ?gen "
+                 f"OPTIONAL {{ <{POINTER}> <{BUILT}> ?built }} }} }}")
+
+
+class Relay:
+    """The front's side: a Unix-socket server forwarding queries to the remote store, and the
+    front's own view of the store's generation (polled every ``ttl`` seconds)."""
+
+    def __init__(self, endpoints: Endpoints, timeout: float, allow_network: bool, ttl: float = 1.0) -> None:
+        import httpx
+
+        self.endpoints, self.allow_network, self.ttl = endpoints, allow_network, ttl
+        self.directory = tempfile.mkdtemp(prefix="jllm-kg-relay-")  # mode 0700: this user's processes only
+        self.path = os.path.join(self.directory, "store.sock")
+        self.client = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+                                        limits=httpx.Limits(max_keepalive_connections=32), auth=endpoints.auth)
+        self.generation: str | None = None
+        self.built = ""
+        self._server: asyncio.AbstractServer | None = None
+        self._poller: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        """Listen, and start polling the generation pointer."""
+        self._server = await asyncio.start_unix_server(self._serve, path=self.path)
+        await self.poll_once()
+        self._poller = asyncio.get_running_loop().create_task(self._poll())
+
+    async def poll_once(self) -> None:
+        """Read the pointer; on failure keep the last known generation (cached answers stay valid)."""
+        import httpx
+
+        try:
+            response = await self.client.post(self.endpoints.query, content=urlencode({"query": POINTER_QUERY}),
+                                              headers={"content-type": FORM, "accept": "application/sparql-results+json"})
+            rows = response.json()["results"]["bindings"] if response.status_code == 200 else []
+        except (httpx.HTTPError, ValueError, KeyError):
+            return
+        if rows:
+            self.generation = rows[0]["gen"]["value"]
+            self.built = rows[0].get("built", {}).get("value", "")
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl)
+            await self.poll_once()
+
+    async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+        if self._server is not None:
+            self._server.close()
+        await self.client.aclose()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                request = await wire.receive_async(reader)
+                await self._forward(request, writer)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _forward(self, request: tuple, writer: asyncio.StreamWriter) -> None:
+        import httpx
+
+        target, method, form, accept = request
+        if target != "query" or method != "POST":
+            return await _frame(writer, ("fail", 403, "this service only reads the remote store (SPARQL queries)"))
+        text = next((v for k, v in form if k == "query"), "")
+        if not self.allow_network and network_keywords(text):
+            return await _frame(writer, ("fail", 403, "SERVICE and LOAD are not sent to the remote store"))
+        body = urlencode(form)
+        for attempt in range(3):
+            try:
+                async with self.client.stream("POST", self.endpoints.query, content=body,
+                                              headers={"content-type": FORM, "accept": accept}) as response:
+                    await _frame(writer, ("head", response.status_code, response.headers.get("content-type", "")))
+                    async for chunk in response.aiter_bytes():
+                        await _frame(writer, ("data", chunk))
+                    return await _frame(writer, ("end",))
+            except httpx.ConnectError as err:
+                if attempt < 2:
+                    await asyncio.sleep(0.1 * 2 ** attempt)
+                    continue
+                message = f"the store at {self.endpoints.query} is unreachable: {err or type(err).__name__}"
+            except httpx.TimeoutException:
+                message = f"the store at {self.endpoints.query} did not answer in time"
+            except httpx.HTTPError as err:
+                message = f"the store at {self.endpoints.query} broke off its answer: {err or type(err).__name__}"
+            return await _frame(writer, ("fail", 502, message))
+
+
+async def _frame(writer: asyncio.StreamWriter, message: tuple) -> None:
+    writer.write(wire.pack(message))
+    await writer.drain()
+
+
+class RelayReply:
+    """An answer arriving through the relay (a :class:`graph.store.client.Reply`)."""
+
+    def __init__(self, transport: "RelayTransport", status: int, content_type: str) -> None:
+        self.transport, self.status, self.done = transport, status, False
+        self.content_type = content_type.split(";")[0].strip().lower()
+
+    def _chunks(self) -> Iterator[bytes]:
+        sock = self.transport.sock
+        while not self.done:
+            try:
+                frame = wire.receive(sock)
+            except (EOFError, OSError) as err:
+                self.close()
+                raise StoreUnavailable(f"the relay to the store broke off: {err}") from None
+            if frame[0] == "data":
+                yield frame[1]
+            elif frame[0] == "end":
+                self.done = True
+            else:
+                self.close()
+                raise StoreUnavailable(frame[2])
+
+    def stream(self) -> io.RawIOBase:
+        return ChunkReader(self._chunks())
+
+    def read(self) -> bytes:
+        return b"".join(self._chunks())
+
+    def close(self) -> None:
+        if not self.done:  # frames are still coming: this connection cannot be reused
+            self.done = True
+            self.transport.reset()
+
+
+class RelayTransport:
+    """The query process's side (a :class:`graph.store.client.Transport`): one connection to the relay."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.sock: socket.socket | None = None
+        self._reply: RelayReply | None = None
+
+    def reset(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock, self._reply = None, None
+
+    def send(self, target: str, *, form=None, params=None, body=None, content_type=None, accept="*/*",
+             method="POST") -> RelayReply:
+        if self._reply is not None and not self._reply.done:
+            self.reset()
+        if params or body is not None:
+            raise PermissionError("this service only reads the remote store (SPARQL queries)")
+        for attempt in range(2):
+            try:
+                if self.sock is None:
+                    self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    self.sock.connect(self.path)
+                wire.send(self.sock, (target, method, list(form or ()), accept))
+                head = wire.receive(self.sock)
+                break
+            except (EOFError, OSError) as err:
+                self.reset()
+                if attempt:
+                    raise StoreUnavailable(f"the relay to the store is unavailable: {err}") from None
+        if head[0] == "fail":
+            if head[1] == 403:
+                raise PermissionError(head[2])
+            raise StoreUnavailable(head[2])
+        self._reply = RelayReply(self, head[1], head[2])
+        return self._reply
