@@ -18,6 +18,8 @@ What a reader sees is one **generation**, named by the pointer graph (:data:`POI
 """
 from __future__ import annotations
 
+import functools
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -140,15 +142,36 @@ class RemoteStore:
         if isinstance(graph_name, DefaultGraph) or isinstance(subject, ox.Literal):
             return iter(())  # the build puts nothing in the default graph, and no literal is a subject
         where = f"{_term(subject, 's')} {_term(predicate, 'p')} {_term(object, 'o')}"
-        g = "?g" if graph_name is None else str(graph_name)
-        text = f"SELECT * WHERE {{ GRAPH {g} {{ {where} }} }}"
-        solutions = self.query(text, default_graph=[NamedNode(self.pointer.union)],
-                               named_graphs=[NamedNode(n) for n in self.pointer.graphs])
+        if graph_name is not None and graph_name.value not in self._graph_set:
+            return iter(())
+        solutions = self.query(f"SELECT * WHERE {{ {self._in_graphs(where, graph_name)} }}")
 
         def quads() -> Iterator[Quad]:
             for row in solutions:
                 yield Quad(subject or row["s"], predicate or row["p"], object or row["o"], graph_name or row["g"])
         return quads()
+
+    def _in_graphs(self, where: str, graph_name: NamedNode | None = None) -> str:
+        """``GRAPH ?g { where }`` over this generation's graphs only. Its graphs share the namespace
+        of the dataset (``<base>graph/``) and the switch drops the old ones, so a filter on that
+        namespace selects them exactly — listing a thousand graphs as ``named-graph-uri`` costs
+        the store a lookup per graph (30 ms for one resource, against 1 ms)."""
+        if graph_name is not None:
+            return f"GRAPH {graph_name} {{ {where} }}"
+        prefix = self._namespace
+        values = "" if prefix else "VALUES ?g { " + " ".join(f"<{g}>" for g in self.pointer.graphs) + " } "
+        check = f" FILTER(STRSTARTS(STR(?g), {ox.Literal(prefix)}))" if prefix else ""
+        return f"{values}GRAPH ?g {{ {where} }}{check}"
+
+    @functools.cached_property
+    def _graph_set(self) -> frozenset[str]:
+        return frozenset(self.pointer.graphs)
+
+    @functools.cached_property
+    def _namespace(self) -> str:
+        """The longest namespace (ending in ``/``) that exactly this generation's graphs share, or ``""``."""
+        prefix = os.path.commonprefix(list(self.pointer.graphs)) if self.pointer.graphs else ""
+        return prefix[:prefix.rfind("/") + 1] if prefix.count("/") > 2 else ""
 
     def named_graphs(self) -> Iterator[NamedNode]:
         """The named graphs of this generation."""
@@ -158,8 +181,7 @@ class RemoteStore:
         return self.quads_for_pattern(None, None, None, None)
 
     def __len__(self) -> int:
-        row = next(iter(self.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }",
-                                   use_default_graph_as_union=True)))
+        row = next(iter(self.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ {self._in_graphs('?s ?p ?o')} }}")))
         return int(row["n"].value)
 
     def snapshot(self, path: str | None = None) -> ox.Store:

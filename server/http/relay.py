@@ -131,17 +131,16 @@ async def _frame(writer: asyncio.StreamWriter, message: tuple) -> None:
 
 
 class RelayReply:
-    """An answer arriving through the relay (a :class:`graph.store.client.Reply`)."""
+    """An answer arriving through the relay on its own connection (a :class:`graph.store.client.Reply`)."""
 
-    def __init__(self, transport: "RelayTransport", status: int, content_type: str) -> None:
-        self.transport, self.status, self.done = transport, status, False
+    def __init__(self, transport: "RelayTransport", sock: socket.socket, status: int, content_type: str) -> None:
+        self.transport, self.sock, self.status, self.done = transport, sock, status, False
         self.content_type = content_type.split(";")[0].strip().lower()
 
     def _chunks(self) -> Iterator[bytes]:
-        sock = self.transport.sock
         while not self.done:
             try:
-                frame = wire.receive(sock)
+                frame = wire.receive(self.sock)
             except (EOFError, OSError) as err:
                 self.close()
                 raise StoreUnavailable(f"the relay to the store broke off: {err}") from None
@@ -149,6 +148,7 @@ class RelayReply:
                 yield frame[1]
             elif frame[0] == "end":
                 self.done = True
+                self.transport.idle.append(self.sock)  # read to its end: the connection is reusable
             else:
                 self.close()
                 raise StoreUnavailable(frame[2])
@@ -160,45 +160,39 @@ class RelayReply:
         return b"".join(self._chunks())
 
     def close(self) -> None:
-        if not self.done:  # frames are still coming: this connection cannot be reused
+        if not self.done:  # frames may still be coming: this connection cannot be reused
             self.done = True
-            self.transport.reset()
+            self.sock.close()
 
 
 class RelayTransport:
-    """The query process's side (a :class:`graph.store.client.Transport`): one connection to the relay."""
+    """The query process's side (a :class:`graph.store.client.Transport`): connections to the relay,
+    one per answer being read (a page may read one answer while it asks for another)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.sock: socket.socket | None = None
-        self._reply: RelayReply | None = None
-
-    def reset(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-        self.sock, self._reply = None, None
+        self.idle: list[socket.socket] = []
 
     def send(self, target: str, *, form=None, params=None, body=None, content_type=None, accept="*/*",
              method="POST") -> RelayReply:
-        if self._reply is not None and not self._reply.done:
-            self.reset()
         if params or body is not None:
             raise PermissionError("this service only reads the remote store (SPARQL queries)")
         for attempt in range(2):
+            sock = self.idle.pop() if self.idle else None
             try:
-                if self.sock is None:
-                    self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                    self.sock.connect(self.path)
-                wire.send(self.sock, (target, method, list(form or ()), accept))
-                head = wire.receive(self.sock)
+                if sock is None:
+                    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    sock.connect(self.path)
+                wire.send(sock, (target, method, list(form or ()), accept))
+                head = wire.receive(sock)
                 break
             except (EOFError, OSError) as err:
-                self.reset()
+                sock.close()
                 if attempt:
                     raise StoreUnavailable(f"the relay to the store is unavailable: {err}") from None
         if head[0] == "fail":
+            self.idle.append(sock)
             if head[1] == 403:
                 raise PermissionError(head[2])
             raise StoreUnavailable(head[2])
-        self._reply = RelayReply(self, head[1], head[2])
-        return self._reply
+        return RelayReply(self, sock, head[1], head[2])
