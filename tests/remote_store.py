@@ -44,7 +44,7 @@ class OxigraphServer:
         """Start ``oxigraph serve`` and wait until it answers a query."""
         command = "serve-read-only" if self.read_only else "serve"
         self.process = subprocess.Popen([self.binary, command, "--location", str(self.location),
-                                         "--bind", f"127.0.0.1:{self.port}"], stdout=subprocess.DEVNULL,
+                                         "--bind", f"127.0.0.1:{self.port}", "--timeout-s", "20"], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
