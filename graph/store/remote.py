@@ -19,8 +19,10 @@ What a reader sees is one **generation**, named by the pointer graph (:data:`POI
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -34,6 +36,8 @@ NS = "urn:jllm-kg:"
 POINTER = NS + "pointer"
 #: Predicates of the pointer graph.
 GENERATION, UNION, GRAPH, BUILT, INPUTS, PREVIOUS = (NS + n for n in ("generation", "union", "graph", "built", "inputs", "previous"))
+#: Remembered answers of :meth:`RemoteStore.quads_for_pattern`: how many, and how large each at most.
+MEMO_ENTRIES, MEMO_QUADS = 4096, 64
 ACCEPT = "application/sparql-results+json, application/n-triples;q=0.9"
 _JSON = "application/sparql-results+json"
 
@@ -96,6 +100,7 @@ class RemoteStore:
     def __init__(self, transport: Transport, pointer: Pointer) -> None:
         self.transport, self.pointer = transport, pointer
         self._open: list = []
+        self._memo: OrderedDict[tuple, list[Quad]] = OrderedDict()
 
     def release(self) -> None:
         """Close the answers not read to their end (their connections are not reused half-read)."""
@@ -138,9 +143,30 @@ class RemoteStore:
                                "neither SPARQL JSON results nor N-Triples")
 
     def quads_for_pattern(self, subject, predicate, object, graph_name=None) -> Iterator[Quad]:
-        """The quads of this generation matching the pattern (None = any), like ``Store.quads_for_pattern``."""
+        """The quads of this generation matching the pattern (None = any), like ``Store.quads_for_pattern``.
+
+        A generation never changes, so small answers to patterns with a bound term are remembered
+        (:data:`MEMO_ENTRIES` of at most :data:`MEMO_QUADS` quads): pages look up the same class
+        labels and types hundreds of times, and each lookup would be a round trip."""
         if isinstance(graph_name, DefaultGraph) or isinstance(subject, ox.Literal):
             return iter(())  # the build puts nothing in the default graph, and no literal is a subject
+        key = (subject, predicate, object, graph_name)
+        if subject is None and predicate is None and object is None:
+            return self._quads(*key)
+        found = self._memo.get(key)
+        if found is None:
+            answer = self._quads(*key)
+            found = list(itertools.islice(answer, MEMO_QUADS + 1))
+            if len(found) > MEMO_QUADS:
+                return itertools.chain(found, answer)
+            self._memo[key] = found
+            if len(self._memo) > MEMO_ENTRIES:
+                self._memo.popitem(last=False)
+        else:
+            self._memo.move_to_end(key)
+        return iter(found)
+
+    def _quads(self, subject, predicate, object, graph_name) -> Iterator[Quad]:
         where = f"{_term(subject, 's')} {_term(predicate, 'p')} {_term(object, 'o')}"
         if graph_name is not None and graph_name.value not in self._graph_set:
             return iter(())
