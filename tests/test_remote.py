@@ -211,3 +211,18 @@ def test_a_store_that_goes_away_mid_request_is_502_and_serving_resumes_when_it_r
     remote.start()
     back = requests.get(served.base + "/queries/descendants.json?model=llama-2&limit=7", timeout=30)
     assert back.status_code == 200 and json.loads(back.text)["results"]["bindings"]
+
+
+def test_errors_on_the_remote_store_read_as_on_the_embedded_one(seed_store_path, remote_seed_store):
+    bad = "SELECT * WHERE { ?s "
+    answers = [make_app(location).test_client().get("/sparql", query_string={"query": bad}).get_json()
+               for location in (seed_store_path, remote_seed_store)]
+    assert [a["status"] for a in answers] == [400, 400]
+    assert all(a["error"].startswith("SPARQL syntax error: line 1, column 21: expected one of") for a in answers)
+
+
+def test_serve_refuses_updates_on_a_remote_store(remote_seed_store):
+    run = run_cli("serve", "--store", remote_seed_store, "--port", str(free_port()), env={"JLLM_KG_UPDATE_TOKEN": "t"},
+                  timeout=60)
+    assert run.returncode == 1
+    assert run.stderr.startswith("error: SPARQL Update through jllm-kg is not available on a remote store")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -94,6 +95,20 @@ def _term(term, name: str) -> str:
     return f"?{name}" if term is None else str(term)
 
 
+def query_error(message: str, lines_added: int = 0) -> Exception:
+    """The store's refusal of a query as pyoxigraph would raise it: ``SyntaxError`` for a parse
+    error (its ``line:column`` counted in the client's text), else ``ValueError``.
+
+    >>> query_error("error at 2:21: expected a variable", lines_added=1)
+    SyntaxError('error at 1:21: expected a variable')
+    """
+    where = re.match(r"error at (\d+):(\d+)(.*)", message, re.DOTALL)
+    if where:
+        return SyntaxError(f"error at {max(1, int(where.group(1)) - lines_added)}:{where.group(2)}{where.group(3)}")
+    lowered = message.lower()
+    return (SyntaxError if "pars" in lowered or "syntax" in lowered else ValueError)(message)
+
+
 class RemoteStore:
     """One generation of a remote store, read with pyoxigraph's ``Store`` API (see the module doc)."""
 
@@ -131,9 +146,7 @@ class RemoteStore:
         reply = self.transport.send("query", form=form, accept=ACCEPT)
         self._open = [r for r in self._open if not r.done] + [reply]
         if reply.status >= 400:
-            err = refused(reply, "the query")
-            raise (SyntaxError if "pars" in str(err).lower() or "syntax" in str(err).lower() else ValueError)(
-                str(err).split(": ", 1)[-1])
+            raise query_error(str(refused(reply, "the query")).split("): ", 1)[-1], lines_added=1 if base_iri else 0)
         if reply.content_type == _JSON:
             return ox.parse_query_results(reply.stream(), QueryResultsFormat.JSON)
         if reply.content_type == "application/n-triples":
