@@ -226,3 +226,14 @@ def test_serve_refuses_updates_on_a_remote_store(remote_seed_store):
                   timeout=60)
     assert run.returncode == 1
     assert run.stderr.startswith("error: SPARQL Update through jllm-kg is not available on a remote store")
+
+
+def test_a_store_that_refuses_the_upload_is_a_one_line_error_and_stays_as_it_was(tmp_path):
+    with OxigraphServer(tmp_path / "rw"):  # create the store's files, then serve them read-only
+        pass
+    with OxigraphServer(tmp_path / "rw", read_only=True) as server:
+        run = run_cli("build", "--catalog", str(FIXTURE), "--store", server.url)
+        assert run.returncode == 1
+        assert run.stderr.splitlines()[-1].startswith("error: the store refused the upload of <urn:jllm-kg:staging:gen-")
+        assert run.stderr.splitlines()[-1].count("\n") == 0 and "Traceback" not in run.stderr
+        assert store_graphs(server.url) == set()
