@@ -195,7 +195,7 @@ def report(args, rows: dict, engine: dict, runs: list[dict], took: float) -> Non
               f"{median(one, 'repeated') / median(direct, 'unique'):.2f}× |", "",
               "## Every run", "", f"wrk `-d{args.duration:g}s --timeout 5s`, {args.connections} connections in all "
               "(two replicas: two wrk processes with half each, at the same time).", "",
-              "| round | what | requests | req/s | p50 ms | p99 ms | errors | load before |", "|---:|---|---|---:|---:|---:|---:|---|"]
+              "| round | what | mix | req/s | p50 ms | p99 ms | errors | load before |", "|---:|---|---|---:|---:|---:|---:|---|"]
     lines += [f"| {r['round']} | {r['label']} | {r['mode']} | {r['rps']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['errors']} | {r['load']} |"
               for r in runs]
     text = "\n".join(lines) + "\n"

@@ -237,3 +237,34 @@ def test_a_store_that_refuses_the_upload_is_a_one_line_error_and_stays_as_it_was
         assert run.stderr.splitlines()[-1].startswith("error: the store refused the upload of <urn:jllm-kg:staging:gen-")
         assert run.stderr.splitlines()[-1].count("\n") == 0 and "Traceback" not in run.stderr
         assert store_graphs(server.url) == set()
+
+
+def test_the_relay_forwards_queries_to_the_query_endpoint_and_nothing_else(remote_seed_store):
+    import asyncio
+
+    from server.http.relay import Relay, RelayTransport
+
+    loop = asyncio.new_event_loop()
+    relay = Relay(Endpoints.of(remote_seed_store, env={}), timeout=10, allow_network=False)
+    loop.run_until_complete(relay.start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        transport = RelayTransport(relay.path)
+        assert relay.generation == pointer(remote_seed_store).generation
+        reply = transport.send("query", form=[("query", "ASK { ?s ?p ?o }")], accept="application/sparql-results+json")
+        assert reply.status == 200 and json.loads(reply.read()) == {"head": {}, "boolean": False}  # the store's own default graph
+        for target, form in [("update", [("update", "DROP ALL")]), ("store", [("query", "ASK {}")]),
+                             ("query", [("query", "DROP ALL")]), ("query", [("query", "ASK {}"), ("update", "DROP ALL")]),
+                             ("query", [("query", "ASK { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }")])]:
+            with pytest.raises(PermissionError):
+                transport.send(target, form=form)
+        assert os.stat(relay.directory).st_mode & 0o777 == 0o700
+        transport.close()
+        time.sleep(0.3)  # the relay sees the connection end
+    finally:
+        asyncio.run_coroutine_threadsafe(relay.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+    assert len(store_graphs(remote_seed_store)) > 100  # nothing was dropped

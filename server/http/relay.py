@@ -28,11 +28,28 @@ from urllib.parse import urlencode
 from graph.store.client import ChunkReader, Endpoints, StoreUnavailable
 from graph.store.remote import GENERATION, POINTER, BUILT
 from server.http import wire
-from server.sparql.lexer import network_keywords
+from server.sparql.lexer import QUERY_FORMS, network_keywords, tokens
 
 FORM = "application/x-www-form-urlencoded"
 POINTER_QUERY = (f"SELECT ?gen ?built WHERE {{ GRAPH <{POINTER}> {{ <{POINTER}> <{GENERATION}> ?gen "
                  f"OPTIONAL {{ <{POINTER}> <{BUILT}> ?built }} }} }}")
+
+
+#: The only form fields sent on (a store may read an ``update`` field even on its query URL).
+FIELDS = frozenset({"query", "default-graph-uri", "named-graph-uri"})
+
+
+def is_query(text: str) -> bool:
+    """True if ``text`` is a query (its first keyword after ``BASE``/``PREFIX`` is a query form), not an update.
+
+    >>> is_query("PREFIX ex: <http://e/> SELECT * { ?s ?p ?o }"), is_query("DROP ALL ; SELECT * {}")
+    (True, False)
+    """
+    for token in tokens(text):
+        if token.keyword in ("BASE", "PREFIX") or token.kind in ("iri", "pname"):
+            continue
+        return token.keyword in QUERY_FORMS
+    return False
 
 
 class Relay:
@@ -99,9 +116,11 @@ class Relay:
         import httpx
 
         target, method, form, accept = request
-        if target != "query" or method != "POST":
+        texts = [v for k, v in form if k == "query"]
+        if target != "query" or method != "POST" or len(texts) != 1 or any(k not in FIELDS for k, _ in form) \
+                or not is_query(texts[0]):
             return await _frame(writer, ("fail", 403, "this service only reads the remote store (SPARQL queries)"))
-        text = next((v for k, v in form if k == "query"), "")
+        text = texts[0]
         if not self.allow_network and network_keywords(text):
             return await _frame(writer, ("fail", 403, "SERVICE and LOAD are not sent to the remote store"))
         body = urlencode(form)
@@ -172,6 +191,11 @@ class RelayTransport:
     def __init__(self, path: str) -> None:
         self.path = path
         self.idle: list[socket.socket] = []
+
+    def close(self) -> None:
+        """Close the idle connections."""
+        while self.idle:
+            self.idle.pop().close()
 
     def send(self, target: str, *, form=None, params=None, body=None, content_type=None, accept="*/*",
              method="POST") -> RelayReply:
