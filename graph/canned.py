@@ -397,11 +397,11 @@ def query_command(name: str | None, params: Iterable[str], fmt: str, store_path:
                  Literal(" ".join(f"{p.name}={p.default}" for p in q.params))] for q in load_queries().values()]
         echo(render_table(["name", "title", "params (defaults)"], rows, width=70))
         return
-    from graph.store.generations import open_store
+    from graph.store.backend import open_reader
 
     query = get_query(name)
     values = parse_cli_params(params)
-    store = open_store(store_path)
+    store = open_reader(store_path)
     iris = store_iris(store)
     solutions = run_query(store, query, values, iris)
     if fmt == "table":

@@ -6,6 +6,7 @@ are printed on one line without a traceback, with a non-zero exit code.
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -13,11 +14,41 @@ import click
 
 from graph.errors import UserError
 from graph.settings import default_store_path
+from graph.store.client import ENV, StoreUnavailable, is_remote
 
-STORE_OPTION = click.option(
-    "--store", "store", type=click.Path(path_type=Path), default=None,
-    help="On-disk Oxigraph store (default: $JLLM_KG_STORE or ~/.local/share/jllm-kg/store).",
-)
+_OPTION_ENV = {"store_auth": ENV["auth"], "store_gsp_url": ENV["store"], "store_update_url": ENV["update"],
+               "store_query_url": ENV["query"]}
+
+
+def _remote_settings(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """The remote store's URLs and credentials travel in the environment (to serve's processes too)."""
+    if value:
+        os.environ[_OPTION_ENV[param.name or ""]] = value
+    return value
+
+
+def _store_options(command):
+    """``--store PATH|URL`` and the remote store's optional endpoint URLs and credentials."""
+    for name, env, text in (
+            ("--store-auth", "auth", "USER:PASSWORD for the remote store (or $JLLM_KG_STORE_AUTH)."),
+            ("--store-gsp-url", "store", "Graph Store Protocol URL of the remote store (default: <store>store)."),
+            ("--store-update-url", "update", "SPARQL Update URL of the remote store (default: <store>update)."),
+            ("--store-query-url", "query", "SPARQL query URL of the remote store (default: <store>query).")):
+        command = click.option(name, default=None, expose_value=False, callback=_remote_settings,
+                               help=text + f" Env: {ENV[env]}.")(command)
+    return click.option(
+        "--store", "store", default=None,
+        help="On-disk Oxigraph store PATH, or the URL of a SPARQL 1.1 store (http://host:7878/) "
+             "(default: $JLLM_KG_STORE or ~/.local/share/jllm-kg/store).")(command)
+
+
+STORE_OPTION = _store_options
+
+
+def _location(store: str | None) -> Path | str:
+    """The store a ``--store`` value names: a path, or a remote store's URL."""
+    value = store or default_store_path()
+    return str(value) if is_remote(value) else Path(value)
 
 
 class _Group(click.Group):
@@ -26,7 +57,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
-        except UserError as err:
+        except (UserError, StoreUnavailable) as err:
             click.echo(f"error: {err}", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
@@ -75,16 +106,27 @@ def import_cmd(readme: Path | None, upstream: Path | None, rev: str | None, en: 
 @STORE_OPTION
 @click.option("--base", "base", default=None, help="IRI base for resources (default: $JLLM_KG_BASE or https://w3id.org/jllm-kg/).")
 @click.option("--if-changed", is_flag=True, help="Do nothing when the store was built from the same catalog, ontology and code.")
-def build_cmd(catalog_dir: Path | None, store: Path | None, base: str | None, if_changed: bool) -> None:
-    """Build the graph from the catalog into the on-disk store (atomic, SHACL-validated)."""
+def build_cmd(catalog_dir: Path | None, store: str | None, base: str | None, if_changed: bool) -> None:
+    """Build the graph from the catalog into the store (atomic, SHACL-validated)."""
     import catalog as catalog_package
     import ontology
     from graph.build import build_store
     from graph.store.fingerprint import fingerprint, record, up_to_date
     from graph.rdf.iris import Iris
 
-    store_path = store or default_store_path()
+    store_path = _location(store)
     inputs = fingerprint(catalog_dir or catalog_package.PATH, ontology.PATH, Iris.default(base).base)
+    if isinstance(store_path, str):
+        from graph.store.client import Endpoints, HttpTransport
+        from graph.store.publish import build_remote, current_pointer
+
+        transport = HttpTransport(Endpoints.of(store_path), timeout=120.0)
+        pointer = current_pointer(transport, store_path) if if_changed else None
+        if pointer is not None and pointer.inputs == inputs:
+            click.echo(f"{store_path} is up to date (same catalog, ontology and code): not rebuilt")
+            return
+        build_remote(store_path, catalog_dir=catalog_dir, base=base, inputs=inputs, echo=click.echo, transport=transport)
+        return
     if if_changed and up_to_date(store_path, inputs):
         click.echo(f"{store_path} is up to date (same catalog, ontology and code): not rebuilt")
         return
@@ -96,11 +138,11 @@ def build_cmd(catalog_dir: Path | None, store: Path | None, base: str | None, if
 @click.option("--catalog", "catalog_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               help="Validate the graph built from this catalog instead of the store.")
 @STORE_OPTION
-def validate_cmd(catalog_dir: Path | None, store: Path | None) -> None:
+def validate_cmd(catalog_dir: Path | None, store: str | None) -> None:
     """Check the graph against the SHACL shapes (ontology/shapes.ttl)."""
     from graph.rdf.validate import validate_command
 
-    ok = validate_command(catalog_dir=catalog_dir, store_path=store or default_store_path(), echo=click.echo)
+    ok = validate_command(catalog_dir=catalog_dir, store_path=_location(store), echo=click.echo)
     sys.exit(0 if ok else 1)
 
 
@@ -108,11 +150,11 @@ def validate_cmd(catalog_dir: Path | None, store: Path | None) -> None:
 @click.option("--format", "fmt", default="ttl", show_default=True, help="ttl, nt, nq, trig or jsonld.")
 @click.option("-o", "--output", "output", type=click.Path(path_type=Path, dir_okay=False), default=None, help="File to write (default: stdout).")
 @STORE_OPTION
-def export_cmd(fmt: str, output: Path | None, store: Path | None) -> None:
+def export_cmd(fmt: str, output: Path | None, store: str | None) -> None:
     """Dump the whole graph, deterministically, with a dataset description at the top."""
     from graph.store.export import export_store
 
-    export_store(store_path=store or default_store_path(), fmt=fmt, output=output)
+    export_store(store_path=_location(store), fmt=fmt, output=output)
 
 
 @main.command("query", context_settings={"ignore_unknown_options": False})
@@ -120,11 +162,11 @@ def export_cmd(fmt: str, output: Path | None, store: Path | None) -> None:
 @click.option("--param", "params", multiple=True, metavar="K=V", help="Query parameter (repeatable).")
 @click.option("--format", "fmt", default="table", show_default=True, help="table, json or csv.")
 @STORE_OPTION
-def query_cmd(name: str | None, params: tuple[str, ...], fmt: str, store: Path | None) -> None:
-    """List the canned queries, or run one against the local store."""
+def query_cmd(name: str | None, params: tuple[str, ...], fmt: str, store: str | None) -> None:
+    """List the canned queries, or run one against the store."""
     from graph.canned import query_command
 
-    query_command(name, params, fmt=fmt, store_path=store or default_store_path(), echo=click.echo)
+    query_command(name, params, fmt=fmt, store_path=_location(store), echo=click.echo)
 
 
 @main.command("serve")
@@ -134,11 +176,11 @@ def query_cmd(name: str | None, params: tuple[str, ...], fmt: str, store: Path |
 @click.option("--workers", default=None, type=click.IntRange(min=1),
               help="Query processes, each running one request at a time; one client may use all but one (default: $JLLM_KG_WORKERS or cores + 1).")
 @click.option("--timeout", default=None, type=click.FloatRange(min=0.1), help="Per-query timeout in seconds (default: $JLLM_KG_QUERY_TIMEOUT or 10).")
-def serve_cmd(store: Path | None, host: str, port: int, workers: int | None, timeout: float | None) -> None:
+def serve_cmd(store: str | None, host: str, port: int, workers: int | None, timeout: float | None) -> None:
     """Serve the SPARQL endpoint, resource pages and canned queries (builds the store first if missing)."""
     from server.http.serve import serve
 
-    serve(store_path=store or default_store_path(), host=host, port=port, workers=workers, echo=click.echo, timeout=timeout)
+    serve(store_path=_location(store), host=host, port=port, workers=workers, echo=click.echo, timeout=timeout)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,7 +8,7 @@ from flask import Flask, Response, request
 
 from server import errors
 from server.config import load_config
-from server.sparql.execution import StoreHandle
+from graph.store.backend import Backend, open_backend
 
 #: Blueprint modules, in registration order (the catch-all resource routes last).
 BLUEPRINTS = ("server.sparql.endpoint", "server.pages.site", "server.pages.queries", "server.pages.editor", "server.pages.resources")
@@ -25,7 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     :mod:`server.config`) and upper-case Flask keys (``STORE_PATH``, ``TESTING``…).
 
     Shared objects live in ``app.extensions["jllm"]``: ``config`` and ``store`` (this
-    process's :class:`~server.sparql.execution.StoreHandle`, read-write only in update mode).
+    process's :class:`~graph.store.backend.Backend`, read-write only in update mode).
     """
     config = dict(config or {})
     flask_keys = {k: v for k, v in config.items() if k.isupper()}
@@ -40,7 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["STORE_PATH"] = str(settings["store_path"])
     if settings["public_url"]:
         app.config["PUBLIC_URL"] = settings["public_url"]
-    store = StoreHandle(settings["store_path"], writable=bool(settings["update_token"]))
+    store = backend(settings)
     app.extensions["jllm"] = {"config": settings, "store": store}
     errors.register(app)
     for name in settings.get("blueprints", BLUEPRINTS):
@@ -55,6 +55,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return response
 
     return app
+
+
+def backend(settings: dict[str, Any]) -> Backend:
+    """The store backend of ``settings``: a query process of ``jllm-kg serve`` reaches a remote store
+    only through the front's relay (it has no network); elsewhere the backend connects itself."""
+    transport = None
+    if settings.get("store_relay"):
+        from server.http.relay import RelayTransport
+
+        transport = RelayTransport(settings["store_relay"])
+    handle = open_backend(settings["store_path"], writable=bool(settings["update_token"]), transport=transport,
+                          timeout=float(settings["timeout"]))
+    if hasattr(handle, "ttl"):
+        handle.ttl = float(settings["pointer_ttl"])
+    return handle
 
 
 def response_headers(app: Flask, status: int, content_type: str, method: str, authorized: bool) -> list[tuple[str, str]]:

@@ -2,7 +2,8 @@
 
 | key | env | default |
 |---|---|---|
-| ``store_path`` | ``JLLM_KG_STORE`` | ``~/.local/share/jllm-kg/store`` |
+| ``store_path`` (a path, or the ``http(s)://`` URL of a SPARQL 1.1 store: see ``docs/deploy.md``) | ``JLLM_KG_STORE`` | ``~/.local/share/jllm-kg/store`` |
+| ``pointer_ttl`` (a remote store's generation pointer is re-read after this many seconds) | ``JLLM_KG_POINTER_TTL`` | 1 |
 | ``timeout`` (seconds a request may run) | ``JLLM_KG_QUERY_TIMEOUT`` | 10 |
 | ``max_result_bytes`` | ``JLLM_KG_MAX_RESULT_BYTES`` | 50 000 000 |
 | ``max_request_bytes`` (largest request body) | ``JLLM_KG_MAX_REQUEST_BYTES`` | 16 MiB |
@@ -26,6 +27,7 @@ from typing import Any
 
 from graph.errors import UserError
 from graph.settings import default_store_path
+from graph.store.client import is_remote
 
 
 def _number(env: str, default: float, kind: type = float) -> float:
@@ -79,9 +81,12 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "update_token": os.environ.get("JLLM_KG_UPDATE_TOKEN") or None,
         "allow_network": _flag("JLLM_KG_ALLOW_NETWORK", False),
         "text_guard": _flag("JLLM_KG_TEXT_GUARD", True),
+        "pointer_ttl": _number("JLLM_KG_POINTER_TTL", 1.0),
+        "store_relay": None,  # set by the front for its query processes (server/http/relay.py)
     }
     config.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    config["store_path"] = Path(config["store_path"])
+    if not is_remote(config["store_path"]):
+        config["store_path"] = Path(config["store_path"])
     if float(config["timeout"]) <= 0:
         raise UserError("the query timeout must be positive")
     return config

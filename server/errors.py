@@ -11,6 +11,9 @@ import json
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
+from graph.store.client import StoreUnavailable
+from graph.store.remote import NoGraph
+
 
 class ApiError(Exception):
     """An error answer: HTTP status, a message the client can act on, extra headers."""
@@ -54,6 +57,10 @@ def register(app: Flask) -> None:
         if isinstance(err, MethodNotAllowed):
             message = f"{request.method} is not allowed on {request.path}; use {', '.join(sorted(err.valid_methods or []))}"
         return error_response(err.code or 500, message, headers)
+
+    @app.errorhandler(StoreUnavailable)
+    def _store_unavailable(err: StoreUnavailable) -> Response:
+        return error_response(503 if isinstance(err, NoGraph) else 502, str(err))
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Response:

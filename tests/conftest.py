@@ -91,6 +91,29 @@ def seed_store_path(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def remote_seed_store(seed_store_path):
+    """A real ``oxigraph serve`` holding the seed store's generation (published as ``jllm-kg build
+    --store http://…`` does): its URL. Skips with one reason when the ``oxigraph`` binary is absent."""
+    from tests.remote_store import OxigraphServer, publish_store
+
+    with OxigraphServer() as server:
+        publish_store(seed_store_path, server.url)
+        yield server.url
+
+
+#: The two backends the parametrized tests run on.
+BACKENDS = ("embedded", "remote")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def seed_location(request, seed_store_path) -> Path | str:
+    """The seed store, on each backend: its path, then the URL of a remote store holding the same quads."""
+    if request.param == "embedded":
+        return seed_store_path
+    return request.getfixturevalue("remote_seed_store")
+
+
 def make_app(store_path: Path) -> Flask:
     """The project's app factory on ``store_path`` (in testing mode)."""
     from server.app import create_app

@@ -25,9 +25,9 @@ def free_port() -> int:
 class LiveServer:
     """``with LiveServer(store) as server: server.url`` — the real endpoint (granian + the front + query processes)."""
 
-    def __init__(self, store_path: Path, *, timeout: float | None = None, workers: int | None = None,
+    def __init__(self, store_path: Path | str, *, timeout: float | None = None, workers: int | None = None,
                  env: dict[str, str] | None = None, startup: float = 60, pipe_output: bool = False) -> None:
-        self.store_path = Path(store_path)
+        self.store_path = store_path if str(store_path).startswith("http") else Path(store_path)  # a path, or a remote store's URL
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.url = self.base + "/sparql"

@@ -9,6 +9,7 @@ from pyoxigraph import Store
 from graph.canned import (QUERIES_DIR, ParamError, UnknownQuery, get_query, load_queries, parse_query_file,
                           run_query, store_iris)
 from graph.errors import SourceError
+from graph.store.backend import open_reader
 from graph.store.generations import open_store
 from tests.conftest import run_cli
 
@@ -18,8 +19,9 @@ HOSTILE = ['"', "x\" } UNION { ?s ?p ?o", "llama-2>", "<http://x>", "a\nb", "' O
 
 
 @pytest.fixture(scope="module")
-def store(seed_store_path, seed_answers) -> Store:
-    return open_store(seed_store_path)
+def store(seed_location, seed_answers) -> Store:
+    """The seed store on each backend (embedded, then a remote ``oxigraph serve`` with the same quads)."""
+    return open_reader(seed_location)
 
 
 
@@ -258,17 +260,17 @@ def test_cli_lists_queries():
     assert "model=llama-2" in result.stdout
 
 
-def test_cli_runs_a_query_as_table_json_csv(seed_store_path, seed_answers):
-    table_out = run_cli("query", "descendants", "--param", "model=mistral-7b-v0-1", "--store", str(seed_store_path))
+def test_cli_runs_a_query_as_table_json_csv(seed_location, seed_answers):
+    table_out = run_cli("query", "descendants", "--param", "model=mistral-7b-v0-1", "--store", str(seed_location))
     assert table_out.returncode == 0, table_out.stderr
     lines = table_out.stdout.splitlines()
     assert lines[0].split()[:3] == ["descendant", "descendantLabel", "depth"]
     assert any("model/karasu" in line and "model/shisa-7b" in line for line in lines)
     assert lines[-1] == "(7 rows)"
-    js = run_cli("query", "models-trained-on", "--format", "json", "--store", str(seed_store_path))
+    js = run_cli("query", "models-trained-on", "--format", "json", "--store", str(seed_location))
     data = json.loads(js.stdout)
     assert len(data["results"]["bindings"]) == 3 and "model" in data["head"]["vars"]
-    csv_out = run_cli("query", "ancestors", "--format", "csv", "--store", str(seed_store_path))
+    csv_out = run_cli("query", "ancestors", "--format", "csv", "--store", str(seed_location))
     assert csv_out.stdout.splitlines()[0] == "model,ancestor,ancestorLabel,depth,child,childLabel,kind"
 
 

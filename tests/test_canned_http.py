@@ -27,8 +27,9 @@ def make_app(store_path: Path) -> Flask:
 
 
 @pytest.fixture(scope="module")
-def app(seed_store_path):
-    return make_app(seed_store_path)
+def app(seed_location):
+    """The app on the seed store, on each backend (embedded, then a remote ``oxigraph serve``)."""
+    return make_app(seed_location)
 
 
 @pytest.fixture()

@@ -12,6 +12,17 @@ import yaml
 
 from tests.conftest import make_app
 
+
+@pytest.fixture(scope="module")
+def app(seed_location):
+    """The app on the seed store, on each backend (embedded, then a remote ``oxigraph serve``)."""
+    return make_app(seed_location)
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return app.test_client()
+
 BASE = "https://w3id.org/jllm-kg/"
 SWALLOW = rdflib.URIRef(BASE + "model/swallow-7b")
 DATA = {"text/turtle": "turtle", "application/ld+json": "json-ld", "application/n-triples": "nt",

@@ -270,13 +270,21 @@ def validate_command(catalog_dir: Path | None, store_path: Path, echo: Callable[
         count = len(quads)
         what = f"the graph of {catalog_dir}"
     else:
-        from graph.store.generations import open_store
+        from graph.store.backend import open_reader
 
-        store = open_store(store_path)
+        store = open_reader(store_path)
+        scratch = None
+        if hasattr(store, "snapshot"):  # a remote store: validated on a local on-disk copy (one streamed query)
+            import tempfile
+
+            scratch = tempfile.TemporaryDirectory(prefix="jllm-kg-validate-")
+            store = store.snapshot(scratch.name)
         violations = validate_store(store, iris.base)
         count = len(store)
         what = f"the store at {store_path}"
         del store
+        if scratch is not None:
+            scratch.cleanup()
     for v in violations:
         echo(v.render())
     if violations:

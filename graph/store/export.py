@@ -21,7 +21,7 @@ from pyoxigraph import NamedNode, Quad, RdfFormat, Store, Triple
 
 from graph.errors import UserError
 from graph.formats import by_name
-from graph.store.generations import open_store
+from graph.store.backend import open_reader
 from graph.rdf.vocab import PREFIXES, RDFS, TYPE, VOID
 from graph.rdf.void import dataset_iri
 
@@ -161,11 +161,11 @@ def serialize_store(store: Store, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def export_store(store_path: Path, fmt: str = "ttl", output: Path | None = None) -> None:
-    """``jllm-kg export``: write the store in ``fmt`` to ``output`` (default: stdout), streaming."""
+def export_store(store_path: Path | str, fmt: str = "ttl", output: Path | None = None) -> None:
+    """``jllm-kg export``: write the store (a path, or a remote store's URL) in ``fmt`` to ``output`` (default: stdout), streaming."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
-    store = open_store(store_path)
+    store = open_reader(store_path)
     if output is None:
         write_sorted(store, fmt, sys.stdout.buffer)
         sys.stdout.buffer.flush()

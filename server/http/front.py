@@ -15,6 +15,7 @@ Every request gets one access-log line (method, path, status, bytes, ms) unless 
 from __future__ import annotations
 
 import asyncio
+import calendar
 import email.utils
 import json
 import os
@@ -26,7 +27,8 @@ from urllib.parse import parse_qs
 from server.http.access_log import AccessLog
 from server.http.cache import Entry, ResponseCache, etag
 from server.config import load_config, query_processes, memory_per_process
-from server.sparql.execution import StoreHandle
+from graph.store.backend import open_backend
+from graph.store.client import Endpoints, is_remote
 from server.http.pool import Pool, Refusal
 from server.http.process import Request
 from server.sparql.endpoint import SPARQL_PATHS
@@ -109,7 +111,14 @@ class Front:
         self.queue_timeout = max(self.timeout, float(config["queue_timeout"]))
         self.max_body = int(config["max_request_bytes"])
         self.body_timeout = float(config["body_timeout"])
-        self.handle = StoreHandle(config["store_path"])
+        self.remote = is_remote(config["store_path"])
+        self.handle = None if self.remote else open_backend(config["store_path"])
+        self.relay = None
+        if self.remote:  # the query processes reach the store through the front (server/http/relay.py)
+            from server.http.relay import Relay
+
+            self.relay = Relay(Endpoints.of(str(config["store_path"])), float(config["timeout"]),
+                               bool(config["allow_network"]), float(config["pointer_ttl"]))
         self.cache = ResponseCache(int(config["cache_mb"]) << 20)
         self.log = AccessLog.open(str(config["access_log"]))
         self.pool: Pool | None = None
@@ -120,19 +129,24 @@ class Front:
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the query processes in this (granian worker) process."""
         worker_config = {k: (str(v) if k == "store_path" else v) for k, v in self.config.items()}
+        if self.relay is not None:
+            worker_config["store_relay"] = self.relay.path
         self.pool = Pool(worker_config, query_processes(self.config), memory_per_process(self.config))
         self._ready = asyncio.Event()
 
         async def start() -> None:
             assert self.pool is not None and self._ready is not None
+            if self.relay is not None:
+                await self.relay.start()
             await self.pool.start()
             self._ready.set()
 
         self._starting = loop.create_task(start())
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self.pool is not None:
-            loop.run_until_complete(self.pool.close()) if not loop.is_running() else loop.create_task(self.pool.close())
+        for part in (self.pool, self.relay):
+            if part is not None:
+                loop.run_until_complete(part.close()) if not loop.is_running() else loop.create_task(part.close())
 
     # requests ----------------------------------------------------------------------------
     async def __call__(self, scope, protocol) -> None:
@@ -195,8 +209,9 @@ class Front:
             return self._error(protocol, 400, f"malformed request body: {type(err).__name__}", [("connection", "close")])
 
         key = cache_key(method, path, query, headers, body)
-        if key is not None:
-            entry = self.cache.get((self.handle.generation(), key))
+        generation = self.relay.generation if self.relay is not None else self.handle.generation()
+        if key is not None and generation is not None:
+            entry = self.cache.get((generation, key))
             if entry is not None:
                 return self._send(protocol, method, headers, entry.status, entry.headers, entry.body, entry.etag)
 
@@ -214,7 +229,7 @@ class Front:
             return self._error(protocol, refusal.status, refusal.message)
         out_headers = [(k, v) for k, v in out_headers if k.lower() not in _HOP]
         tag = None
-        if key is not None and status == 200 and any(
+        if key is not None and generation and status == 200 and any(
                 k.lower() == "cache-control" and "public" in v for k, v in out_headers):
             tag = etag(generation, key)
             out_headers += [("etag", tag), ("last-modified", self._last_modified(generation))]
@@ -225,8 +240,11 @@ class Front:
         """When the generation was built (its directory's modification time), as an HTTP date."""
         if generation not in self._modified:
             try:
-                stamp = os.stat(os.path.join(os.path.dirname(self.handle.target()), generation)).st_mtime
-            except OSError:
+                if self.relay is not None:  # the build time the pointer graph records
+                    stamp = calendar.timegm(time.strptime(self.relay.built, "%Y-%m-%dT%H:%M:%SZ"))
+                else:
+                    stamp = os.stat(os.path.join(os.path.dirname(self.handle.target()), generation)).st_mtime
+            except (OSError, ValueError):
                 stamp = time.time()
             self._modified = {generation: _http_date(stamp)}
         return self._modified[generation]

@@ -96,7 +96,11 @@ def serve(sock: socket.socket, config: dict) -> None:
         except (EOFError, OSError):
             return
         status, headers, body = respond(app, request)
-        wire.send(sock, (status, headers, body, handle.generation()))
+        try:
+            generation = handle.generation()
+        except OSError:  # a remote store that went away: answers are not cached under any generation
+            generation = ""
+        wire.send(sock, (status, headers, body, generation))
 
 
 def respond(app, request: Request) -> tuple[int, list[tuple[str, str]], bytes]:

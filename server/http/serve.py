@@ -14,11 +14,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 from graph.errors import UserError
+from graph.store.client import Endpoints, HttpTransport, StoreUnavailable, is_remote
 from server.config import load_config, query_processes
 
 
-def ensure_store(store_path: Path, echo: Callable[[str], None]) -> None:
-    """Build the store from the shipped catalog when ``store_path`` does not exist yet."""
+def ensure_store(store_path: Path | str, echo: Callable[[str], None]) -> None:
+    """Build the store from the shipped catalog when ``store_path`` does not exist yet (a remote
+    store: when it holds no jllm-kg generation; unreachable, it is a one-line error)."""
+    if is_remote(store_path):
+        from graph.store.publish import build_remote, current_pointer
+
+        transport = HttpTransport(Endpoints.of(str(store_path)), timeout=10.0)
+        try:
+            pointer = current_pointer(transport, str(store_path))
+        except StoreUnavailable as err:
+            raise UserError(str(err)) from None
+        if pointer is None:
+            echo(f"no jllm-kg graph in {store_path}: building it from the shipped catalog…")
+            build_remote(str(store_path), echo=echo)
+        return
     if Path(store_path).exists():
         if not (Path(store_path).resolve() / "CURRENT").is_file():
             raise UserError(f"{store_path} exists but is not an Oxigraph store; "
@@ -60,6 +74,9 @@ def serve(store_path: Path, host: str = "127.0.0.1", port: int = 8000, workers: 
 
     config = load_config({"store_path": store_path, "timeout": timeout, "workers": workers})
     check_address(host, port)
+    if config["update_token"] and is_remote(config["store_path"]):
+        raise UserError("SPARQL Update through jllm-kg is not available on a remote store (unset JLLM_KG_UPDATE_TOKEN): "
+                        "update the store directly, or rebuild with `jllm-kg build --store URL`")
     ensure_store(config["store_path"], echo)
     # Absolute URLs (service description, sitemap, OpenAPI) never come from a client's Host header.
     public_url = config["public_url"] or f"http://{host if ':' not in host else f'[{host}]'}:{port}"

@@ -10,7 +10,6 @@ turned into an IRI and looked up in the store: it never reaches the filesystem.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import quote
 
 import pyoxigraph as ox
@@ -18,6 +17,8 @@ from flask import Blueprint, Response, current_app, render_template, request
 from pyoxigraph import NamedNode, Store
 
 from graph.settings import base_iri
+from graph.store.client import StoreUnavailable
+from graph.store.remote import NoGraph
 from graph.rdf.vocab import OWL, PREFIXES, TYPE
 from server.errors import ApiError
 from server.pages.describe import LANGS, Describer, dataset_base, description, exists
@@ -47,13 +48,17 @@ STORE_KEY = "jllm_kg_pages"
 def current_store() -> Store:
     """The store the app serves, reopened when a build has swapped in a new generation."""
     state = current_app.extensions.setdefault(STORE_KEY, {})
-    path = Path(current_app.config["STORE_PATH"])
     handle = current_app.extensions["jllm"]["store"]
-    generation = path.resolve()
+    try:
+        generation = handle.target()  # the generation directory, or a remote store's generation id
+    except StoreUnavailable as err:
+        raise ApiError(503 if isinstance(err, NoGraph) else 502, str(err)) from None
     if state.get("generation") != generation:
         state.clear()
         try:  # the process's one handle (read-write in update mode), shared with the SPARQL views
             state["store"] = handle.store()
+        except StoreUnavailable as err:
+            raise ApiError(503 if isinstance(err, NoGraph) else 502, str(err)) from None
         except OSError as err:
             raise ApiError(503, f"cannot open the store: {err}") from None
         state["generation"] = generation

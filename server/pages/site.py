@@ -1,6 +1,8 @@
 """The home page, label search, the Turtle dump, the VoID description and the sitemap."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape as xml_escape
 
@@ -105,8 +107,8 @@ def dump() -> Response:
 
     current_store()
     generation = current_app.extensions[STORE_KEY]["generation"]
-    path = dump_path(generation)
-    if path.is_file():
+    path = dump_path(Path(generation))
+    if os.path.isabs(generation) and path.is_file():  # a remote store's generation has no file
         resp = send_file(path, mimetype="text/turtle", conditional=True, etag=True, max_age=0,
                          download_name="jllm-kg.ttl", as_attachment=True)
         resp.headers["Content-Type"] = "text/turtle; charset=utf-8"

@@ -2,7 +2,8 @@
 
 There is one execution path. A view calls :func:`run_query` / :func:`run_update`; they refuse
 what must not run (``SERVICE``/``LOAD`` unless allowed, queries nested too deep), then run the
-job on this process's handle on the current store generation (:class:`StoreHandle`). Under
+job on this process's backend (:mod:`graph.store.backend`: the current generation of the
+embedded store, or of a remote SPARQL store). Under
 ``jllm-kg serve`` this process is a query process of :mod:`server.http.process`: the front
 (:mod:`server.http.front`) ends it at the deadline or the memory cap and answers ``503``; the kernel
 keeps it off the network (:mod:`server.http.sandbox`). In tests with Flask's client the same code
@@ -10,58 +11,17 @@ runs in the test's own process.
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from flask import current_app
-from pyoxigraph import Store
 
+from graph.store.client import StoreUnavailable
+from graph.store.remote import NoGraph
 from server.errors import ApiError
 from server.sparql.lexer import QueryShapeError, check_shape, has_dataset_clause, network_keywords
 from server.sparql.jobs import Job, Outcome, run_job
 
 
-class StoreHandle:
-    """This process's handle on the store generation that ``store_path`` points at now.
-
-    The path is a symlink swapped by ``jllm-kg build``; :meth:`store` reopens when it has moved
-    (one ``readlink`` per call), so a rebuild is served without a restart.
-    """
-
-    def __init__(self, store_path: Path | str, writable: bool = False) -> None:
-        self.store_path = Path(store_path)
-        self.writable = writable
-        self._store: Store | None = None
-        self._opened: str | None = None
-        self._parent: str | None = None
-
-    def target(self) -> str:
-        """The generation directory the store path points at now."""
-        try:
-            link = os.readlink(self.store_path)
-        except OSError:  # a plain directory, or missing
-            return os.path.realpath(self.store_path)
-        if os.path.isabs(link) or os.sep in link:
-            return os.path.realpath(self.store_path)
-        if self._parent is None:
-            self._parent = os.path.realpath(self.store_path.parent)
-        return os.path.join(self._parent, link)
-
-    def generation(self) -> str:
-        """The name of the current generation (what cache keys and ETags are made of)."""
-        return os.path.basename(self.target())
-
-    def store(self) -> Store:
-        """The open store of the current generation."""
-        target = self.target()
-        if self._store is None or self._opened != target:
-            self._store = Store(target) if self.writable else Store.read_only(target)
-            self._opened = target
-        return self._store
-
-
 def state() -> dict:
-    """The shared objects of the app: ``config``, ``store`` (a :class:`StoreHandle`) and ``stats``."""
+    """The shared objects of the app: ``config``, ``store`` (a :class:`graph.store.backend.Backend`) and ``stats``."""
     return current_app.extensions["jllm"]
 
 
@@ -84,6 +44,8 @@ def run_job_here(job: Job) -> Outcome:
     """Run ``job`` on this process's store handle."""
     try:
         store = state()["store"].store()
+    except StoreUnavailable as err:
+        return Outcome(503 if isinstance(err, NoGraph) else 502, error=str(err))
     except OSError as err:
         return Outcome(503, error=f"cannot open the store: {err}")
     return run_job(store, job)
@@ -119,7 +81,10 @@ def run_update(text: str, *, base_iri: str | None = None) -> Outcome:
 def dataset_stats() -> dict | None:
     """Triples, subjects, properties and graphs of the served store (cached per store generation)."""
     cache = state().setdefault("stats", {})
-    target = state()["store"].target()
+    try:
+        target = state()["store"].target()
+    except StoreUnavailable:
+        return None
     if target not in cache:
         outcome = run_job_here(Job("stats"))
         if outcome.status != 200:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pyoxigraph import NamedNode, QueryBoolean, QuerySolutions, Store
 
 from graph.formats import by_name
+from graph.store.client import StoreUnavailable
+from graph.store.remote import NoGraph
 
 
 #: The answer when the kernel refused a connection the engine tried to open (SERVICE, LOAD).
@@ -58,8 +60,42 @@ def syntax_message(err: Exception) -> str:
     return text if len(text) <= 400 else text[:400] + "…"
 
 
+class ResultTooLarge(Exception):
+    """A streamed result passed the byte cap."""
+
+
+class CappedSink(io.RawIOBase):
+    """A writable buffer that stops a streamed result at ``cap`` bytes (:class:`ResultTooLarge`)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap, self.buffer = cap, io.BytesIO()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]
+        if self.buffer.tell() + len(data) > self.cap:
+            raise ResultTooLarge()
+        return self.buffer.write(data)
+
+
+def _unavailable(err: StoreUnavailable) -> Outcome:
+    """A remote store that is down (502), or holds no jllm-kg generation yet (503)."""
+    return Outcome(503 if isinstance(err, NoGraph) else 502, error=str(err))
+
+
 def run_job(store: Store, job: Job) -> Outcome:
     """Execute ``job`` on ``store`` and serialize the result within the size cap."""
+    try:
+        return _run_job(store, job)
+    except StoreUnavailable as err:
+        return _unavailable(err)
+    finally:
+        if not isinstance(store, Store):
+            store.release()  # a remote answer left unread (an error, the cap): close its connection
+
+
+def _run_job(store: Store, job: Job) -> Outcome:
     if job.kind == "stats":
         return _stats(store)
     if job.kind == "update":
@@ -94,19 +130,30 @@ def run_job(store: Store, job: Job) -> Outcome:
     # Serialized into memory first (never a truncated 200). The front's memory cap on the query
     # process bounds a runaway result; the byte cap is checked on the whole body (a plain BytesIO
     # is ~40% faster than a checking writer).
-    sink = io.BytesIO()
+    remote = not isinstance(store, Store)  # a remote answer streams in: stop reading it at the cap
+    sink = CappedSink(job.max_bytes) if remote else io.BytesIO()
     try:
         result.serialize(sink, fmt.oxigraph)
+    except ResultTooLarge:
+        return _too_large(job)
+    except StoreUnavailable as err:
+        return _unavailable(err)
     except PermissionError as err:
         return Outcome(403, error=NETWORK_DENIED.format(err=err))
     except OSError as err:
         return Outcome(500, error=f"query evaluation failed: {err}")
     except (ValueError, TypeError, RuntimeError) as err:
         return Outcome(400, error=f"query evaluation failed: {err}")
+    if remote:
+        sink = sink.buffer
     if sink.getbuffer().nbytes > job.max_bytes:
-        return Outcome(413, error=f"the result is larger than the {job.max_bytes:,}-byte cap of this endpoint; "
-                                  "add a LIMIT or select fewer rows")
+        return _too_large(job)
     return Outcome(200, sink.getvalue(), fmt.name)
+
+
+def _too_large(job: Job) -> Outcome:
+    return Outcome(413, error=f"the result is larger than the {job.max_bytes:,}-byte cap of this endpoint; "
+                              "add a LIMIT or select fewer rows")
 
 
 def _stats(store: Store) -> Outcome:

@@ -29,11 +29,13 @@ def _tests() -> list:
     for suite in SUITES:
         manifest = W3C_DIR / suite / "manifest.ttl"
         if not manifest.exists():
-            params.append(pytest.param(suite, None, marks=pytest.mark.skip(
+            params.append(pytest.param(suite, None, "embedded", marks=pytest.mark.skip(
                 reason=W3C_MISSING or f"W3C protocol suite not found at {manifest}")))
             continue
         for test in read_manifest(manifest):
-            params.append(pytest.param(suite, test, id=f"{suite}/{test.name}"))
+            params.append(pytest.param(suite, test, "embedded", id=f"{suite}/{test.name}"))
+            if not test.is_update:  # the service is read-only on a remote store
+                params.append(pytest.param(suite, test, "remote", id=f"{suite}/{test.name}/remote"))
     return params
 
 
@@ -50,10 +52,28 @@ def _load_store(path: Path) -> Path:
     return path
 
 
+def _query_store(tmp_path_factory) -> Path:
+    store = _load_store(tmp_path_factory.mktemp("w3c-query") / "store.gen-w3c")
+    link = store.parent / "store"
+    link.symlink_to(store.name)
+    return link
+
+
 @pytest.fixture(scope="module")
 def query_server(tmp_path_factory):
-    with LiveServer(_load_store(tmp_path_factory.mktemp("w3c-query") / "store")) as live:
+    with LiveServer(_query_store(tmp_path_factory)) as live:
         yield live
+
+
+@pytest.fixture(scope="module")
+def remote_query_server(tmp_path_factory):
+    """The read-only server on a remote ``oxigraph serve`` holding the same quads (``--store http://…``)."""
+    from tests.remote_store import OxigraphServer, publish_store
+
+    with OxigraphServer() as remote:
+        publish_store(_query_store(tmp_path_factory), remote.url)
+        with LiveServer(remote.url) as live:
+            yield live
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +83,12 @@ def update_server(tmp_path_factory):
         yield live
 
 
-@pytest.mark.parametrize("suite,test", _tests())
-def test_protocol(suite: str, test: ProtocolTest, request) -> None:
+@pytest.mark.parametrize("suite,test,backend", _tests())
+def test_protocol(suite: str, test: ProtocolTest, backend: str, request) -> None:
     if test.is_update:
         server = request.getfixturevalue("update_server")
         failures = replay(test, "127.0.0.1", server.port, {"Authorization": f"Bearer {TOKEN}"})
     else:
-        server = request.getfixturevalue("query_server")
+        server = request.getfixturevalue("query_server" if backend == "embedded" else "remote_query_server")
         failures = replay(test, "127.0.0.1", server.port)
     assert not failures, f"{test.name} ({test.title}):\n" + "\n".join(failures)
