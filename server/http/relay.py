@@ -52,6 +52,10 @@ def is_query(text: str) -> bool:
     return False
 
 
+#: Seconds the relay waits for the store beyond the request timeout.
+BACKSTOP = 2.0
+
+
 class Relay:
     """The front's side: a Unix-socket server forwarding queries to the remote store, and the
     front's own view of the store's generation (polled every ``ttl`` seconds)."""
@@ -62,7 +66,8 @@ class Relay:
         self.endpoints, self.allow_network, self.ttl = endpoints, allow_network, ttl
         self.directory = tempfile.mkdtemp(prefix="jllm-kg-relay-")  # mode 0700: this user's processes only
         self.path = os.path.join(self.directory, "store.sock")
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        # the front's deadline (a kill, then the usual 503) comes first; this is only a backstop
+        self.client = httpx.AsyncClient(timeout=httpx.Timeout(timeout + BACKSTOP, connect=min(timeout, 5.0)),
                                         limits=httpx.Limits(max_keepalive_connections=32), auth=endpoints.auth)
         self.generation: str | None = None
         self.built = ""
