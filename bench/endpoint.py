@@ -468,6 +468,10 @@ def report(args, info: dict[str, str], quads: int, agree: dict, runs: list[Run],
         "Absolute numbers are therefore low and noisy; the rounds are interleaved (the server that goes first "
         "alternates) so that outside load hits both servers alike, and the ratios are per round.",
         "",
+        "On a remote store (`jllm-kg serve --store http://…`, issue 13): the canned lineage queries through jllm-kg "
+        "against the same SPARQL sent directly to `oxigraph serve`, and two replicas against one, are in "
+        "[remote.md](remote.md) (`bench/remote.py`).",
+        "",
         "## Set-up",
         "",
         f"- Same quads: the store's {quads:,} quads exported to N-Quads and loaded with `oxigraph load` into a temporary "
