@@ -16,7 +16,7 @@ import catalog as catalog_package
 from graph.catalog import iter_families, load_catalog
 from graph.errors import UserError
 from graph.rdf.iris import Iris
-from graph.rdf.mapping import Mapper, catalog_quads
+from graph.rdf.mapping import catalog_quads, entity_batches
 from graph.store.export import write_sorted
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
 from graph.rdf.validate import BATCH_SIZE, validate_store
@@ -120,7 +120,6 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
 
     progress(f"reading {catalog_dir}")
     cat = load_catalog(catalog_dir, families=False)
-    mapper = Mapper(cat, iris)
     with build_lock(store_path):
         generation = new_generation(store_path)
         progress(f"loading into {generation.name}")
@@ -135,7 +134,7 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
 
             def stream() -> Iterator[Quad]:
                 nonlocal entities, emitted
-                for batch in mapper.stream(iter_families(cat)):
+                for batch in entity_batches(cat, iris, iter_families(cat)):
                     entities += 1
                     emitted += len(batch)
                     yield from batch
