@@ -19,7 +19,7 @@ from graph.rdf.iris import Iris
 from graph.rdf.mapping import catalog_quads, entity_batches
 from graph.store.export import write_sorted
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
-from graph.rdf.validate import BATCH_SIZE, validate_store
+from graph.rdf.validate import validate_store
 from graph.rdf.vocab import TYPE, curie
 from graph.rdf.void import describe, store_counts
 
@@ -150,9 +150,8 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 echo(f"rows kept aside by import (under other/, not in the graph): {len(cat.kept_aside)}")
                 for where in cat.kept_aside:
                     echo(f"  {where}")
-            progress(f"validating with SHACL in batches of {BATCH_SIZE:,} focus nodes")
-            violations = validate_store(store, iris.base, progress=lambda done, found: progress(
-                f"validated {done:,} focus nodes, {found} violation(s)"))
+            progress("validating with the SHACL shapes (as SPARQL queries over the new generation)")
+            violations = validate_store(store, iris.base, progress=progress)
             if violations:
                 for v in violations:
                     echo(v.render())
