@@ -1,23 +1,25 @@
-"""``jllm-kg build``: catalog → quads streamed into a new store generation → SHACL check in batches → atomic swap."""
+"""``jllm-kg build``: catalog → N-Quads streamed into a new store generation → VoID counts → SHACL as SPARQL → atomic swap."""
 from __future__ import annotations
 
-import gc
+import json
 import os
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pyoxigraph import NamedNode, Quad, Store
+from pyoxigraph import NamedNode, Quad, RdfFormat, Store
 
 import catalog as catalog_package
-from graph.catalog import iter_families, load_catalog
+from graph.catalog import load_catalog
 from graph.errors import UserError
 from graph.rdf.iris import Iris
-from graph.rdf.mapping import catalog_quads, entity_batches
-from graph.store.export import write_sorted
+from graph.rdf.mapping import catalog_quads
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
 from graph.rdf.validate import validate_store
 from graph.rdf.vocab import TYPE, curie
@@ -51,17 +53,12 @@ def dataset_quads(catalog_dir: Path, iris: Iris, echo: Callable[..., None] | Non
     return quads, describe(quads, iris, cat.commit, build_date(), cat.date), cat.commit
 
 
-def _summary_lines(per_graph: Iterable[tuple[str, int]], classes: Iterable[tuple[str, int]], iris: Iris) -> list[str]:
+def _summary_lines(per_kind: dict[str, int], graphs: dict[str, int], classes: Iterable[tuple[str, int]], iris: Iris) -> list[str]:
     prefix = iris.graph("").value
-    per_kind: Counter[str] = Counter()
-    kinds: Counter[str] = Counter()
-    for name, count in per_graph:
-        kind = name[len(prefix):].split("/", 1)[0] if name.startswith(prefix) else "(default)"
-        per_kind[kind] += count
-        kinds[kind] += 1
     lines = ["quads per graph:"]
     for kind, count in sorted(per_kind.items(), key=lambda kv: (-kv[1], kv[0])):
-        lines.append(f"  {prefix}{kind}{'/…' if kinds[kind] > 1 else ''}: {count:,} quads in {kinds[kind]} graph(s)")
+        n = graphs.get(kind, 1)
+        lines.append(f"  {prefix}{kind}{'/…' if n > 1 else ''}: {count:,} quads in {n} graph(s)")
     lines.append("entities per class:")
     for cls, count in sorted(classes, key=lambda kv: (not curie(kv[0]).startswith("jllm:"), -kv[1], kv[0])):
         if curie(cls).startswith("jllm:"):
@@ -71,46 +68,78 @@ def _summary_lines(per_graph: Iterable[tuple[str, int]], classes: Iterable[tuple
 
 def graph_summary(quads: list[Quad], iris: Iris) -> list[str]:
     """Lines: quads per kind of named graph and entities per class (jllm classes first)."""
-    per_graph: Counter[str] = Counter(q.graph_name.value if isinstance(q.graph_name, NamedNode) else "" for q in quads)
-    classes = Counter(q.object.value for q in quads if q.predicate == TYPE and isinstance(q.object, NamedNode)
+    from graph.rdf.nquads import SHARED, kind_of
+
+    prefix = iris.graph("").value
+    distinct = set(quads)
+    per_kind = Counter(kind_of(q.graph_name, prefix) for q in distinct)
+    graphs = Counter(kind_of(g, prefix) for g in {q.graph_name for q in distinct})
+    graphs.update({kind: 1 - graphs[kind] for kind in SHARED if kind in graphs})
+    classes = Counter(q.object.value for q in distinct if q.predicate == TYPE and isinstance(q.object, NamedNode)
                       and not q.graph_name.value.endswith("graph/ontology"))
-    return _summary_lines(per_graph.items(), classes.items(), iris)
-
-
-def store_summary(store: Store, iris: Iris) -> list[str]:
-    """:func:`graph_summary` of everything in ``store``, counted by the engine."""
-    per_graph = ((row[0].value, int(row[1].value)) for row in store.query(
-        "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"))
-    classes = [(row[0].value, int(row[1].value)) for row in store.query(
-        "SELECT ?c (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s a ?c } "
-        'FILTER(isIRI(?c) && !STRENDS(STR(?g), "graph/ontology")) } GROUP BY ?c')]
-    return _summary_lines(per_graph, classes, iris)
+    return _summary_lines(per_kind, graphs, classes.items(), iris)
 
 
 class _Progress:
-    """Progress lines on stderr with counts and rate, at most every ``every`` seconds."""
+    """Progress lines on stderr with counts and rate."""
 
-    def __init__(self, started: float, every: float = 5.0) -> None:
-        self.started, self.every = started, every
-        self.last = time.perf_counter()
+    def __init__(self, started: float) -> None:
+        self.started = started
 
     def __call__(self, message: str) -> None:
         print(f"[{time.perf_counter() - self.started:5.2f}s] {message}", file=sys.stderr, flush=True)
-        self.last = time.perf_counter()
 
-    def due(self) -> bool:
-        return time.perf_counter() - self.last >= self.every
+
+def _relay(stream, progress: _Progress, last: list[str]) -> None:
+    """Copy a child's stderr lines to ours (progress lines re-timed to the build's clock)."""
+    for raw in stream:
+        line = raw.decode("utf-8", "replace").rstrip("\n")
+        if line:
+            last[:] = [line]
+            progress(line.split("] ", 1)[1] if line.startswith("[") and "] " in line else line)
+
+
+def _load(store: Store, catalog_dir: Path, iris: Iris, scratch: Path, progress: _Progress) -> dict:
+    """Stream the catalog's quads into ``store`` (mapped in a child process: :mod:`graph.rdf.nquads`); its report."""
+    report = scratch / "mapping-report.json"
+    child = subprocess.Popen([sys.executable, "-m", "graph.rdf.nquads", str(catalog_dir), iris.base, str(report)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    last: list[str] = []
+    relay = threading.Thread(target=_relay, args=(child.stderr, progress, last), daemon=True)
+    relay.start()
+    try:
+        store.bulk_load(child.stdout, RdfFormat.N_QUADS)
+    except (SyntaxError, OSError, ValueError) as err:
+        if child.wait() == 0:
+            raise UserError(f"loading the mapped quads failed: {err}") from None
+    finally:
+        child.stdout.close()
+        code = child.wait()
+        relay.join(timeout=5)
+    if code != 0:
+        message = last[0] if last else f"exit status {code}"
+        raise UserError(message.removeprefix("error: "))
+    return json.loads(report.read_text(encoding="utf-8"))
+
+
+def _start_dump(generation: Path, scratch: Path) -> subprocess.Popen:
+    """Write the sorted Turtle dump of ``generation`` in a child process (beside the validation)."""
+    dump = dump_path(generation)
+    code = ("import sys; from pathlib import Path; from pyoxigraph import Store; from graph.store.export import write_sorted; "
+            "write_sorted(Store.read_only(sys.argv[1]), 'ttl', sys.argv[2], scratch=Path(sys.argv[3]))")
+    return subprocess.Popen([sys.executable, "-c", code, str(generation), str(dump.with_name(dump.name + ".tmp")), str(scratch)])
 
 
 def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"), base: str | None = None,
                 echo: Callable[..., None] = print) -> int:
     """Build the store at ``store_path`` from ``catalog_dir`` (default: the shipped catalog).
 
-    Streaming: the model files are read one at a time and each entity's quads go straight into
-    the bulk loader of a new generation; the generation is then validated with SHACL in bounded
-    batches (:func:`graph.rdf.validate.validate_store`). A graph with violations is never swapped in
-    (the violations are printed, the generation is deleted and :class:`UserError` is raised).
-    Returns the number of quads.
+    Streaming: a child process reads the model files one at a time and writes each entity's
+    quads as N-Quads into the bulk loader of a new generation (:mod:`graph.rdf.nquads`). The
+    engine then counts the VoID statistics, and the generation is checked against the SHACL
+    shapes, as SPARQL queries (:func:`graph.rdf.validate.validate_store`), while another child
+    writes the Turtle dump. A graph with violations is never swapped in (the violations are
+    printed, the generation is deleted and :class:`UserError` is raised). Returns the number of quads.
     """
     started = time.perf_counter()
     iris = Iris.default(base)
@@ -123,59 +152,52 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
     with build_lock(store_path):
         generation = new_generation(store_path)
         progress(f"loading into {generation.name}")
-        frozen = False
+        dumper = None
         try:
-            store = Store(str(generation))
-            gc.collect()
-            gc.freeze()  # the registries and the ontology stay: keep the collector off them
-            frozen = True
-            entities = emitted = 0
-            load_started = time.perf_counter()
-
-            def stream() -> Iterator[Quad]:
-                nonlocal entities, emitted
-                for batch in entity_batches(cat, iris, iter_families(cat)):
-                    entities += 1
-                    emitted += len(batch)
-                    yield from batch
-                    if progress.due():
-                        rate = emitted / max(time.perf_counter() - load_started, 1e-9)
-                        progress(f"mapped and loading: {entities:,} entities, {emitted:,} quads ({rate:,.0f} quads/s)")
-
-            store.bulk_extend(stream())
-            store.flush()
-            rate = emitted / max(time.perf_counter() - load_started, 1e-9)
-            progress(f"loaded {entities:,} entities, {emitted:,} quads ({len(store):,} distinct; {rate:,.0f} quads/s)")
-            if cat.kept_aside:
-                echo(f"rows kept aside by import (under other/, not in the graph): {len(cat.kept_aside)}")
-                for where in cat.kept_aside:
-                    echo(f"  {where}")
-            progress("validating with the SHACL shapes (as SPARQL queries over the new generation)")
-            violations = validate_store(store, iris.base, progress=progress)
-            if violations:
-                for v in violations:
-                    echo(v.render())
-                raise UserError(f"{len(violations)} SHACL violation(s): the store at {store_path} was left unchanged")
-            summary = store_summary(store, iris)
-            store.bulk_extend(describe(store_counts(store, iris), iris, cat.commit, build_date(), cat.date))
-            store.flush()
-            _pause("after-load")
-            store.optimize()
-            count = len(store)
-            progress("writing the Turtle dump")
-            dump = dump_path(generation)
-            partial = dump.with_name(dump.name + ".tmp")
-            write_sorted(store, "ttl", partial, scratch=generation.parent)  # runs on the store's disk, not /tmp
-            os.replace(partial, dump)
-            progress(f"wrote {dump.name} ({dump.stat().st_size:,} bytes)")
-            del store
+            with tempfile.TemporaryDirectory(prefix="jllm-kg-build-", dir=generation.parent) as tmp:
+                load_started = time.perf_counter()
+                store = Store(str(generation))
+                report = _load(store, catalog_dir, iris, Path(tmp), progress)
+                store.flush()
+                rate = report["quads"] / max(time.perf_counter() - load_started, 1e-9)
+                progress(f"loaded {report['entities']:,} entities, {report['quads']:,} quads "
+                         f"({rate:,.0f} quads/s; the same quad in two entities is stored once)")
+                if report["kept_aside"]:
+                    echo(f"rows kept aside by import (under other/, not in the graph): {len(report['kept_aside'])}")
+                    for where in report["kept_aside"]:
+                        echo(f"  {where}")
+                counts = store_counts(store, iris)
+                summary = _summary_lines(report["per_kind"], report["graphs"],
+                                         ((c.value, n) for c, n in counts.classes.items()), iris)
+                store.bulk_extend(describe(counts, iris, cat.commit, build_date(), cat.date))
+                store.flush()
+                progress(f"counted {counts.triples:,} quads, {counts.entities:,} entities (VoID)")
+                _pause("after-load")
+                store.optimize()
+                count = len(store)
+                del store
+                store = Store.read_only(str(generation))
+                progress("writing the Turtle dump (in a child process) and validating with the SHACL shapes "
+                         "(as SPARQL queries)")
+                dumper = _start_dump(generation, Path(tmp))
+                violations = validate_store(store, iris.base, progress=progress)
+                if violations:
+                    for v in violations:
+                        echo(v.render())
+                    raise UserError(f"{len(violations)} SHACL violation(s): the store at {store_path} was left unchanged")
+                if dumper.wait() != 0:
+                    raise UserError(f"writing the Turtle dump failed (exit status {dumper.returncode})")
+                dump = dump_path(generation)
+                os.replace(dump.with_name(dump.name + ".tmp"), dump)
+                progress(f"wrote {dump.name} ({dump.stat().st_size:,} bytes)")
+                del store
             _pause("before-swap")
         except BaseException:
+            if dumper is not None and dumper.poll() is None:
+                dumper.kill()
+                dumper.wait()
             discard(generation)
             raise
-        finally:
-            if frozen:
-                gc.unfreeze()
         previous = swap_in(store_path, generation)
     progress("swapped in" + (f" (previous generation {previous.name} kept for open readers)" if previous else ""))
     for line in summary:
