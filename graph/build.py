@@ -19,6 +19,7 @@ import catalog as catalog_package
 from graph.catalog import load_catalog
 from graph.errors import UserError
 from graph.rdf.iris import Iris
+from graph.rdf.lineage_levels import level_quads
 from graph.rdf.mapping import catalog_quads
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
 from graph.rdf.validate import validate_store
@@ -162,6 +163,8 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 rate = report["quads"] / max(time.perf_counter() - load_started, 1e-9)
                 progress(f"loaded {report['entities']:,} entities, {report['quads']:,} quads "
                          f"({rate:,.0f} quads/s; the same quad in two entities is stored once)")
+                store.bulk_extend(level_quads(store, iris))
+                store.flush()
                 if report["kept_aside"]:
                     echo(f"rows kept aside by import (under other/, not in the graph): {len(report['kept_aside'])}")
                     for where in report["kept_aside"]:

@@ -105,7 +105,7 @@ def variant(ctx: Context, family_iri: NamedNode, rec: dict, stages: list[Activit
         if not isinstance(src, dict) or not src.get("variant"):
             continue
         kind = str(src.get("kind") or "")
-        acts = [(k, s) for k, s in stages if kind and (k == kind or k.startswith(kind + "-"))]
+        acts = [a for a in stages if kind and (a.kind == kind or a.kind.startswith(kind + "-"))]
         if not acts and kind:
             act = NamedNode(f"{v.value}/stage/1")
             yield act, TYPE, JLLM.TrainingStage
@@ -113,6 +113,6 @@ def variant(ctx: Context, family_iri: NamedNode, rec: dict, stages: list[Activit
                 yield act, TYPE, jllm_term(STAGE_CLASSES[kind])
             yield act, RDFS.label, text(f"{repo} — {kind}")
             yield v, JLLM.trainingStage, act
-            acts = [(kind, act)]
+            acts = [Activity(kind, act)]
         yield from derivation(ctx, v, ctx.iris.variant(str(src["variant"])), acts, raw=None,
                               inferred=bool(src.get("inferred")))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from pyoxigraph import Literal, NamedNode
 
@@ -9,8 +10,25 @@ from graph.rdf.iris import ontology as jllm_term
 from graph.rdf.mapping.terms import LANGS, Context, Fact, boolean, integer, text
 from graph.rdf.vocab import FAIR4ML, JLLM, PROV, RDFS, STAGE_CLASSES, TYPE
 
-Activity = tuple[str, NamedNode]
-"""A training activity: its stage kind and its IRI."""
+class Activity(NamedTuple):
+    """A training activity: its stage kind, its IRI, and its order among the model's stages (None: unordered)."""
+
+    kind: str
+    iri: NamedNode
+    order: int | None = None
+
+
+def stage_summary(ctx: Context, activities: list[Activity]) -> Literal | None:
+    """``Continual pre-training + SteerLM``: the English labels of the activities' most specific
+    classes, by stage order (activities without an order first), each (order, label) once."""
+    items = set()
+    for kind, _, order in activities:
+        cls = STAGE_CLASSES.get(kind)
+        label = ctx.class_labels.get(jllm_term(cls), {}).get("en") if cls else None
+        if label:
+            items.add((order, label))
+    ordered = sorted(items, key=lambda item: (item[0] is not None, item[0] or 0, item[1]))
+    return text(" + ".join(label for _, label in ordered)) if ordered else None
 
 
 def derivation(ctx: Context, model: NamedNode, source: NamedNode, activities: list[Activity],
@@ -21,8 +39,9 @@ def derivation(ctx: Context, model: NamedNode, source: NamedNode, activities: li
     yield d, TYPE, PROV.Derivation
     yield d, RDFS.label, text(f"{model.value.rsplit('/', 1)[-1]} ← {source.value.rsplit('/', 1)[-1]}")
     yield d, PROV.entity, source
-    for _, act in activities:
-        yield d, PROV.hadActivity, act
+    for activity in activities:
+        yield d, PROV.hadActivity, activity.iri
+    yield d, JLLM.stageSummary, stage_summary(ctx, activities)
     yield d, JLLM.rawText, raw
     if inferred is not None:
         yield d, JLLM.inferred, boolean(inferred)
@@ -63,7 +82,7 @@ def stage_facts(ctx: Context, model: NamedNode, names: dict, stages: list, deriv
                 out.append((s, PROV.used, d))
                 out.append((model, FAIR4ML.trainedOn, d))
         out.append((model, JLLM.trainingStage, s))
-        made.append((kind, s))
+        made.append(Activity(kind, s, n))
     return out, made
 
 
@@ -78,4 +97,4 @@ def kind_activity(ctx: Context, model: NamedNode, names: dict, kind: object) -> 
         if names.get(lang):
             out.append((act, RDFS.label, Literal(f"{names[lang]} — {ctx.kind_label(str(kind), lang)}", language=lang)))
     out.append((model, JLLM.trainingStage, act))
-    return out, [(str(kind), act)]
+    return out, [Activity(str(kind), act)]
