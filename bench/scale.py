@@ -137,9 +137,11 @@ print(len(store))
 
 
 def _get(url: str) -> tuple[float, int, int]:
+    """Time one GET; pages (not ``.json``) are asked for as HTML, as a browser does."""
+    accept = "application/sparql-results+json" if ".json" in url else "text/html"
     t = time.perf_counter()
     try:
-        with urllib.request.urlopen(url, timeout=120) as r:
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": accept}), timeout=120) as r:
             size, status = len(r.read()), r.status
     except urllib.error.HTTPError as err:
         size, status = len(err.read()), err.code
