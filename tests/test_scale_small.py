@@ -145,3 +145,31 @@ def test_served_pages_stay_small(synthetic):
     assert dump.status_code == 206 and dump.data == dump_path(store_path.resolve()).read_bytes()[:10]
     page = client.get("/queries/descendants.json?model=llama-2&limit=20")
     assert len(page.get_json()["results"]["bindings"]) == 20
+
+
+def test_the_served_dump_streams_the_build_file(synthetic):
+    """Through the real front: /dump.ttl is streamed from the file (not through a query process),
+    with its ETag, ranges and HEAD."""
+    import urllib.request
+
+    from tests.live import LiveServer
+
+    _, store_path = synthetic
+    expected = dump_path(store_path.resolve()).read_bytes()
+    with LiveServer(store_path, workers=1) as server:
+        with urllib.request.urlopen(server.base + "/dump.ttl", timeout=60) as r:
+            assert r.status == 200 and r.read() == expected
+            assert "X-Jllm-File" not in r.headers and r.headers["Content-Type"].startswith("text/turtle")
+            tag = r.headers["ETag"]
+        ranged = urllib.request.Request(server.base + "/dump.ttl", headers={"Range": "bytes=10-19"})
+        with urllib.request.urlopen(ranged, timeout=60) as r:
+            assert r.status == 206 and r.read() == expected[10:20]
+        head = urllib.request.Request(server.base + "/dump.ttl", method="HEAD")
+        with urllib.request.urlopen(head, timeout=60) as r:
+            assert r.status == 200 and r.read() == b""
+        again = urllib.request.Request(server.base + "/dump.ttl", headers={"If-None-Match": tag})
+        try:
+            urllib.request.urlopen(again, timeout=60)
+            raise AssertionError("expected 304")
+        except urllib.error.HTTPError as err:
+            assert err.code == 304

@@ -6,6 +6,7 @@ focus nodes (:func:`validate_store_pyshacl`; it also checks any shape SPARQL can
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,6 +244,7 @@ def validate_store(store: ox.Store, base: str = "", progress: Callable[[str], No
     term = rdflib_terms()
     violations: list[Violation] = []
     blank = rdflib.Graph()
+    last = time.perf_counter()
     for n, check in enumerate(checks, start=1):
         for focus, value in run_check(store, check, term):
             label = best_label(term(q.object) for q in store.quads_for_pattern(ox.NamedNode(str(focus)), LABEL, None, None)) \
@@ -251,7 +253,8 @@ def validate_store(store: ox.Store, base: str = "", progress: Callable[[str], No
                 focus=_short(focus, base) or "?", focus_label=str(label) if label is not None else None,
                 path=_path_text(blank, check.path), value=_short(value, base),
                 message=check.message if check.message is not None else check.generic(focus), severity="Violation"))
-        if progress is not None:
+        if progress is not None and (n in (1, len(checks)) or time.perf_counter() - last >= 5):
+            last = time.perf_counter()
             progress(f"checked {n}/{len(checks)} constraints as SPARQL ({check.component} on {curie(str(check.path))}), "
                      f"{len(violations)} violation(s)")
     if left:
