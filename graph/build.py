@@ -1,8 +1,10 @@
 """``jllm-kg build``: catalog → N-Quads streamed into a new store generation → VoID counts → SHACL as SPARQL → atomic swap."""
 from __future__ import annotations
 
+import io
 import json
 import os
+import selectors
 import subprocess
 import sys
 import tempfile
@@ -26,6 +28,8 @@ from graph.rdf.validate import validate_store
 from graph.rdf.vocab import TYPE, curie
 from graph.rdf.void import describe, store_counts
 
+MAPPERS_ENV = "JLLM_KG_BUILD_MAPPERS"
+"""How many child processes map the catalog (default: 2 on two cores or more)."""
 PAUSE_ENV = "JLLM_KG_BUILD_PAUSE_AT"
 """Test hook: the name of a build step to sleep at (``after-load``, ``before-swap``)."""
 
@@ -100,27 +104,92 @@ def _relay(stream, progress: _Progress, last: list[str]) -> None:
             progress(line.split("] ", 1)[1] if line.startswith("[") and "] " in line else line)
 
 
+class _Lines(io.RawIOBase):
+    """The N-Quads of several child processes as one stream, interleaved at line boundaries."""
+
+    def __init__(self, pipes: list) -> None:
+        self.selector = selectors.DefaultSelector()
+        for pipe in pipes:
+            self.selector.register(pipe, selectors.EVENT_READ, bytearray())
+        self.ready = bytearray()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self.ready and self.selector.get_map():
+            for key, _ in self.selector.select():
+                chunk = os.read(key.fd, 1 << 20)
+                rest: bytearray = key.data
+                if not chunk:
+                    self.selector.unregister(key.fileobj)
+                    self.ready += rest
+                    continue
+                rest += chunk
+                cut = rest.rfind(b"\n") + 1
+                if cut:
+                    self.ready += rest[:cut]
+                    del rest[:cut]
+        n = min(len(buffer), len(self.ready))
+        buffer[:n] = self.ready[:n]
+        del self.ready[:n]
+        return n
+
+
+def mapper_count() -> int:
+    """Child processes mapping the catalog: ``$JLLM_KG_BUILD_MAPPERS``, else 2 on two cores or more."""
+    return max(1, int(os.environ.get(MAPPERS_ENV) or (2 if (os.cpu_count() or 1) >= 2 else 1)))
+
+
 def _load(store: Store, catalog_dir: Path, iris: Iris, scratch: Path, progress: _Progress) -> dict:
-    """Stream the catalog's quads into ``store`` (mapped in a child process: :mod:`graph.rdf.nquads`); its report."""
-    report = scratch / "mapping-report.json"
-    child = subprocess.Popen([sys.executable, "-m", "graph.rdf.nquads", str(catalog_dir), iris.base, str(report)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    last: list[str] = []
-    relay = threading.Thread(target=_relay, args=(child.stderr, progress, last), daemon=True)
-    relay.start()
+    """Stream the catalog's quads into ``store``; the mapping runs in :func:`mapper_count` child
+    processes (:mod:`graph.rdf.nquads`), each on its share of the model files. Their merged report."""
+    parts = mapper_count()
+    children, lasts, relays = [], [], []
+    for part in range(parts):
+        child = subprocess.Popen([sys.executable, "-m", "graph.rdf.nquads", str(catalog_dir), iris.base,
+                                  str(scratch / f"mapping-{part}.json"), str(part), str(parts)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        last: list[str] = []
+        relay = threading.Thread(target=_relay, args=(child.stderr, progress, last), daemon=True)
+        relay.start()
+        children.append(child)
+        lasts.append(last)
+        relays.append(relay)
     try:
-        store.bulk_load(child.stdout, RdfFormat.N_QUADS)
+        store.bulk_load(_Lines([c.stdout for c in children]), RdfFormat.N_QUADS)
     except (SyntaxError, OSError, ValueError) as err:
-        if child.wait() == 0:
+        if all(c.wait() == 0 for c in children):
             raise UserError(f"loading the mapped quads failed: {err}") from None
     finally:
-        child.stdout.close()
-        code = child.wait()
-        relay.join(timeout=5)
-    if code != 0:
-        message = last[0] if last else f"exit status {code}"
-        raise UserError(message.removeprefix("error: "))
-    return json.loads(report.read_text(encoding="utf-8"))
+        for child in children:
+            child.stdout.close()
+        codes = [c.wait() for c in children]
+        for relay in relays:
+            relay.join(timeout=5)
+    for code, last in zip(codes, lasts):
+        if code != 0:
+            raise UserError((last[0] if last else f"exit status {code}").removeprefix("error: "))
+    return _merged([json.loads((scratch / f"mapping-{part}.json").read_text(encoding="utf-8")) for part in range(parts)],
+                   catalog_dir)
+
+
+def _merged(reports: list[dict], catalog_dir: Path) -> dict:
+    """One report from the mapping children's: counts added (shared graphs counted once), rows kept aside in file order."""
+    from graph.catalog import model_files
+    from graph.rdf.nquads import SHARED
+
+    out: dict = {"entities": 0, "quads": 0, "per_kind": Counter(), "graphs": Counter(), "kept_aside": []}
+    for report in reports:
+        out["entities"] += report["entities"]
+        out["quads"] += report["quads"]
+        out["per_kind"].update(report["per_kind"])
+        for kind, n in report["graphs"].items():
+            out["graphs"][kind] = max(out["graphs"][kind], n) if kind in SHARED else out["graphs"][kind] + n
+        out["kept_aside"] += report["kept_aside"]
+    rank = {path.relative_to(catalog_dir).as_posix(): n for n, path in enumerate(model_files(catalog_dir))}
+    out["kept_aside"].sort(key=lambda where: rank.get(where.split(":", 1)[0], len(rank)))
+    return out
 
 
 def _start_dump(generation: Path, scratch: Path) -> subprocess.Popen:

@@ -156,3 +156,15 @@ def test_dump_route_sends_the_build_file_with_etag_and_ranges(client, seed_store
     assert client.get("/dump.ttl", headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
     part = client.get("/dump.ttl", headers={"Range": "bytes=0-99"})
     assert part.status_code == 206 and part.data == path.read_bytes()[:100]
+
+
+def test_the_store_is_the_same_with_one_or_several_mapping_processes(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    stores = {}
+    for mappers in ("1", "3"):
+        monkeypatch.setenv("JLLM_KG_BUILD_MAPPERS", mappers)
+        lines: list[str] = []
+        build_store(catalog_dir=catalog_package.PATH, store_path=tmp_path / f"store-{mappers}", echo=lines.append)
+        stores[mappers] = (set(Store.read_only(str((tmp_path / f"store-{mappers}").resolve()))), lines)
+    assert stores["1"][0] == stores["3"][0]
+    assert stores["1"][1][:-1] == stores["3"][1][:-1]  # the same summary and kept-aside rows, in the same order

@@ -1,6 +1,7 @@
 """The catalog as an N-Quads stream, written by a child process while the build's bulk loader reads it.
 
-``python -m graph.rdf.nquads CATALOG BASE REPORT`` reads the catalog (model files one at a time),
+``python -m graph.rdf.nquads CATALOG BASE REPORT [PART PARTS]`` reads the catalog (model files one at a time;
+with PARTS > 1, the model files whose position modulo PARTS is PART, and everything else only in part 0),
 maps each entity (:func:`graph.rdf.mapping.entity_batches`) and writes its quads as N-Quads to
 stdout; progress goes to stderr, and at the end a JSON report (entities and distinct quads per
 kind of graph, rows import kept aside) is written to the file ``REPORT``. A catalog error is one
@@ -36,7 +37,7 @@ def kind_of(graph: ox.NamedNode | ox.DefaultGraph, prefix: str) -> str:
     return name[len(prefix):].split("/", 1)[0] if name.startswith(prefix) else "(default)"
 
 
-def write_catalog(catalog_dir: Path, base: str, out, report: Path, every: float = 5.0) -> None:
+def write_catalog(catalog_dir: Path, base: str, out, report: Path, every: float = 5.0, part: int = 0, parts: int = 1) -> None:
     """Write the quads of ``catalog_dir`` to the binary stream ``out`` as N-Quads; the report to ``report``."""
     from graph.catalog import iter_families, load_catalog
     from graph.rdf.iris import Iris
@@ -56,7 +57,7 @@ def write_catalog(catalog_dir: Path, base: str, out, report: Path, every: float 
 
     def batches():
         nonlocal entities, emitted, last
-        for batch in entity_batches(cat, iris, iter_families(cat)):
+        for batch in entity_batches(cat, iris, iter_families(cat, part, parts), rest=part == 0):
             distinct = set(batch)
             entities += 1
             emitted += len(distinct)
@@ -74,7 +75,7 @@ def write_catalog(catalog_dir: Path, base: str, out, report: Path, every: float 
                 now = time.perf_counter()
                 if now - last >= every:
                     last = now
-                    print(f"[{now - started:5.2f}s] mapped {entities:,} entities, {emitted:,} quads "
+                    print(f"[{now - started:5.2f}s] {f'part {part + 1}/{parts}: ' if parts > 1 else ''}mapped {entities:,} entities, {emitted:,} quads "
                           f"({emitted / (now - started):,.0f} quads/s)", file=sys.stderr, flush=True)
 
     ox.serialize(batches(), out, ox.RdfFormat.N_QUADS)
@@ -87,9 +88,10 @@ def write_catalog(catalog_dir: Path, base: str, out, report: Path, every: float 
 def main(argv: list[str]) -> int:
     from graph.errors import UserError
 
-    catalog_dir, base, report = argv
+    catalog_dir, base, report, *split = argv
+    part, parts = (int(split[0]), int(split[1])) if split else (0, 1)
     try:
-        write_catalog(Path(catalog_dir), base, sys.stdout.buffer, Path(report))
+        write_catalog(Path(catalog_dir), base, sys.stdout.buffer, Path(report), part=part, parts=parts)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 2

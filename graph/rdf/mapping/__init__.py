@@ -40,18 +40,28 @@ __all__ = ["ONTOLOGY_FILE", "Context", "Entailment", "boolean", "catalog_quads",
            "integer", "ontology_triples", "text"]
 
 
-def entity_batches(catalog: Catalog, iris: Iris, families: Iterable[Record] | None = None) -> Iterator[list[Quad]]:
+def entity_batches(catalog: Catalog, iris: Iris, families: Iterable[Record] | None = None,
+                   rest: bool = True) -> Iterator[list[Quad]]:
     """The quads of the dataset, one list per entity: the ontology first, then sections, registries,
     minted entities, papers, benchmarks and model families, entailments written out.
 
     ``families`` defaults to ``catalog.families`` (pass :func:`graph.catalog.iter_families` to
-    read them lazily). A quad may come in more than one batch (or twice in one); a store keeps it once.
+    read them lazily); with ``rest=False``, only theirs (a build split across processes maps the
+    rest once). A quad may come in more than one batch (or twice in one); a store keeps it once.
     """
     onto = ontology_triples()
     ctx = Context.of(catalog, iris, onto)
+    expand = Entailment(onto).expand
+    if rest:
+        yield from _rest(catalog, iris, ctx, onto, expand)
+    for rec in (catalog.families if families is None else families):
+        yield list(expand(family(rec, ctx)))
+
+
+def _rest(catalog: Catalog, iris: Iris, ctx: Context, onto: list, expand) -> Iterator[list[Quad]]:
+    """Everything but the model families: the ontology, sections, registries, minted entities, papers, benchmarks."""
     graph = iris.graph("ontology")
     yield [Quad(t.subject, t.predicate, t.object, graph) for t in onto]
-    expand = Entailment(onto).expand
     for n, rec in enumerate(catalog.sections):
         yield list(expand(section(rec, ctx, first=n == 0)))
     for kind, records in catalog.registries.items():
@@ -65,8 +75,6 @@ def entity_batches(catalog: Catalog, iris: Iris, families: Iterable[Record] | No
         yield list(expand(paper(rec, ctx)))
     for rec in catalog.benchmarks:
         yield list(expand(benchmark(rec, ctx)))
-    for rec in (catalog.families if families is None else families):
-        yield list(expand(family(rec, ctx)))
 
 
 def catalog_quads(catalog: Catalog, iris: Iris) -> list[Quad]:
