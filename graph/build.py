@@ -11,11 +11,11 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pyoxigraph import NamedNode, Quad, RdfFormat, Store
+from pyoxigraph import Quad, RdfFormat, Store
 
 import catalog as catalog_package
 from graph.catalog import load_catalog
@@ -25,7 +25,7 @@ from graph.rdf.lineage_levels import level_quads
 from graph.rdf.mapping import catalog_quads
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
 from graph.rdf.validate import validate_store
-from graph.rdf.vocab import TYPE, curie
+from graph.rdf.vocab import curie
 from graph.rdf.void import describe, store_counts
 
 MAPPERS_ENV = "JLLM_KG_BUILD_MAPPERS"
@@ -69,20 +69,6 @@ def _summary_lines(per_kind: dict[str, int], graphs: dict[str, int], classes: It
         if curie(cls).startswith("jllm:"):
             lines.append(f"  {curie(cls)}: {count:,}")
     return lines
-
-
-def graph_summary(quads: list[Quad], iris: Iris) -> list[str]:
-    """Lines: quads per kind of named graph and entities per class (jllm classes first)."""
-    from graph.rdf.nquads import SHARED, kind_of
-
-    prefix = iris.graph("").value
-    distinct = set(quads)
-    per_kind = Counter(kind_of(q.graph_name, prefix) for q in distinct)
-    graphs = Counter(kind_of(g, prefix) for g in {q.graph_name for q in distinct})
-    graphs.update({kind: 1 - graphs[kind] for kind in SHARED if kind in graphs})
-    classes = Counter(q.object.value for q in distinct if q.predicate == TYPE and isinstance(q.object, NamedNode)
-                      and not q.graph_name.value.endswith("graph/ontology"))
-    return _summary_lines(per_kind, graphs, classes.items(), iris)
 
 
 class _Progress:
