@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.live import LiveServer  # noqa: E402
 
-URLS = ["/queries/descendants.json?model=llama-2", "/queries/descendants.json?model=llama-2&limit=100", "/model/llama-2", "/"]
+URLS = ["/queries/descendants.json?model=llama-2", "/queries/descendants.json?model=llama-2&limit=100&offset=1000",
+        "/model/llama-2", "/"]
 
 
 @dataclass
@@ -136,9 +137,11 @@ print(len(store))
 
 
 def _get(url: str) -> tuple[float, int, int]:
+    """Time one GET; pages (not ``.json``) are asked for as HTML, as a browser does."""
+    accept = "application/sparql-results+json" if ".json" in url else "text/html"
     t = time.perf_counter()
     try:
-        with urllib.request.urlopen(url, timeout=120) as r:
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": accept}), timeout=120) as r:
             size, status = len(r.read()), r.status
     except urllib.error.HTTPError as err:
         size, status = len(err.read()), err.code
@@ -184,10 +187,13 @@ class SizeResult:
     steps: dict[str, Step] = field(default_factory=dict)
     http: dict[str, str] = field(default_factory=dict)
     stopped: str = ""
+    load: str = ""
+    """Load average (1, 5, 15 min) when this size started."""
 
 
 def run_size(n: int, workdir: Path, limit: float, max_rss_gb: float, requests: int) -> SizeResult:
     res = SizeResult(n)
+    res.load = "{:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
     here = workdir / f"{n}"
     shutil.rmtree(here, ignore_errors=True)
     here.mkdir(parents=True)
@@ -274,7 +280,7 @@ def report(results: list[SizeResult], command: str, started: str, machine_line: 
             lines.append(f"| {r.families:,} | " + " | ".join(r.http.get(u, "—") for u in URLS) + f" | {r.http.get('/dump.ttl', '—')} |")
     lines += ["", "Where each run stopped:", ""]
     for r in results:
-        lines.append(f"- {r.families:,} families: " + (r.stopped or "all steps done"))
+        lines.append(f"- {r.families:,} families: " + (r.stopped or "all steps done") + (f" (load average at its start {r.load})" if r.load else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -285,7 +291,7 @@ def http_only(args: argparse.Namespace) -> int:
     results = []
     for item in saved:
         res = SizeResult(item["families"], item["quads"], {k: Step(**v) for k, v in item["steps"].items()},
-                         item["http"], item["stopped"])
+                         item["http"], item["stopped"], item.get("load", ""))
         store = args.workdir / str(res.families) / "store"
         if not res.stopped and store.exists():
             print(f"[{res.families:,}] http …", file=sys.stderr, flush=True)
@@ -322,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(res)
         args.out.write_text(report(results, command, started, machine_line, args.limit, args.max_rss_gb), encoding="utf-8")
         (args.workdir / "results.json").write_text(json.dumps(
-            [{"families": r.families, "quads": r.quads, "stopped": r.stopped, "http": r.http,
+            [{"families": r.families, "quads": r.quads, "stopped": r.stopped, "http": r.http, "load": r.load,
               "steps": {k: vars(v) for k, v in r.steps.items()}} for r in results], indent=1), encoding="utf-8")
         if res.stopped:
             break

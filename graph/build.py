@@ -1,28 +1,35 @@
-"""``jllm-kg build``: catalog → quads streamed into a new store generation → SHACL check in batches → atomic swap."""
+"""``jllm-kg build``: catalog → N-Quads streamed into a new store generation → VoID counts → SHACL as SPARQL → atomic swap."""
 from __future__ import annotations
 
-import gc
+import io
+import json
 import os
+import selectors
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pyoxigraph import NamedNode, Quad, Store
+from pyoxigraph import Quad, RdfFormat, Store
 
 import catalog as catalog_package
-from graph.catalog import iter_families, load_catalog
+from graph.catalog import load_catalog
 from graph.errors import UserError
 from graph.rdf.iris import Iris
-from graph.rdf.mapping import Mapper, catalog_quads
-from graph.store.export import write_sorted
+from graph.rdf.lineage_levels import level_quads
+from graph.rdf.mapping import catalog_quads
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
-from graph.rdf.validate import BATCH_SIZE, validate_store
-from graph.rdf.vocab import TYPE, curie
+from graph.rdf.validate import validate_store
+from graph.rdf.vocab import curie
 from graph.rdf.void import describe, store_counts
 
+MAPPERS_ENV = "JLLM_KG_BUILD_MAPPERS"
+"""How many child processes map the catalog (default: 2 on two cores or more)."""
 PAUSE_ENV = "JLLM_KG_BUILD_PAUSE_AT"
 """Test hook: the name of a build step to sleep at (``after-load``, ``before-swap``)."""
 
@@ -51,17 +58,12 @@ def dataset_quads(catalog_dir: Path, iris: Iris, echo: Callable[..., None] | Non
     return quads, describe(quads, iris, cat.commit, build_date(), cat.date), cat.commit
 
 
-def _summary_lines(per_graph: Iterable[tuple[str, int]], classes: Iterable[tuple[str, int]], iris: Iris) -> list[str]:
+def _summary_lines(per_kind: dict[str, int], graphs: dict[str, int], classes: Iterable[tuple[str, int]], iris: Iris) -> list[str]:
     prefix = iris.graph("").value
-    per_kind: Counter[str] = Counter()
-    kinds: Counter[str] = Counter()
-    for name, count in per_graph:
-        kind = name[len(prefix):].split("/", 1)[0] if name.startswith(prefix) else "(default)"
-        per_kind[kind] += count
-        kinds[kind] += 1
     lines = ["quads per graph:"]
     for kind, count in sorted(per_kind.items(), key=lambda kv: (-kv[1], kv[0])):
-        lines.append(f"  {prefix}{kind}{'/…' if kinds[kind] > 1 else ''}: {count:,} quads in {kinds[kind]} graph(s)")
+        n = graphs.get(kind, 1)
+        lines.append(f"  {prefix}{kind}{'/…' if n > 1 else ''}: {count:,} quads in {n} graph(s)")
     lines.append("entities per class:")
     for cls, count in sorted(classes, key=lambda kv: (not curie(kv[0]).startswith("jllm:"), -kv[1], kv[0])):
         if curie(cls).startswith("jllm:"):
@@ -69,48 +71,131 @@ def _summary_lines(per_graph: Iterable[tuple[str, int]], classes: Iterable[tuple
     return lines
 
 
-def graph_summary(quads: list[Quad], iris: Iris) -> list[str]:
-    """Lines: quads per kind of named graph and entities per class (jllm classes first)."""
-    per_graph: Counter[str] = Counter(q.graph_name.value if isinstance(q.graph_name, NamedNode) else "" for q in quads)
-    classes = Counter(q.object.value for q in quads if q.predicate == TYPE and isinstance(q.object, NamedNode)
-                      and not q.graph_name.value.endswith("graph/ontology"))
-    return _summary_lines(per_graph.items(), classes.items(), iris)
-
-
-def store_summary(store: Store, iris: Iris) -> list[str]:
-    """:func:`graph_summary` of everything in ``store``, counted by the engine."""
-    per_graph = ((row[0].value, int(row[1].value)) for row in store.query(
-        "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"))
-    classes = [(row[0].value, int(row[1].value)) for row in store.query(
-        "SELECT ?c (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s a ?c } "
-        'FILTER(isIRI(?c) && !STRENDS(STR(?g), "graph/ontology")) } GROUP BY ?c')]
-    return _summary_lines(per_graph, classes, iris)
-
-
 class _Progress:
-    """Progress lines on stderr with counts and rate, at most every ``every`` seconds."""
+    """Progress lines on stderr with counts and rate."""
 
-    def __init__(self, started: float, every: float = 5.0) -> None:
-        self.started, self.every = started, every
-        self.last = time.perf_counter()
+    def __init__(self, started: float) -> None:
+        self.started = started
 
     def __call__(self, message: str) -> None:
         print(f"[{time.perf_counter() - self.started:5.2f}s] {message}", file=sys.stderr, flush=True)
-        self.last = time.perf_counter()
 
-    def due(self) -> bool:
-        return time.perf_counter() - self.last >= self.every
+
+def _relay(stream, progress: _Progress, last: list[str]) -> None:
+    """Copy a child's stderr lines to ours (progress lines re-timed to the build's clock)."""
+    for raw in stream:
+        line = raw.decode("utf-8", "replace").rstrip("\n")
+        if line:
+            last[:] = [line]
+            progress(line.split("] ", 1)[1] if line.startswith("[") and "] " in line else line)
+
+
+class _Lines(io.RawIOBase):
+    """The N-Quads of several child processes as one stream, interleaved at line boundaries."""
+
+    def __init__(self, pipes: list) -> None:
+        self.selector = selectors.DefaultSelector()
+        for pipe in pipes:
+            self.selector.register(pipe, selectors.EVENT_READ, bytearray())
+        self.ready = bytearray()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self.ready and self.selector.get_map():
+            for key, _ in self.selector.select():
+                chunk = os.read(key.fd, 1 << 20)
+                rest: bytearray = key.data
+                if not chunk:
+                    self.selector.unregister(key.fileobj)
+                    self.ready += rest
+                    continue
+                rest += chunk
+                cut = rest.rfind(b"\n") + 1
+                if cut:
+                    self.ready += rest[:cut]
+                    del rest[:cut]
+        n = min(len(buffer), len(self.ready))
+        buffer[:n] = self.ready[:n]
+        del self.ready[:n]
+        return n
+
+
+def mapper_count() -> int:
+    """Child processes mapping the catalog: ``$JLLM_KG_BUILD_MAPPERS``, else 2 on two cores or more."""
+    return max(1, int(os.environ.get(MAPPERS_ENV) or (2 if (os.cpu_count() or 1) >= 2 else 1)))
+
+
+def _load(store: Store, catalog_dir: Path, iris: Iris, scratch: Path, progress: _Progress) -> dict:
+    """Stream the catalog's quads into ``store``; the mapping runs in :func:`mapper_count` child
+    processes (:mod:`graph.rdf.nquads`), each on its share of the model files. Their merged report."""
+    parts = mapper_count()
+    children, lasts, relays = [], [], []
+    for part in range(parts):
+        child = subprocess.Popen([sys.executable, "-m", "graph.rdf.nquads", str(catalog_dir), iris.base,
+                                  str(scratch / f"mapping-{part}.json"), str(part), str(parts)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        last: list[str] = []
+        relay = threading.Thread(target=_relay, args=(child.stderr, progress, last), daemon=True)
+        relay.start()
+        children.append(child)
+        lasts.append(last)
+        relays.append(relay)
+    try:
+        store.bulk_load(_Lines([c.stdout for c in children]), RdfFormat.N_QUADS)
+    except (SyntaxError, OSError, ValueError) as err:
+        if all(c.wait() == 0 for c in children):
+            raise UserError(f"loading the mapped quads failed: {err}") from None
+    finally:
+        for child in children:
+            child.stdout.close()
+        codes = [c.wait() for c in children]
+        for relay in relays:
+            relay.join(timeout=5)
+    for code, last in zip(codes, lasts):
+        if code != 0:
+            raise UserError((last[0] if last else f"exit status {code}").removeprefix("error: "))
+    return _merged([json.loads((scratch / f"mapping-{part}.json").read_text(encoding="utf-8")) for part in range(parts)],
+                   catalog_dir)
+
+
+def _merged(reports: list[dict], catalog_dir: Path) -> dict:
+    """One report from the mapping children's: counts added (shared graphs counted once), rows kept aside in file order."""
+    from graph.catalog import model_files
+    from graph.rdf.nquads import SHARED
+
+    out: dict = {"entities": 0, "quads": 0, "per_kind": Counter(), "graphs": Counter(), "kept_aside": []}
+    for report in reports:
+        out["entities"] += report["entities"]
+        out["quads"] += report["quads"]
+        out["per_kind"].update(report["per_kind"])
+        for kind, n in report["graphs"].items():
+            out["graphs"][kind] = max(out["graphs"][kind], n) if kind in SHARED else out["graphs"][kind] + n
+        out["kept_aside"] += report["kept_aside"]
+    rank = {path.relative_to(catalog_dir).as_posix(): n for n, path in enumerate(model_files(catalog_dir))}
+    out["kept_aside"].sort(key=lambda where: rank.get(where.split(":", 1)[0], len(rank)))
+    return out
+
+
+def _start_dump(generation: Path, scratch: Path) -> subprocess.Popen:
+    """Write the sorted Turtle dump of ``generation`` in a child process (beside the validation)."""
+    dump = dump_path(generation)
+    code = ("import sys; from pathlib import Path; from pyoxigraph import Store; from graph.store.export import write_sorted; "
+            "write_sorted(Store.read_only(sys.argv[1]), 'ttl', sys.argv[2], scratch=Path(sys.argv[3]))")
+    return subprocess.Popen([sys.executable, "-c", code, str(generation), str(dump.with_name(dump.name + ".tmp")), str(scratch)])
 
 
 def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"), base: str | None = None,
                 echo: Callable[..., None] = print) -> int:
     """Build the store at ``store_path`` from ``catalog_dir`` (default: the shipped catalog).
 
-    Streaming: the model files are read one at a time and each entity's quads go straight into
-    the bulk loader of a new generation; the generation is then validated with SHACL in bounded
-    batches (:func:`graph.rdf.validate.validate_store`). A graph with violations is never swapped in
-    (the violations are printed, the generation is deleted and :class:`UserError` is raised).
-    Returns the number of quads.
+    Streaming: a child process reads the model files one at a time and writes each entity's
+    quads as N-Quads into the bulk loader of a new generation (:mod:`graph.rdf.nquads`). The
+    engine then counts the VoID statistics, and the generation is checked against the SHACL
+    shapes, as SPARQL queries (:func:`graph.rdf.validate.validate_store`), while another child
+    writes the Turtle dump. A graph with violations is never swapped in (the violations are
+    printed, the generation is deleted and :class:`UserError` is raised). Returns the number of quads.
     """
     started = time.perf_counter()
     iris = Iris.default(base)
@@ -120,70 +205,62 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
 
     progress(f"reading {catalog_dir}")
     cat = load_catalog(catalog_dir, families=False)
-    mapper = Mapper(cat, iris)
     with build_lock(store_path):
         generation = new_generation(store_path)
         progress(f"loading into {generation.name}")
-        frozen = False
+        dumper = None
         try:
-            store = Store(str(generation))
-            gc.collect()
-            gc.freeze()  # the registries and the ontology stay: keep the collector off them
-            frozen = True
-            entities = emitted = 0
-            load_started = time.perf_counter()
-
-            def stream() -> Iterator[Quad]:
-                nonlocal entities, emitted
-                for batch in mapper.stream(iter_families(cat)):
-                    entities += 1
-                    emitted += len(batch)
-                    yield from batch
-                    if progress.due():
-                        rate = emitted / max(time.perf_counter() - load_started, 1e-9)
-                        progress(f"mapped and loading: {entities:,} entities, {emitted:,} quads ({rate:,.0f} quads/s)")
-
-            store.bulk_extend(stream())
-            store.flush()
-            rate = emitted / max(time.perf_counter() - load_started, 1e-9)
-            loaded = len(store)
-            progress(f"loaded {entities:,} entities, {emitted:,} quads ({loaded:,} distinct; {rate:,.0f} quads/s)")
-            if cat.kept_aside:
-                echo(f"rows kept aside by import (under other/, not in the graph): {len(cat.kept_aside)}")
-                for where in cat.kept_aside:
-                    echo(f"  {where}")
-            progress(f"validating with SHACL in batches of {BATCH_SIZE:,} focus nodes")
-            violations = validate_store(store, iris.base, progress=lambda done, found: progress(
-                f"validated {done:,} focus nodes, {found} violation(s)"))
-            if violations:
-                for v in violations:
-                    echo(v.render())
-                raise UserError(f"{len(violations)} SHACL violation(s): the store at {store_path} was left unchanged")
-            summary = store_summary(store, iris)
-            store.bulk_extend(describe(store_counts(store, iris), iris, cat.commit, build_date(), cat.date))
-            store.flush()
-            _pause("after-load")
-            store.optimize()
-            count = len(store)
-            progress("writing the Turtle dump")
-            dump = dump_path(generation)
-            partial = dump.with_name(dump.name + ".tmp")
-            write_sorted(store, "ttl", partial, scratch=generation.parent)  # runs on the store's disk, not /tmp
-            os.replace(partial, dump)
-            progress(f"wrote {dump.name} ({dump.stat().st_size:,} bytes)")
-            del store
+            with tempfile.TemporaryDirectory(prefix="jllm-kg-build-", dir=generation.parent) as tmp:
+                load_started = time.perf_counter()
+                store = Store(str(generation))
+                report = _load(store, catalog_dir, iris, Path(tmp), progress)
+                store.flush()
+                rate = report["quads"] / max(time.perf_counter() - load_started, 1e-9)
+                progress(f"loaded {report['entities']:,} entities, {report['quads']:,} quads "
+                         f"({rate:,.0f} quads/s; the same quad in two entities is stored once)")
+                store.bulk_extend(level_quads(store, iris))
+                store.flush()
+                if report["kept_aside"]:
+                    echo(f"rows kept aside by import (under other/, not in the graph): {len(report['kept_aside'])}")
+                    for where in report["kept_aside"]:
+                        echo(f"  {where}")
+                counts = store_counts(store, iris)
+                summary = _summary_lines(report["per_kind"], report["graphs"],
+                                         ((c.value, n) for c, n in counts.classes.items()), iris)
+                store.bulk_extend(describe(counts, iris, cat.commit, build_date(), cat.date))
+                store.flush()
+                progress(f"counted {counts.triples:,} quads, {counts.entities:,} entities (VoID)")
+                _pause("after-load")
+                store.optimize()
+                count = len(store)
+                del store
+                store = Store.read_only(str(generation))
+                progress("writing the Turtle dump (in a child process) and validating with the SHACL shapes "
+                         "(as SPARQL queries)")
+                dumper = _start_dump(generation, Path(tmp))
+                violations = validate_store(store, iris.base, progress=progress)
+                if violations:
+                    for v in violations:
+                        echo(v.render())
+                    raise UserError(f"{len(violations)} SHACL violation(s): the store at {store_path} was left unchanged")
+                if dumper.wait() != 0:
+                    raise UserError(f"writing the Turtle dump failed (exit status {dumper.returncode})")
+                dump = dump_path(generation)
+                os.replace(dump.with_name(dump.name + ".tmp"), dump)
+                progress(f"wrote {dump.name} ({dump.stat().st_size:,} bytes)")
+                del store
             _pause("before-swap")
         except BaseException:
+            if dumper is not None and dumper.poll() is None:
+                dumper.kill()
+                dumper.wait()
             discard(generation)
             raise
-        finally:
-            if frozen:
-                gc.unfreeze()
         previous = swap_in(store_path, generation)
     progress("swapped in" + (f" (previous generation {previous.name} kept for open readers)" if previous else ""))
     for line in summary:
         echo(line)
-    echo(f"built {store_path} -> {generation.name}: {count:,} quads ({loaded:,} loaded + {count - loaded:,} "
-         f"of the VoID description) from {catalog_dir}"
+    echo(f"built {store_path} -> {generation.name}: {count:,} quads ({counts.triples:,} of data + "
+         f"{count - counts.triples:,} of the VoID description) from {catalog_dir}"
          f"{f' (upstream commit {cat.commit})' if cat.commit else ''} in {time.perf_counter() - started:.2f}s")
     return count

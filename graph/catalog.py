@@ -193,14 +193,17 @@ def model_files(root: Path) -> list[Path]:
     return sorted((root / "models").glob("*.yaml")) + sorted((root / "other").glob("*.yaml"))
 
 
-def iter_families(cat: Catalog) -> Iterator[Record]:
+def iter_families(cat: Catalog, part: int = 0, parts: int = 1) -> Iterator[Record]:
     """The model families of ``cat.root``, one model file in memory at a time.
 
     Each family gets ``section`` from its file; rows import kept aside are appended to
     ``cat.kept_aside``, and ``cat.commit`` is set from the first file naming one if still unset.
+    With ``parts`` > 1, only the model files whose position modulo ``parts`` is ``part``.
     """
     root = cat.root
-    for path in model_files(root):
+    for index, path in enumerate(model_files(root)):
+        if index % parts != part:
+            continue
         rel = path.relative_to(root).as_posix()
         data = read_yaml(path, f"catalog/{rel}")
         if data is None:

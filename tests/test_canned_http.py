@@ -96,7 +96,7 @@ def test_html_page_table_links_form_and_sparql(client):
     assert '<a href="/model/karasu"' in html and ">Karasu</a>" in html
     assert '<a href="/model/shisa-7b"' in html
     assert '<input name="model" value="mistral-7b-v0-1"' in html
-    assert "?descendant jllm:baseModel ?model" in html          # the SPARQL text is shown
+    assert "?descendant jllm:baseModel+ ?model" in html         # the SPARQL text is shown
     assert "&lt;https://w3id.org/jllm-kg/ontology#&gt;" in html  # …escaped
     editor = next(line for line in html.splitlines() if "/sparql-editor?query=" in line)
     url = editor.split('href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")

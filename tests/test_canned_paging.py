@@ -41,7 +41,7 @@ def test_pages_are_slices_of_the_ordered_results(store, name):
 
 def test_default_page_size_from_the_header(store):
     q = get_query("descendants")
-    assert q.default_limit == 1000
+    assert q.default_limit == 100
     assert len(rows(store, "descendants", model="llama-2", limit="2")) == 2
 
 
@@ -86,4 +86,4 @@ def test_openapi_documents_limit_and_offset_for_every_query(client):
         params = {p["name"]: p for p in doc["paths"][f"/queries/{name}.json"]["get"]["parameters"]}
         assert params["limit"]["schema"]["maximum"] == MAX_LIMIT and params["limit"]["schema"]["minimum"] == 1
         assert params["offset"]["schema"]["minimum"] == 0
-    assert doc["paths"]["/queries/descendants.json"]["get"]["parameters"][-2]["schema"]["default"] == 1000
+    assert doc["paths"]["/queries/descendants.json"]["get"]["parameters"][-2]["schema"]["default"] == 100

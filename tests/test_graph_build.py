@@ -142,8 +142,8 @@ def test_validate_command(fixture_store, tmp_path):
     reg.write_text(reg.read_text(encoding="utf-8").replace("  parent: nii\n", "  parent: nowhere\n"), encoding="utf-8")
     out.clear()
     assert not validate_command(broken, fixture_store, out.append)
-    assert out == ['Violation: org/llm-jp "LLM-jp": org:subOrganizationOf = org/nowhere: the parent of an organisation must be a registered organisation',
-                   f"1 SHACL violation(s) in the graph of {broken}"]
+    assert out == ['Violation: org/llm-jp "LLM-jp": org:subOrganizationOf = org/nowhere: the parent of an organisation must be a registered organisation'
+                   ' (catalog/registries/organisations.yaml:16)', f"1 SHACL violation(s) in the graph of {broken}"]
 
 
 def test_rebuild_keeps_previous_generation_only(tmp_path):

@@ -150,3 +150,17 @@ def test_wrap_keeps_every_character_and_fits(text):
     lines = wrap(text, 200)
     assert "".join(lines) == text
     assert all(text_width(line.rstrip()) <= 200 for line in lines)
+
+
+def test_a_large_lineage_is_read_only_as_far_as_it_is_drawn(store):
+    """Past LINEAGE_LIMIT models the lineage is read in part (near_lineage): the same models are
+    drawn when no model has more children than the picture shows, and each child at most once."""
+    focus = NamedNode(BASE + "model/llama-2")
+    whole = picture(lineage(store, focus, BASE), BASE)
+    near_graph = lineage(store, focus, BASE, limit=3)
+    assert near_graph.sort_keys  # read in part
+    near = picture(near_graph, BASE)
+    drawn = lambda pic: {k for k, b in pic.boxes.items() if not b.more}  # noqa: E731
+    assert drawn(near) == drawn(whole)
+    assert {b.label for b in near.boxes.values()} == {b.label for b in whole.boxes.values()}
+    assert children_in_store(store, "model/llama-2") <= set(near_graph.nodes)

@@ -1,5 +1,6 @@
-"""Issue 12 at a small size: the synthetic catalog (bench/synth.py) builds, and the lineage query,
-paging, the dump and the home page agree with what the generator wrote."""
+"""Issue 12 at a small size: the synthetic catalog (bench/synth.py) builds, and the requests the
+scale bench times (bench/scale.py URLS: the lineage query and its pages, the model page, the home
+page, the dump) agree with what the generator wrote."""
 from __future__ import annotations
 
 import sys
@@ -14,7 +15,7 @@ from graph.store.generations import dump_path, open_store
 from tests.conftest import make_app
 
 ROOT = Path(__file__).resolve().parents[1]
-FAMILIES = 600
+FAMILIES = 2000
 
 
 @pytest.fixture(scope="module")
@@ -42,37 +43,94 @@ def test_generator_is_deterministic(synthetic, tmp_path):
         assert (tmp_path / "again" / path.relative_to(catalog)).read_bytes() == path.read_bytes(), path
 
 
-def llama2_family_descendants(catalog: Path) -> tuple[set[str], int]:
-    """From the YAML alone: models whose lineage reaches llama-2 (foundation models derived from it
-    included), and the deepest chain."""
+def lineage_of(catalog: Path) -> dict[str, str]:
+    """From the YAML alone: model → its base model (families and foundation models)."""
     base: dict[str, str] = {str(f["id"]): str(f["parent"]) for f in yaml.safe_load(
         (catalog / "registries" / "foundation-models.yaml").read_text(encoding="utf-8")) if f.get("parent")}
     for path in (catalog / "models").glob("*.yaml"):
-        for fam in yaml.safe_load(path.read_text(encoding="utf-8"))["families"]:
+        for fam in yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)["families"]:
             base[fam["id"]] = fam["base_models"][0]["id"]
-    found, deepest = set(), 0
-    for fid in base:
-        node, depth = fid, 0
-        while node in base:
-            node, depth = base[node], depth + 1
-        if node == "llama-2":
-            found.add(fid)
-            deepest = max(deepest, depth)
-    return found, deepest
+    return base
+
+
+def chain(base: dict[str, str], model: str) -> list[str]:
+    """``model`` and its ancestors, nearest first."""
+    out = [model]
+    while out[-1] in base:
+        out.append(base[out[-1]])
+    return out
+
+
+def all_rows(store, **params) -> list:
+    """Every row of the descendants query, page by page (the default page is small)."""
+    rows, offset = [], 0
+    while True:
+        page = list(run_query(store, get_query("descendants"), {**params, "limit": "700", "offset": str(offset)}))
+        rows += page
+        if len(page) < 700:
+            return rows
+        offset += 700
 
 
 def test_descendants_of_llama_2_match_the_catalog(synthetic):
     catalog, store_path = synthetic
-    expected, deepest = llama2_family_descendants(catalog)
-    assert len(expected) > FAMILIES // 3 and deepest >= 10  # a huge root and deep chains
+    base = lineage_of(catalog)
+    expected = {m: chain(base, m) for m in base if "llama-2" in chain(base, m)[1:]}
+    depths = {m: c.index("llama-2") for m, c in expected.items()}
+    assert len(expected) > FAMILIES // 3 and max(depths.values()) >= 10  # a huge root and deep chains
     store = open_store(store_path)
-    rows = list(run_query(store, get_query("descendants"), {"model": "llama-2"}))
-    got = {r["descendant"].value.rsplit("/", 1)[-1] for r in rows}
-    assert got == expected
-    depths = [int(r["depth"].value) for r in rows]
-    assert max(depths) == 6 and depths == sorted(depths)  # 6 = six or more
-    first = [tuple(map(str, r)) for r in run_query(store, get_query("descendants"), {"model": "llama-2", "limit": "50"})]
-    assert first == [tuple(map(str, r)) for r in rows[:50]]
+    rows = all_rows(store, model="llama-2")
+    got = {r["descendant"].value.rsplit("/", 1)[-1]: r for r in rows}
+    assert len(got) == len(rows) and set(got) == set(expected)
+    for model, row in got.items():
+        assert int(row["depth"].value) == min(depths[model], 6), model  # 6 = six or more
+        assert row["parent"].value.rsplit("/", 1)[-1] == base[model]
+        if model.startswith("syn-"):  # synthetic families have training stages (foundation models may not)
+            assert row["kind"].value.split(" + ")[0] in ("Continual pre-training", "Instruction tuning"), model
+    first = [tuple(map(str, r)) for r in run_query(store, get_query("descendants"), {"model": "llama-2"})]
+    assert len(first) == get_query("descendants").default_limit == 100
+    assert first == [tuple(map(str, r)) for r in rows[:100]]  # the first page is the start of the whole list
+
+
+def test_descendants_of_a_deep_model_count_from_it(synthetic):
+    catalog, store_path = synthetic
+    base = lineage_of(catalog)
+    deep = max(base, key=lambda m: (len(chain(base, m)), m))
+    middle = chain(base, deep)[5]
+    rows = all_rows(open_store(store_path), model=middle)
+    assert {r["descendant"].value.rsplit("/", 1)[-1]: int(r["depth"].value) for r in rows
+            if r["descendant"].value.rsplit("/", 1)[-1] == deep} == {deep: 5}
+
+
+def test_every_requested_url_of_the_bench_answers(synthetic):
+    """The URLs bench/scale.py times, on the same kind of store: the answers are right, not just fast."""
+    _, store_path = synthetic
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from scale import URLS
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    client = make_app(store_path).test_client()
+    for url in URLS:
+        r = client.get(url)
+        assert r.status_code == 200, url
+        if url.startswith("/queries/descendants.json"):
+            bindings = r.get_json()["results"]["bindings"]
+            assert len(bindings) == 100 and all(b["model"]["value"].endswith("/model/llama-2") for b in bindings)
+    assert "Synth" in client.get("/model/llama-2?lang=en").get_data(as_text=True)
+
+
+def test_the_build_counted_what_it_stored(synthetic):
+    from graph.rdf.void import store_counts
+    from graph.rdf.iris import Iris
+
+    _, store_path = synthetic
+    store = open_store(store_path)
+    counts = store_counts(store, Iris.default())
+    void_triples = next(store.query(
+        "SELECT ?n WHERE { GRAPH ?g { ?d <http://rdfs.org/ns/void#triples> ?n ; <http://purl.org/dc/terms/license> ?l } }"))
+    in_void = sum(1 for _ in store.query("SELECT * WHERE { GRAPH ?g { ?s ?p ?o } FILTER(STRENDS(STR(?g), 'graph/void')) }"))
+    assert int(void_triples[0].value) == counts.triples - in_void  # the description counts what it describes
 
 
 def test_served_pages_stay_small(synthetic):
@@ -87,3 +145,31 @@ def test_served_pages_stay_small(synthetic):
     assert dump.status_code == 206 and dump.data == dump_path(store_path.resolve()).read_bytes()[:10]
     page = client.get("/queries/descendants.json?model=llama-2&limit=20")
     assert len(page.get_json()["results"]["bindings"]) == 20
+
+
+def test_the_served_dump_streams_the_build_file(synthetic):
+    """Through the real front: /dump.ttl is streamed from the file (not through a query process),
+    with its ETag, ranges and HEAD."""
+    import urllib.request
+
+    from tests.live import LiveServer
+
+    _, store_path = synthetic
+    expected = dump_path(store_path.resolve()).read_bytes()
+    with LiveServer(store_path, workers=1) as server:
+        with urllib.request.urlopen(server.base + "/dump.ttl", timeout=60) as r:
+            assert r.status == 200 and r.read() == expected
+            assert "X-Jllm-File" not in r.headers and r.headers["Content-Type"].startswith("text/turtle")
+            tag = r.headers["ETag"]
+        ranged = urllib.request.Request(server.base + "/dump.ttl", headers={"Range": "bytes=10-19"})
+        with urllib.request.urlopen(ranged, timeout=60) as r:
+            assert r.status == 206 and r.read() == expected[10:20]
+        head = urllib.request.Request(server.base + "/dump.ttl", method="HEAD")
+        with urllib.request.urlopen(head, timeout=60) as r:
+            assert r.status == 200 and r.read() == b""
+        again = urllib.request.Request(server.base + "/dump.ttl", headers={"If-None-Match": tag})
+        try:
+            urllib.request.urlopen(again, timeout=60)
+            raise AssertionError("expected 304")
+        except urllib.error.HTTPError as err:
+            assert err.code == 304

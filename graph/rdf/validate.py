@@ -1,6 +1,12 @@
-"""SHACL validation of the graph (pySHACL over rdflib; build time only) with readable violations."""
+"""SHACL validation of the graph (build time only) with readable violations.
+
+Two engines give the same violations: the shapes compiled to SPARQL queries over the store
+(:mod:`graph.rdf.shape_checks`, what the build runs) and pySHACL over rdflib, in bounded batches of
+focus nodes (:func:`validate_store_pyshacl`; it also checks any shape SPARQL cannot).
+"""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,40 +31,50 @@ class Violation:
     value: str | None
     message: str
     severity: str
+    where: str | None = None
+    """The catalog file and line of the entity whose graph describes the focus node (``catalog/x.yaml:12``)."""
 
     def render(self) -> str:
-        """One line: ``model/houou-7b "houou-7b": jllm:baseModel = <…>: message``."""
+        """One line: ``model/houou-7b "houou-7b": jllm:baseModel = <…>: message (catalog/…:12)``."""
         label = f' "{self.focus_label}"' if self.focus_label else ""
         value = f" = {self.value}" if self.value else ""
-        return f"{self.severity}: {self.focus}{label}: {self.path}{value}: {self.message}"
+        where = f" ({self.where})" if self.where else ""
+        return f"{self.severity}: {self.focus}{label}: {self.path}{value}: {self.message}{where}"
 
 
 def to_rdflib(quads: Iterable[ox.Quad | ox.Triple]) -> rdflib.Graph:
     """An rdflib graph of the triples of ``quads`` (graph names dropped)."""
     graph = rdflib.Graph()
     add = graph.add
+    term = rdflib_terms()
+    for q in quads:
+        add((term(q.subject), term(q.predicate), term(q.object)))
+    return graph
+
+
+def rdflib_term(t: ox.NamedNode | ox.BlankNode | ox.Literal) -> rdflib.term.Node:
+    """The rdflib term of a pyoxigraph term (``xsd:string`` literals become plain literals)."""
+    if isinstance(t, ox.NamedNode):
+        return rdflib.URIRef(t.value)
+    if isinstance(t, ox.BlankNode):
+        return rdflib.BNode(t.value)
+    if t.language:
+        return rdflib.Literal(t.value, lang=t.language)
+    if t.datatype.value == "http://www.w3.org/2001/XMLSchema#string":
+        return rdflib.Literal(t.value)
+    return rdflib.Literal(t.value, datatype=rdflib.URIRef(t.datatype.value))
+
+
+def rdflib_terms() -> Callable[[object], rdflib.term.Node]:
+    """:func:`rdflib_term` with a cache (one rdflib object per distinct term)."""
     cache: dict = {}
 
     def term(t):
         hit = cache.get(t)
-        if hit is not None:
-            return hit
-        if isinstance(t, ox.NamedNode):
-            out = rdflib.URIRef(t.value)
-        elif isinstance(t, ox.BlankNode):
-            out = rdflib.BNode(t.value)
-        elif t.language:
-            out = rdflib.Literal(t.value, lang=t.language)
-        elif t.datatype.value == "http://www.w3.org/2001/XMLSchema#string":
-            out = rdflib.Literal(t.value)
-        else:
-            out = rdflib.Literal(t.value, datatype=rdflib.URIRef(t.datatype.value))
-        cache[t] = out
-        return out
-
-    for q in quads:
-        add((term(q.subject), term(q.predicate), term(q.object)))
-    return graph
+        if hit is None:
+            hit = cache[t] = rdflib_term(t)
+        return hit
+    return term
 
 
 def shapes_graph() -> rdflib.Graph:
@@ -103,7 +119,12 @@ def _label(data: rdflib.Graph, focus: rdflib.term.Node | None) -> rdflib.term.No
     """One label of ``focus``, the same whatever the order of the triples: English first, then the smallest."""
     if focus is None:
         return None
-    labels = list(data.objects(focus, rdflib.RDFS.label))
+    return best_label(data.objects(focus, rdflib.RDFS.label))
+
+
+def best_label(labels: Iterable[rdflib.term.Node]) -> rdflib.term.Node | None:
+    """English first, then the smallest: the same label whatever the order of the triples."""
+    labels = list(labels)
     if not labels:
         return None
     return min(labels, key=lambda lit: (getattr(lit, "language", None) != "en", getattr(lit, "language", None) or "", str(lit)))
@@ -180,6 +201,9 @@ def focus_nodes(store: ox.Store, shapes: rdflib.Graph) -> Iterator[ox.NamedNode 
                 yield node
 
 
+LABEL = ox.NamedNode(str(rdflib.RDFS.label))
+
+
 def _term(t) -> rdflib.term.Node:
     return rdflib.URIRef(t.value) if isinstance(t, ox.NamedNode) else rdflib.BNode(t.value)
 
@@ -197,9 +221,81 @@ def _batch_shapes(shapes: rdflib.Graph) -> tuple[rdflib.Graph, dict]:
     return untargeted, targets
 
 
-def validate_store(store: ox.Store, base: str = "", batch_size: int = BATCH_SIZE,
-                   progress: Callable[[int, int], None] | None = None) -> list[Violation]:
-    """The violations of the whole store, found in bounded batches of focus nodes.
+def _targets_only(shapes: rdflib.Graph, targets: dict) -> rdflib.Graph:
+    """A graph with just the targets of the shapes in ``targets`` (what :func:`focus_nodes` reads)."""
+    out = rdflib.Graph()
+    for shape, (classes, predicates) in targets.items():
+        for cls in classes:
+            out.add((shape, SH.targetClass, rdflib.URIRef(cls.value)))
+        for predicate in predicates:
+            out.add((shape, SH.targetSubjectsOf, rdflib.URIRef(predicate.value)))
+    return out
+
+
+def validate_store(store: ox.Store, base: str = "", progress: Callable[[str], None] | None = None,
+                   batch_size: int = BATCH_SIZE) -> list[Violation]:
+    """The violations of the whole store: the shapes SPARQL can check as queries
+    (:mod:`graph.rdf.shape_checks`), any other shape with pySHACL in batches; each located in the catalog.
+    """
+    from graph.rdf.shape_checks import compile_shapes, run_check
+
+    shapes = shapes_graph()
+    checks, left = compile_shapes(shapes)
+    term = rdflib_terms()
+    violations: list[Violation] = []
+    blank = rdflib.Graph()
+    last = time.perf_counter()
+    for n, check in enumerate(checks, start=1):
+        for focus, value in run_check(store, check, term):
+            label = best_label(term(q.object) for q in store.quads_for_pattern(ox.NamedNode(str(focus)), LABEL, None, None)) \
+                if isinstance(focus, rdflib.URIRef) else None
+            violations.append(Violation(
+                focus=_short(focus, base) or "?", focus_label=str(label) if label is not None else None,
+                path=_path_text(blank, check.path), value=_short(value, base),
+                message=check.message if check.message is not None else check.generic(focus), severity="Violation"))
+        if progress is not None and (n in (1, len(checks)) or time.perf_counter() - last >= 5):
+            last = time.perf_counter()
+            progress(f"checked {n}/{len(checks)} constraints as SPARQL ({check.component} on {curie(str(check.path))}), "
+                     f"{len(violations)} violation(s)")
+    if left:
+        violations.extend(validate_store_pyshacl(store, base, batch_size, only=left, progress=None if progress is None else (
+            lambda done, found: progress(f"pySHACL: {done:,} focus nodes, {found} violation(s)"))))
+    return locate(store, sorted(violations, key=lambda v: (v.focus, v.path, v.value or "", v.message)), base)
+
+
+def locate(store: ox.Store, violations: list[Violation], base: str = "") -> list[Violation]:
+    """``violations`` with ``where`` set: the catalog file and line of the (first) entity graph describing the focus node."""
+    from dataclasses import replace
+
+    from graph.rdf.vocab import JLLM
+
+    found: dict[str, str | None] = {}
+    out = []
+    for v in violations:
+        if v.focus not in found:
+            iri = v.focus if ":" in v.focus.split("/", 1)[0] else base + v.focus
+            places = []
+            try:
+                node = ox.NamedNode(iri)
+            except ValueError:
+                node = None
+            for q in store.quads_for_pattern(node, None, None, None) if node is not None else ():
+                graph = q.graph_name
+                if isinstance(graph, ox.NamedNode):
+                    file = next(store.quads_for_pattern(graph, JLLM.catalogFile, None, None), None)
+                    line = next(store.quads_for_pattern(graph, JLLM.catalogLine, None, None), None)
+                    if file is not None:
+                        places.append((file.object.value, int(line.object.value) if line is not None else 0))
+            found[v.focus] = "{}:{}".format(*min(places)) if places else None
+        out.append(replace(v, where=found[v.focus]))
+    return out
+
+
+def validate_store_pyshacl(store: ox.Store, base: str = "", batch_size: int = BATCH_SIZE,
+                           progress: Callable[[int, int], None] | None = None,
+                           only: Iterable[rdflib.term.Node] | None = None) -> list[Violation]:
+    """The violations of the whole store found by pySHACL, in bounded batches of focus nodes
+    (with ``only``: of those node shapes alone).
 
     Every shape looks one step from its focus node: the values on its paths and the types of
     those values (``sh:class``). So a batch holds, for up to ``batch_size`` focus nodes, all
@@ -211,6 +307,11 @@ def validate_store(store: ox.Store, base: str = "", batch_size: int = BATCH_SIZE
     """
     shapes = shapes_graph()
     untargeted, targets = _batch_shapes(shapes)
+    if only is not None:
+        keep = set(only)
+        targets = {shape: t for shape, t in targets.items() if shape in keep}
+        if not targets:
+            return []
     rdf_type = ox.NamedNode(str(rdflib.RDF.type))
     violations: list[Violation] = []
     done = 0
@@ -240,7 +341,8 @@ def validate_store(store: ox.Store, base: str = "", batch_size: int = BATCH_SIZE
         violations.extend(validate_quads(quads, base, batch_shapes, keep=mine.__contains__))
 
     batch: list = []
-    for node in focus_nodes(store, shapes):
+    targeted = shapes if only is None else _targets_only(shapes, targets)
+    for node in focus_nodes(store, targeted):
         batch.append(node)
         if len(batch) >= batch_size:
             run(batch)
@@ -265,9 +367,10 @@ def validate_command(catalog_dir: Path | None, store_path: Path, echo: Callable[
         from graph.catalog import load_catalog
         from graph.rdf.mapping import catalog_quads
 
-        quads = catalog_quads(load_catalog(Path(catalog_dir)), iris)
-        violations = validate_quads(quads, iris.base)
-        count = len(quads)
+        store = ox.Store()
+        store.bulk_extend(catalog_quads(load_catalog(Path(catalog_dir)), iris))
+        violations = validate_store(store, iris.base)
+        count = len(store)
         what = f"the graph of {catalog_dir}"
     else:
         from graph.store.backend import open_reader

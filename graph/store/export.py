@@ -1,7 +1,7 @@
 """``jllm-kg export``: the whole store, deterministically sorted, dataset description first.
 
 The same store always gives the same bytes. The sort is external (:func:`write_sorted`): quads
-are read from the store in runs of :data:`RUN_SIZE`, each run is sorted and spilled to a
+are read from pyoxigraph's own N-Quads dump of the store in runs of :data:`RUN_SIZE`, each run is sorted and spilled to a
 temporary file as sort-key lines, the runs are merged, and the merged N-Quads are parsed back
 and written by pyoxigraph's serializers as a stream; Python never holds more than one run.
 """
@@ -12,6 +12,7 @@ import io
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -86,6 +87,50 @@ def _record(q: Quad, top: dict, datasets: bool) -> str:
     return f"{0 if name.endswith('graph/void') else 1}{_SEP}{name}{_SEP}{inner}"
 
 
+_TYPE_TEXT, _LABEL_TEXT = str(TYPE), str(RDFS.label)
+
+
+def _dump_records(store: Store, top: dict, datasets: bool) -> Iterator[str]:
+    """The sort records of every quad (as :func:`_record`), read from pyoxigraph's own N-Quads dump.
+
+    The engine dumps on a thread (it releases the GIL) into a pipe while this generator splits
+    the lines, so the two overlap. Every quad must be in a named graph (the build puts each in
+    one): then a line is ``<s> <p> o <g> .`` and the graph is the last ``<…>``, which holds no space.
+    """
+    read_fd, write_fd = os.pipe()
+    writer = os.fdopen(write_fd, "wb", buffering=1 << 20)
+    failed: list[BaseException] = []
+
+    def dump() -> None:
+        try:
+            store.dump(writer, RdfFormat.N_QUADS)
+        except BaseException as err:  # handed to the reading side
+            failed.append(err)
+        finally:
+            try:
+                writer.close()
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=dump, name="dump-nquads", daemon=True)
+    thread.start()
+    top_text = {str(term): str(rank) for term, rank in top.items()}
+    ranks = {_TYPE_TEXT: "0", _LABEL_TEXT: "1"}
+    with os.fdopen(read_fd, encoding="utf-8", newline="\n") as lines:
+        for line in lines:
+            subject, predicate, rest = line.split(" ", 2)
+            cut = rest.rindex(" <")
+            inner = f"{top_text.get(subject, '2')}{_SEP}{subject}{_SEP}{ranks.get(predicate, '2')}{_SEP}{predicate}{_SEP}{rest[:cut]}"
+            if not datasets:
+                yield inner
+                continue
+            name = rest[cut + 2:rest.rindex(">")]
+            yield f"{0 if name.endswith('graph/void') else 1}{_SEP}{name}{_SEP}{inner}"
+    thread.join()
+    if failed:
+        raise failed[0]
+
+
 def _line(record: str, datasets: bool) -> str:
     fields = record.split(_SEP)
     if not datasets:
@@ -94,8 +139,8 @@ def _line(record: str, datasets: bool) -> str:
     return f"{fields[3]} {fields[5]} {fields[6]}{f' <{name}>' if name else ''} .\n"
 
 
-def _sorted_records(quads: Iterable[Quad], top: dict, datasets: bool, workdir: Path, run_size: int) -> Iterator[str]:
-    """The distinct sort records of ``quads`` in order, spilling sorted runs to ``workdir``."""
+def _sorted_records(records: Iterable[str], workdir: Path, run_size: int) -> Iterator[str]:
+    """The distinct ``records`` in order, spilling sorted runs to ``workdir``."""
     runs: list[Path] = []
     run: list[str] = []
 
@@ -107,8 +152,8 @@ def _sorted_records(quads: Iterable[Quad], top: dict, datasets: bool, workdir: P
         runs.append(path)
         run.clear()
 
-    for q in quads:
-        run.append(_record(q, top, datasets))
+    for record in records:
+        run.append(record)
         if len(run) >= run_size:
             spill()
     if not runs:
@@ -147,7 +192,10 @@ def write_sorted(store: Store, fmt: str, output: BinaryIO | str | os.PathLike, r
         workdir = Path(tmp)
         merged = workdir / "merged.nq"
         with open(merged, "w", encoding="utf-8", newline="\n") as handle:
-            for record in _sorted_records(store.quads_for_pattern(None, None, None, None), top, datasets, workdir, run_size):
+            in_default = next(store.quads_for_pattern(None, None, None, ox.DefaultGraph()), None) is not None
+            records = (_record(q, top, datasets) for q in store.quads_for_pattern(None, None, None, None)) if in_default \
+                else _dump_records(store, top, datasets)
+            for record in _sorted_records(records, workdir, run_size):
                 handle.write(_line(record, datasets))
         parsed = ox.parse(path=str(merged), format=RdfFormat.N_QUADS if datasets else RdfFormat.N_TRIPLES)
         items = parsed if datasets else (q.triple for q in parsed)

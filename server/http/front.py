@@ -228,6 +228,14 @@ class Front:
         except Refusal as refusal:
             return self._error(protocol, refusal.status, refusal.message)
         out_headers = [(k, v) for k, v in out_headers if k.lower() not in _HOP]
+        file = next((v for k, v in out_headers if k.lower() == "x-jllm-file"), None)
+        if file is not None:  # a file the build wrote (/dump.ttl): streamed from disk, never through a query process
+            out_headers = [(k, v) for k, v in out_headers if k.lower() != "x-jllm-file"]
+            if method == "HEAD" or status != 200:
+                protocol.response_empty(status, out_headers)
+                return status, 0
+            protocol.response_file(status, out_headers, file)
+            return status, os.path.getsize(file)
         tag = None
         if key is not None and generation and status == 200 and any(
                 k.lower() == "cache-control" and "public" in v for k, v in out_headers):

@@ -39,6 +39,12 @@ Request = tuple[str, str, str, list[tuple[str, str]], bytes, str, str, str]
 Reply = tuple[int, list[tuple[str, str]], bytes, str]
 
 
+FILE_BY_PATH = "jllm.file_by_path"
+"""WSGI environ key: set when the front can send a file itself. A view may then answer 200 with an
+empty body and the file's path in :data:`FILE_HEADER` (the front streams it: ``/dump.ttl``)."""
+FILE_HEADER = "X-Jllm-File"
+
+
 def environ(request: Request) -> dict[str, Any]:
     """The WSGI environ of a request the front has read whole."""
     method, path, query, headers, body, scheme, server, client = request
@@ -51,6 +57,7 @@ def environ(request: Request) -> dict[str, Any]:
         "wsgi.version": (1, 0), "wsgi.url_scheme": scheme, "wsgi.input": io.BytesIO(body),
         "wsgi.errors": sys.stderr, "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False,
         "CONTENT_LENGTH": str(len(body)),
+        FILE_BY_PATH: True,
     }
     for name, value in headers:
         key = name.upper().replace("-", "_")

@@ -7,6 +7,8 @@ SPARQL CONSTRUCT serialized by pyoxigraph; the HTML page model is gathered with
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from itertools import islice
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -22,6 +24,8 @@ INCOMING_LIMIT = 300
 """At most this many incoming links per property on a page (the data document has them all)."""
 QUALIFIED = ((PROV.qualifiedDerivation, PROV.wasDerivedFrom), (PROV.qualifiedUsage, PROV.used))
 """Qualified-influence links of PROV-O, with the plain property each one qualifies."""
+_ENTITY = PROV.entity
+_SKIPPED_INCOMING = (FOAF.primaryTopic, VOID.rootResource)
 
 DESCRIBE_QUERY = """
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
@@ -225,25 +229,62 @@ class Describer:
     def incoming(self, iri: NamedNode) -> list[Row]:
         """Incoming links grouped by property, with the property's inverse phrasing; statements
         repeated by a super-property (schema:isBasedOn next to jllm:baseModel) are shown once, and a
-        qualified derivation or usage (``prov:entity``) is shown as the model or stage it qualifies."""
+        qualified derivation or usage (``prov:entity``) is shown as the model or stage it qualifies.
+
+        The engine counts the links per property first; a property with more than
+        :data:`INCOMING_LIMIT` of them (a hub such as Llama 2 in a large graph) shows the first ones
+        in the store's order, labelled, and counts the rest, so a page never reads every link."""
+        counts = {row["p"]: int(row["n"].value) for row in self.store.query(
+            "SELECT ?o ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?o ?p",
+            use_default_graph_as_union=True, substitutions={Variable("o"): iri})}
         by_prop: dict[NamedNode, set] = defaultdict(set)
-        for q in self.store.quads_for_pattern(None, None, iri, None):
-            if q.predicate in (FOAF.primaryTopic, VOID.rootResource):
+        extra: dict[NamedNode, int] = defaultdict(int)
+        for prop, count in counts.items():
+            if prop in _SKIPPED_INCOMING:
                 continue
-            owners = self.qualified_owners(q.subject) if q.predicate == PROV.entity else None
-            if owners is None:
-                by_prop[q.predicate].add(q.subject)
-            else:
-                by_prop[owners[0]].update(owners[1])
-        own_subjects = {s for p, subs in by_prop.items() if p.value.startswith(PREFIXES["jllm"]) for s in subs}
+            limit = 4 * INCOMING_LIMIT if prop == _ENTITY else INCOMING_LIMIT + 1
+            subjects = {q.subject for q in islice(self.store.quads_for_pattern(None, prop, iri, None), limit)}
+            if prop != _ENTITY:
+                by_prop[prop] |= subjects
+                extra[prop] += count - len(subjects)
+                continue
+            found: dict[NamedNode, set] = defaultdict(set)
+            for node in subjects:
+                owners = self.qualified_owners(node)
+                if owners is None:
+                    found[_ENTITY].add(node)
+                else:
+                    found[owners[0]].update(owners[1])
+            for plain, owners in found.items():
+                by_prop[plain] |= owners
+            if count > len(subjects):
+                for qualifier, plain in QUALIFIED:
+                    extra[plain] += self._owners_count(qualifier, iri) - len(found.get(plain, ()))
+        own_props = [p for p in by_prop if p.value.startswith(PREFIXES["jllm"])]
+        own_subjects = {s for p in own_props for s in by_prop[p]}
         rows = []
         for prop, subjects in by_prop.items():
-            if not subjects or (not prop.value.startswith(PREFIXES["jllm"]) and subjects <= own_subjects):
+            if not subjects or (not prop.value.startswith(PREFIXES["jllm"]) and (
+                    self._repeats_own(prop, own_props) if extra.get(prop) else subjects <= own_subjects)):
                 continue
-            values = sorted((self.value(s) for s in subjects), key=lambda v: v.text.casefold())
-            rows.append(Row(prop.value, self.inverse_label(prop), values[:INCOMING_LIMIT], max(0, len(values) - INCOMING_LIMIT)))
+            shown = sorted(subjects, key=lambda s: s.value)[:INCOMING_LIMIT]
+            values = sorted((self.value(s) for s in shown), key=lambda v: v.text.casefold())
+            rows.append(Row(prop.value, self.inverse_label(prop), values, len(subjects) - len(shown) + extra.get(prop, 0)))
         rows.sort(key=lambda r: (not r.iri.startswith(PREFIXES["jllm"]), r.label.casefold()))
         return rows
+
+    def _repeats_own(self, prop: NamedNode, own: Iterable[NamedNode]) -> bool:
+        """For a row too long to read whole: whether ``prop`` only repeats jllm properties shown beside
+        it, i.e. one of them is declared its sub-property (the build writes those statements out)."""
+        return any(next(self.store.quads_for_pattern(p, RDFS.subPropertyOf, prop, None), None) is not None for p in own)
+
+    def _owners_count(self, qualifier: NamedNode, iri: NamedNode) -> int:
+        """How many nodes ``qualifier`` links to the qualified nodes (``prov:entity``) of ``iri``."""
+        query = ("SELECT ?iri ?qualifier (COUNT(DISTINCT ?owner) AS ?n) WHERE { "
+                 "?node <http://www.w3.org/ns/prov#entity> ?iri . ?owner ?qualifier ?node } GROUP BY ?iri ?qualifier")
+        rows = list(self.store.query(query, use_default_graph_as_union=True, substitutions={
+            Variable("iri"): iri, Variable("qualifier"): qualifier}))
+        return int(rows[0]["n"].value) if rows else 0
 
     def qualified_owners(self, node) -> tuple[NamedNode, set] | None:
         """For a qualified derivation or usage node: the unqualified property and the nodes it

@@ -14,18 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from pyoxigraph import NamedNode, Store, Variable
+from pyoxigraph import NamedNode, Store
 
+from graph.rdf.vocab import JLLM
 from server.pages.describe import href, label
 
-LINEAGE_QUERY = """
-PREFIX jllm: <https://w3id.org/jllm-kg/ontology#>
-SELECT DISTINCT ?focus ?child ?parent WHERE {
-  { ?focus jllm:baseModel* ?child . ?child jllm:baseModel ?parent }
-  UNION
-  { ?child jllm:baseModel ?parent . ?parent jllm:baseModel* ?focus }
-}
-"""
+BASE_MODEL = JLLM.baseModel
+LINEAGE_LIMIT = 2000
+"""Lineages with more models than this (Llama 2 in a large graph) are read only as far as the
+picture draws: see :func:`lineage`."""
 MAX_DEPTH = 3
 """Generations drawn on each side of the focus model."""
 MAX_CHILDREN = 24
@@ -44,6 +41,8 @@ class Lineage:
     focus: str
     nodes: dict[str, tuple[str, str]]
     edges: list[tuple[str, str]]
+    sort_keys: dict[str, str] = field(default_factory=dict)
+    """When set (a lineage read in part), models are ordered by these keys (their IRIs) instead of their labels."""
 
 
 @dataclass
@@ -75,14 +74,81 @@ class Picture:
         return BADGE_TEXT.get((self.lang, side), BADGE_TEXT[("en", side)]).format(n=box.hidden)
 
 
-def lineage(store: Store, iri: NamedNode, base: str, lang: str = "en") -> Lineage:
-    """Every ancestor and descendant of ``iri`` with the base-model links between them."""
-    rows = store.query(LINEAGE_QUERY, use_default_graph_as_union=True, substitutions={Variable("focus"): iri})
-    edges = sorted({(r["child"].value, r["parent"].value) for r in rows
-                    if isinstance(r["child"], NamedNode) and isinstance(r["parent"], NamedNode)})
+def lineage(store: Store, iri: NamedNode, base: str, lang: str = "en", limit: int = LINEAGE_LIMIT) -> Lineage:
+    """Every ancestor and descendant of ``iri`` with the base-model links between them.
+
+    A lineage of more than ``limit`` models is read only as far as :func:`picture` draws it
+    (:func:`near_lineage`), so a page of a hub model costs the same in any size of graph.
+    """
+    edges = _edges(store, iri, limit)
+    if edges is None:
+        return near_lineage(store, iri, base, lang)
     names = {iri.value} | {c for c, _ in edges} | {p for _, p in edges}
     nodes = {n: (label(store, NamedNode(n), lang, base), href(store, n, base)) for n in names}
-    return Lineage(iri.value, nodes, edges)
+    return Lineage(iri.value, nodes, sorted(edges))
+
+
+def _edges(store: Store, iri: NamedNode, limit: int) -> set[tuple[str, str]] | None:
+    """The base-model links into the focus's descendants (and itself) and out of its ancestors
+    (and itself); None past ``limit`` models."""
+    edges: set[tuple[str, str]] = set()
+    for down in (True, False):
+        seen, todo = {iri}, [iri]
+        while todo:
+            node = todo.pop()
+            quads = store.quads_for_pattern(None, BASE_MODEL, node, None) if down else \
+                store.quads_for_pattern(node, BASE_MODEL, None, None)
+            for q in quads:
+                other = q.subject if down else q.object
+                if not isinstance(other, NamedNode):
+                    continue
+                edges.add((other.value, node.value) if down else (node.value, other.value))
+                if other not in seen:
+                    seen.add(other)
+                    todo.append(other)
+                    if len(seen) > limit:
+                        return None
+    return edges
+
+
+def near_lineage(store: Store, iri: NamedNode, base: str, lang: str = "en", max_depth: int = MAX_DEPTH,
+                 max_children: int = MAX_CHILDREN) -> Lineage:
+    """The part of a large lineage that :func:`picture` draws, with models in IRI order.
+
+    Descendants: every child of the focus (so ``+N more`` counts them all), then only the children
+    of the first ``max_children`` of each drawn model, ``max_depth`` generations deep, plus the
+    generation after the last one drawn (its count badge counts that generation, not all that lies
+    beyond: the badge links to the full list). Ancestors are few and read whole. Labels are read
+    for the models that can be drawn only.
+    """
+    edges: set[tuple[str, str]] = set()
+    drawable = {iri.value}
+    frontier, seen = [iri.value], {iri.value}
+    for depth in range(1, max_depth + 2):
+        following = []
+        for node in frontier:
+            kids = sorted({q.subject.value for q in store.quads_for_pattern(None, BASE_MODEL, NamedNode(node), None)
+                           if isinstance(q.subject, NamedNode)})
+            edges.update((kid, node) for kid in kids)
+            fresh = [kid for kid in kids if kid not in seen][:max_children]
+            if depth <= max_depth:
+                drawable.update(fresh)
+                following += fresh
+        seen.update(following)
+        frontier = following
+    todo, upseen = [iri], {iri}
+    while todo:
+        node = todo.pop()
+        for q in store.quads_for_pattern(node, BASE_MODEL, None, None):
+            if isinstance(q.object, NamedNode):
+                edges.add((node.value, q.object.value))
+                drawable.add(q.object.value)
+                if q.object not in upseen:
+                    upseen.add(q.object)
+                    todo.append(q.object)
+    names = {c for c, _ in edges} | {p for _, p in edges} | {iri.value}
+    nodes = {n: ((label(store, NamedNode(n), lang, base), href(store, n, base)) if n in drawable else (n, n)) for n in names}
+    return Lineage(iri.value, nodes, sorted(edges), sort_keys={n: n for n in names})
 
 
 def generations(focus: str, edges: list[tuple[str, str]]) -> dict[str, int]:
@@ -149,7 +215,7 @@ def _side(graph: Lineage, shown: Picture, gen: dict[str, int], sign: int, step: 
           link: Callable[[str], str], lang: str, max_depth: int, max_children: int) -> None:
     """Add one side (descendants, sign 1; ancestors, sign -1) of the picture, generation by generation."""
     def name(n: str) -> str:
-        return graph.nodes.get(n, (n, n))[0].casefold()
+        return graph.sort_keys.get(n) or graph.nodes.get(n, (n, n))[0].casefold()
 
     frontier = [graph.focus]
     for depth in range(1, max_depth + 1):

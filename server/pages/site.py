@@ -104,6 +104,7 @@ def dump() -> Response:
     """The whole graph as Turtle: the file the build wrote next to the generation (graph.store.generations.dump_path),
     sent with ETag and range support; for an older generation without one, computed once (graph/store/export.py)."""
     from graph.store.generations import dump_path
+    from server.http.process import FILE_BY_PATH, FILE_HEADER
 
     current_store()
     generation = current_app.extensions[STORE_KEY]["generation"]
@@ -112,6 +113,9 @@ def dump() -> Response:
         resp = send_file(path, mimetype="text/turtle", conditional=True, etag=True, max_age=0,
                          download_name="jllm-kg.ttl", as_attachment=True)
         resp.headers["Content-Type"] = "text/turtle; charset=utf-8"
+        if resp.status_code == 200 and request.environ.get(FILE_BY_PATH):
+            resp.response = []  # the front streams the file from disk (server/http/front.py)
+            resp.headers[FILE_HEADER] = str(path)
         return resp
     cache = generation_cache()
     if "dump" not in cache:

@@ -1,0 +1,104 @@
+"""The catalog as an N-Quads stream, written by a child process while the build's bulk loader reads it.
+
+``python -m graph.rdf.nquads CATALOG BASE REPORT [PART PARTS]`` reads the catalog (model files one at a time;
+with PARTS > 1, the model files whose position modulo PARTS is PART, and everything else only in part 0),
+maps each entity (:func:`graph.rdf.mapping.entity_batches`) and writes its quads as N-Quads to
+stdout; progress goes to stderr, and at the end a JSON report (entities and distinct quads per
+kind of graph, rows import kept aside) is written to the file ``REPORT``. A catalog error is one
+line on stderr and exit status 2.
+
+Reading and mapping run in this process, on one core, while the parent's pyoxigraph bulk loader
+parses and indexes on the other: the Python work overlaps the engine's, and the parent holds
+no Python object per quad. Memory is bounded by the pipe and the loader's batches.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pyoxigraph as ox
+
+
+#: Kinds of graph that many entities write into (one graph each).
+SHARED = {"provenance", "ontology", "void", "(default)"}
+
+
+def kind_of(graph: ox.NamedNode | ox.DefaultGraph, prefix: str) -> str:
+    """The kind of a named graph: ``model`` for ``<base>graph/model/x``, ``(default)`` for others.
+
+    >>> kind_of(ox.NamedNode("https://w3id.org/jllm-kg/graph/model/x"), "https://w3id.org/jllm-kg/graph/")
+    'model'
+    """
+    name = graph.value if isinstance(graph, ox.NamedNode) else ""
+    return name[len(prefix):].split("/", 1)[0] if name.startswith(prefix) else "(default)"
+
+
+def write_catalog(catalog_dir: Path, base: str, out, report: Path, every: float = 5.0, part: int = 0, parts: int = 1) -> None:
+    """Write the quads of ``catalog_dir`` to the binary stream ``out`` as N-Quads; the report to ``report``."""
+    from graph.catalog import iter_families, load_catalog
+    from graph.rdf.iris import Iris
+    from graph.rdf.mapping import entity_batches
+
+    started = last = time.perf_counter()
+    iris = Iris.default(base)
+    cat = load_catalog(catalog_dir, families=False)
+    prefix = iris.graph("").value
+    quads: Counter[str] = Counter()
+    graphs: Counter[str] = Counter()
+    shared: set[str] = set()
+    entities = emitted = 0
+    gc.collect()
+    gc.freeze()  # registries and ontology stay: keep the collector off them
+    gc.disable()  # records and quads hold no cycles; one generation-0 pass per model file is enough
+
+    def batches():
+        nonlocal entities, emitted, last
+        for batch in entity_batches(cat, iris, iter_families(cat, part, parts), rest=part == 0):
+            distinct = set(batch)
+            entities += 1
+            emitted += len(distinct)
+            for q in distinct:
+                quads[kind_of(q.graph_name, prefix)] += 1
+            for name in {q.graph_name for q in distinct}:
+                kind = kind_of(name, prefix)
+                if kind in SHARED:
+                    shared.add(kind)
+                else:
+                    graphs[kind] += 1
+            yield from distinct
+            if entities % 1000 == 0:
+                gc.collect(0)
+                now = time.perf_counter()
+                if now - last >= every:
+                    last = now
+                    print(f"[{now - started:5.2f}s] {f'part {part + 1}/{parts}: ' if parts > 1 else ''}mapped {entities:,} entities, {emitted:,} quads "
+                          f"({emitted / (now - started):,.0f} quads/s)", file=sys.stderr, flush=True)
+
+    ox.serialize(batches(), out, ox.RdfFormat.N_QUADS)
+    out.flush()
+    graphs.update({kind: 1 for kind in shared})
+    report.write_text(json.dumps({"entities": entities, "quads": emitted, "per_kind": dict(quads),
+                                  "graphs": dict(graphs), "kept_aside": cat.kept_aside}), encoding="utf-8")
+
+
+def main(argv: list[str]) -> int:
+    from graph.errors import UserError
+
+    catalog_dir, base, report, *split = argv
+    part, parts = (int(split[0]), int(split[1])) if split else (0, 1)
+    try:
+        write_catalog(Path(catalog_dir), base, sys.stdout.buffer, Path(report), part=part, parts=parts)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 2
+    except BrokenPipeError:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

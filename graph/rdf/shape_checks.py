@@ -1,0 +1,263 @@
+"""SHACL shapes compiled to SPARQL queries over the store: the same results as pySHACL, at engine speed.
+
+:func:`compile_shapes` turns every node shape that uses only the constraints listed below into
+:class:`Check` objects, one per constraint; any other shape is returned as left over, for pySHACL
+(:func:`graph.rdf.validate.validate_store` runs both). Supported, on property shapes whose
+``sh:path`` is an IRI:
+
+==================  ===========================================================  ==================
+constraint          SPARQL (``?f``: a focus node, ``?v``: a value on the path)   decided in Python
+==================  ===========================================================  ==================
+``sh:minCount 1``   ``FILTER NOT EXISTS { ?f path ?v }``                         —
+``sh:minCount n``   ``GROUP BY ?f HAVING (COUNT(DISTINCT ?v) < n)``              —
+``sh:maxCount 1``   two values ``?v1``, ``?v2`` that are not the same term       —
+``sh:maxCount n``   ``GROUP BY ?f HAVING (COUNT(DISTINCT ?v) > n)``              —
+``sh:class C``      ``FILTER NOT EXISTS { ?v a C }``                             —
+``sh:or`` of        no ``?v a Ci`` for any i                                     —
+``sh:class`` only
+``sh:nodeKind``     ``isIRI`` / ``isLiteral`` / ``isBlank``                      —
+``sh:datatype D``   candidates: not a literal of datatype D whose lexical form   rdflib's value, as
+                    matches a form every parser accepts                          pySHACL does
+``sh:pattern``      candidates: blank, no REGEX match, a newline, or not a       Python ``re``, as
+                    plain string                                                 pySHACL does
+``sh:min/max``      candidates: the comparison is not true                       pyshacl's
+``Exclusive``/                                                                   ``compare_literal``
+``Inclusive``
+==================  ===========================================================  ==================
+
+Every query runs over the union of the store's graphs (pySHACL sees the triples without their
+graph names), so a fact in any entity graph counts. Where SPARQL only narrows the candidates, the
+final decision is the same Python code pySHACL runs, so lexical corner cases agree. Messages are
+the shape's ``sh:message``, else pySHACL's own wording.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import pyoxigraph as ox
+import rdflib
+from rdflib.namespace import RDF, RDFS, SH, XSD
+
+_NODE_SHAPE_KEYS = {RDF.type, SH.targetClass, SH.targetSubjectsOf, SH.property, RDFS.label, RDFS.comment}
+_PROPERTY_KEYS = {SH.path, SH.minCount, SH.maxCount, SH["class"], SH.datatype, SH.nodeKind, SH.pattern,
+                  SH.minExclusive, SH.minInclusive, SH.maxExclusive, SH.maxInclusive, SH["or"], SH.message,
+                  SH.name, SH.description, RDF.type}
+_RANGES = {SH.minExclusive: (">", "Value is not > {}", lambda c: c > 0),
+           SH.minInclusive: (">=", "Value is not >= {}", lambda c: c >= 0),
+           SH.maxExclusive: ("<", "Value is not < {}", lambda c: c < 0),
+           SH.maxInclusive: ("<=", "Value is not <= {}", lambda c: c <= 0)}
+_NODE_KINDS = {SH.IRI: "isIRI(?v)", SH.Literal: "isLiteral(?v)", SH.BlankNode: "isBlank(?v)",
+               SH.BlankNodeOrIRI: "(isBlank(?v) || isIRI(?v))", SH.BlankNodeOrLiteral: "(isBlank(?v) || isLiteral(?v))",
+               SH.IRIOrLiteral: "(isIRI(?v) || isLiteral(?v))"}
+#: Lexical forms every datatype's parser (oxigraph's and rdflib's) accepts: values matching them
+#: pass without asking Python.
+_SAFE_FORMS = {XSD.integer: "^-?[0-9]{1,18}$", XSD.decimal: "^-?[0-9]{1,20}([.][0-9]{1,20})?$",
+               XSD.boolean: "^(true|false)$", XSD.gYear: "^[0-9]{4}$",
+               XSD.date: "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$", XSD.string: ""}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One constraint of one property shape, as a SPARQL SELECT of ``?f`` (and ``?v`` for value constraints)."""
+
+    shape: rdflib.term.Node
+    path: rdflib.URIRef
+    component: str
+    query: str
+    message: str | None
+    """The shape's ``sh:message``; None: pySHACL's generic wording (:attr:`generic`)."""
+    generic: Callable[[rdflib.term.Node], str]
+    """The generic message for a focus node."""
+    keep: Callable[[rdflib.term.Node], bool] | None = None
+    """For candidate rows: True when the value really violates the constraint (pySHACL's own test)."""
+
+
+def _n3(term: rdflib.term.Node) -> str:
+    return term.n3()
+
+
+def _focus_pattern(shapes: rdflib.Graph, shape: rdflib.term.Node) -> str | None:
+    parts = [f"{{ ?f a {_n3(c)} }}" for c in sorted(shapes.objects(shape, SH.targetClass))]
+    parts += [f"{{ ?f {_n3(p)} [] }}" for p in sorted(shapes.objects(shape, SH.targetSubjectsOf))]
+    return " UNION ".join(parts) if parts else None
+
+
+def _supported(shapes: rdflib.Graph, node: rdflib.term.Node, keys: set) -> bool:
+    return all(p in keys for p in shapes.predicates(node, None))
+
+
+def _or_classes(shapes: rdflib.Graph, members: rdflib.term.Node) -> list[rdflib.term.Node] | None:
+    """The classes of an ``sh:or`` list whose members are each exactly one ``sh:class``; else None."""
+    classes = []
+    for member in rdflib.collection.Collection(shapes, members):
+        preds = set(shapes.predicates(member, None)) - {RDF.type}
+        values = list(shapes.objects(member, SH["class"]))
+        if preds != {SH["class"]} or len(values) != 1:
+            return None
+        classes.append(values[0])
+    return classes or None
+
+
+def _stringify(graph: rdflib.Graph, node: rdflib.term.Node) -> str:
+    from pyshacl.rdfutil.stringify import stringify_node
+
+    return stringify_node(graph, node)
+
+
+def _datatype_keep(rule: rdflib.term.Node) -> Callable[[rdflib.term.Node], bool]:
+    """pySHACL's DatatypeConstraintComponent test, negated: True when ``v`` is not of datatype ``rule``."""
+    actual = {XSD.string: (str, bytes), RDF.langString: (str, bytes), XSD.integer: int, XSD.float: float,
+              XSD.decimal: Decimal, XSD.boolean: bool, XSD.date: date}
+
+    def ok_value(v: rdflib.Literal) -> bool:
+        kind = actual.get(rule)
+        return True if kind is None else isinstance(v.value, kind)
+
+    def keep(v: rdflib.term.Node) -> bool:
+        if not isinstance(v, rdflib.Literal):
+            return True
+        if v.datatype == rule:
+            return getattr(v, "ill_typed", None) is True or not ok_value(v)
+        if rule == RDFS.Literal or (rule == RDFS.Datatype and v.datatype):
+            return False
+        if v.datatype is None and v.language is None and rule == XSD.string:
+            return not ok_value(v)
+        if rule == RDF.langString and v.language:
+            return not ok_value(v)
+        return True
+    return keep
+
+
+def _pattern_keep(pattern: str) -> Callable[[rdflib.term.Node], bool]:
+    """pySHACL's PatternConstraintComponent test, negated."""
+    from pyshacl.constraints.core.string_based_constraints import PatternConstraintComponent
+
+    matcher = re.compile(pattern)
+
+    def keep(v: rdflib.term.Node) -> bool:
+        if isinstance(v, rdflib.BNode):
+            return True
+        text = PatternConstraintComponent.value_node_to_string(v)
+        return not (matcher.match(text) or matcher.search(text))
+    return keep
+
+
+def _range_keep(bound: rdflib.Literal, test: Callable[[int], bool]) -> Callable[[rdflib.term.Node], bool]:
+    """pySHACL's value range test (min/max, exclusive/inclusive), negated."""
+    from pyshacl.rdfutil.compare import compare_literal
+
+    bound_is_string = isinstance(bound.value, str)
+
+    def keep(v: rdflib.term.Node) -> bool:
+        if not isinstance(v, rdflib.Literal) or isinstance(v.value, str) != bound_is_string:
+            return True
+        try:
+            return not test(compare_literal(v, bound))
+        except (TypeError, NotImplementedError):
+            return True
+    return keep
+
+
+def _property_checks(shapes: rdflib.Graph, node_shape: rdflib.term.Node, prop: rdflib.term.Node,
+                     focus: str) -> list[Check] | None:
+    if not _supported(shapes, prop, _PROPERTY_KEYS):
+        return None
+    path = shapes.value(prop, SH.path)
+    messages = list(shapes.objects(prop, SH.message))
+    if not isinstance(path, rdflib.URIRef) or len(messages) > 1:
+        return None
+    message = str(messages[0]) if messages else None
+    p = _n3(path)
+    path_text = _stringify(shapes, path)
+    values = f"{{ {focus} }} ?f {p} ?v ."
+    checks: list[Check] = []
+
+    def add(component: str, query: str, generic: Callable[[rdflib.term.Node], str],
+            keep: Callable[[rdflib.term.Node], bool] | None = None) -> None:
+        checks.append(Check(node_shape, path, component, query, message, generic, keep))
+
+    for name, rule in ((SH.minCount, "<"), (SH.maxCount, ">")):
+        for bound in shapes.objects(prop, name):
+            n = int(bound)
+            word = "Less" if rule == "<" else "More"
+            generic = (lambda f, n=n, word=word: f"{word} than {n} values on {_stringify(rdflib.Graph(), f)}->{path_text}")
+            if rule == "<" and n == 1:
+                query = f"SELECT ?f WHERE {{ {{ {focus} }} FILTER NOT EXISTS {{ ?f {p} ?v }} }}"
+            elif rule == ">" and n == 1:
+                query = f"SELECT ?f WHERE {{ {values} ?f {p} ?w . FILTER(!sameTerm(?v, ?w)) }}"
+            else:
+                optional = f"{{ {focus} }} OPTIONAL {{ ?f {p} ?v }}" if rule == "<" else values
+                query = f"SELECT ?f WHERE {{ {optional} }} GROUP BY ?f HAVING (COUNT(DISTINCT ?v) {rule} {n})"
+            add(name.fragment, query, generic)
+    classes = list(shapes.objects(prop, SH["class"]))
+    if len(classes) > 1:
+        return None
+    for cls in classes:
+        add("class", f"SELECT ?f ?v WHERE {{ {values} FILTER NOT EXISTS {{ ?v a {_n3(cls)} }} }}",
+            lambda f, text=f"Value does not have class {_stringify(shapes, cls)}": text)
+    for members in shapes.objects(prop, SH["or"]):
+        alternatives = _or_classes(shapes, members)
+        if alternatives is None or message is None:
+            return None
+        missing = " && ".join(f"NOT EXISTS {{ ?v a {_n3(c)} }}" for c in alternatives)
+        add("or", f"SELECT ?f ?v WHERE {{ {values} FILTER({missing}) }}", lambda f: "")
+    for kind in shapes.objects(prop, SH.nodeKind):
+        if kind not in _NODE_KINDS:
+            return None
+        add("nodeKind", f"SELECT ?f ?v WHERE {{ {values} FILTER(!{_NODE_KINDS[kind]}) }}",
+            lambda f, text=f"Value is not of Node Kind {_stringify(shapes, kind)}": text)
+    for rule in shapes.objects(prop, SH.datatype):
+        safe = _SAFE_FORMS.get(rule)
+        form = "" if safe == "" else f" && REGEX(STR(?v), {rdflib.Literal(safe).n3()})" if safe else " && false"
+        add("datatype", f"SELECT ?f ?v WHERE {{ {values} FILTER(!(isLiteral(?v) && DATATYPE(?v) = {_n3(rule)}{form})) }}",
+            lambda f, text=f"Value is not Literal with datatype {_stringify(shapes, rule)}": text, _datatype_keep(rule))
+    for pattern in shapes.objects(prop, SH.pattern):
+        text = str(pattern.value) if isinstance(pattern, rdflib.Literal) and pattern.value is not None else str(pattern)
+        plain = f"(DATATYPE(?v) = {_n3(XSD.string)} || DATATYPE(?v) = {_n3(RDF.langString)})"
+        add("pattern", f"SELECT ?f ?v WHERE {{ {values} FILTER(isBlank(?v) || (isLiteral(?v) && !{plain}) || "
+                       f'CONTAINS(STR(?v), "\\n") || !REGEX(STR(?v), {rdflib.Literal(text).n3()})) }}',
+            lambda f, text=f"Value does not match pattern '{text}'": text, _pattern_keep(text))
+    for name, (op, wording, test) in _RANGES.items():
+        for bound in shapes.objects(prop, name):
+            if not isinstance(bound, rdflib.Literal):
+                return None
+            add(name.fragment, f"SELECT ?f ?v WHERE {{ {values} FILTER(!COALESCE(?v {op} {bound.n3()}, false)) }}",
+                lambda f, text=wording.format(_stringify(shapes, bound)): text, _range_keep(bound, test))
+    return checks
+
+
+def compile_shapes(shapes: rdflib.Graph) -> tuple[list[Check], list[rdflib.term.Node]]:
+    """The checks of every node shape SPARQL can run, and the node shapes left for pySHACL."""
+    checks: list[Check] = []
+    left: list[rdflib.term.Node] = []
+    for node_shape in sorted(set(shapes.subjects(RDF.type, SH.NodeShape))):
+        focus = _focus_pattern(shapes, node_shape)
+        compiled: list[Check] | None = [] if focus and _supported(shapes, node_shape, _NODE_SHAPE_KEYS) else None
+        for prop in shapes.objects(node_shape, SH.property):
+            if compiled is None:
+                break
+            more = _property_checks(shapes, node_shape, prop, focus)  # type: ignore[arg-type]
+            compiled = None if more is None else compiled + more
+        if compiled is None:
+            left.append(node_shape)
+        else:
+            checks.extend(compiled)
+    return checks, left
+
+
+def run_check(store: ox.Store, check: Check, term: Callable[[object], rdflib.term.Node]) -> Iterator[tuple[rdflib.term.Node, rdflib.term.Node | None]]:
+    """The distinct (focus, value) results of ``check`` (value None for cardinality), as rdflib terms."""
+    seen: set = set()
+    for row in store.query(check.query, use_default_graph_as_union=True):
+        key = (row["f"], None if check.component in ("minCount", "maxCount") else row["v"])
+        if key in seen:
+            continue
+        seen.add(key)
+        focus = term(key[0])
+        value = term(key[1]) if key[1] is not None else None
+        if check.keep is None or check.keep(value):
+            yield focus, value
