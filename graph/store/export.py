@@ -192,9 +192,12 @@ def write_sorted(store: Store, fmt: str, output: BinaryIO | str | os.PathLike, r
         workdir = Path(tmp)
         merged = workdir / "merged.nq"
         with open(merged, "w", encoding="utf-8", newline="\n") as handle:
-            in_default = next(store.quads_for_pattern(None, None, None, ox.DefaultGraph()), None) is not None
-            records = (_record(q, top, datasets) for q in store.quads_for_pattern(None, None, None, None)) if in_default \
-                else _dump_records(store, top, datasets)
+            # the engine's own N-Quads dump when it is an embedded store with every quad in a named graph;
+            # else (a remote store, or quads in the default graph) the quads one by one
+            engine_dump = isinstance(store, Store) and \
+                next(store.quads_for_pattern(None, None, None, ox.DefaultGraph()), None) is None
+            records = _dump_records(store, top, datasets) if engine_dump \
+                else (_record(q, top, datasets) for q in store.quads_for_pattern(None, None, None, None))
             for record in _sorted_records(records, workdir, run_size):
                 handle.write(_line(record, datasets))
         parsed = ox.parse(path=str(merged), format=RdfFormat.N_QUADS if datasets else RdfFormat.N_TRIPLES)
