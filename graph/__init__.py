@@ -1,1 +1,1 @@
-"""RDF side of jllm-kg: catalog import, mapping to RDF, the Oxigraph store, validation, export. No Flask here."""
+"""The graph side of jllm-kg (no Flask): catalog import (importer/), RDF mapping and validation (rdf/), the store (store/), the build."""

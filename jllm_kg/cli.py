@@ -164,7 +164,7 @@ def export_cmd(fmt: str, output: Path | None, store: str | None) -> None:
 @STORE_OPTION
 def query_cmd(name: str | None, params: tuple[str, ...], fmt: str, store: str | None) -> None:
     """List the canned queries, or run one against the store."""
-    from graph.canned import query_command
+    from graph.canned_command import query_command
 
     query_command(name, params, fmt=fmt, store_path=_location(store), echo=click.echo)
 

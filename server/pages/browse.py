@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from pyoxigraph import NamedNode, Store
 
-from server.pages.describe import href, label
+from server.pages.labels import href, label
 
 PREFIXES = """
 PREFIX jllm: <https://w3id.org/jllm-kg/ontology#>

@@ -10,16 +10,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from itertools import islice
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
-from pyoxigraph import BlankNode, Literal, NamedNode, Store, Triple, Variable
+from pyoxigraph import Literal, NamedNode, Store, Triple, Variable
 
-from graph.rdf.vocab import FOAF, JLLM, OWL, PREFIXES, PROV, RDFS, SCHEMA, SKOS, TYPE, VOID, curie
+from graph.rdf.vocab import FOAF, JLLM, OWL, PREFIXES, PROV, RDFS, SCHEMA, TYPE, VOID, curie
+from server.pages.labels import LABEL_PROPERTIES, href, label, labels, pick
 
-LANGS = ("ja", "en", "fr")
-"""Languages of the catalog labels, in the order the language switch shows them."""
-LABEL_PROPERTIES = (RDFS.label, SKOS.prefLabel, SCHEMA.name)
-"""Label fallback, as in pyLODE: rdfs:label → skos:prefLabel → schema:name → qname."""
 INCOMING_LIMIT = 300
 """At most this many incoming links per property on a page (the data document has them all)."""
 QUALIFIED = ((PROV.qualifiedDerivation, PROV.wasDerivedFrom), (PROV.qualifiedUsage, PROV.used))
@@ -57,66 +53,6 @@ def exists(store: Store, iri: NamedNode) -> bool:
     """Whether the store says anything about ``iri`` (as subject, or as object of a typed link)."""
     return (next(store.quads_for_pattern(iri, None, None, None), None) is not None
             or next(store.quads_for_pattern(None, None, iri, None), None) is not None)
-
-
-def labels(store: Store, node: NamedNode | BlankNode) -> dict[str, str]:
-    """Labels of ``node`` by language tag (``""`` for untagged), from the first label property that has any."""
-    for prop in LABEL_PROPERTIES:
-        found: dict[str, str] = {}
-        for q in store.quads_for_pattern(node, prop, None, None):
-            if isinstance(q.object, Literal):
-                found.setdefault(q.object.language or "", q.object.value)
-        if found:
-            return found
-    return {}
-
-
-def pick(found: dict[str, str], lang: str) -> str | None:
-    """The label in ``lang``, else English, Japanese, French, untagged, any.
-
-    >>> pick({"ja": "汎用", "en": "General purpose"}, "fr")
-    'General purpose'
-    """
-    for tag in (lang, "en", "ja", "fr", ""):
-        if tag in found:
-            return found[tag]
-    return next(iter(found.values()), None)
-
-
-def qname(iri: str, base: str) -> str:
-    """A short name for an IRI without a label: ``schema:name``, ``model/x`` under the base, else the IRI."""
-    short = curie(iri)
-    if not short.startswith("<"):
-        return short
-    return iri[len(base):] if iri.startswith(base) else iri
-
-
-def label(store: Store, node, lang: str, base: str) -> str:
-    """The display label of ``node`` in ``lang`` (with the qname fallback)."""
-    if isinstance(node, Literal):
-        return node.value
-    return pick(labels(store, node), lang) or qname(node.value, base) if isinstance(node, NamedNode) else str(node)
-
-
-def local_path(iri: str, base: str) -> str | None:
-    """The path of ``iri`` on this site, if it lies under the base (or is an ontology term)."""
-    if iri.startswith(base):
-        rest = iri[len(base):]
-        return "/" + quote(rest, safe="/#-._~!$&'()*+,;=:@%")
-    if iri.startswith(PREFIXES["jllm"]):
-        return "/ontology#" + iri[len(PREFIXES["jllm"]):]
-    return None
-
-
-def href(store: Store, iri: str, base: str) -> str:
-    """Where a link to ``iri`` goes: its page here, ``/describe?iri=`` for an outside IRI we hold
-    facts about (SPDX licences), else the IRI itself."""
-    path = local_path(iri, base)
-    if path is not None:
-        return path
-    if next(store.quads_for_pattern(NamedNode(iri), None, None, None), None) is not None:
-        return "/describe?iri=" + quote(iri, safe="")
-    return iri
 
 
 @dataclass

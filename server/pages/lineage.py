@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from pyoxigraph import NamedNode, Store
 
 from graph.rdf.vocab import JLLM
-from server.pages.describe import href, label
+from server.pages.labels import href, label
 
 BASE_MODEL = JLLM.baseModel
 LINEAGE_LIMIT = 2000

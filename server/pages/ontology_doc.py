@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pyoxigraph import Literal, NamedNode, Store
 
 from graph.rdf.vocab import OWL, PREFIXES, RDF, RDFS, TYPE
-from server.pages.describe import Describer, Value, labels, pick
+from server.pages.describe import Describer, Value
+from server.pages.labels import labels, pick
 
 KINDS = [
     (OWL.Class, "classes", {"en": "Classes", "ja": "クラス", "fr": "Classes"}),

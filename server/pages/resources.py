@@ -21,7 +21,8 @@ from graph.store.client import StoreUnavailable
 from graph.store.remote import NoGraph
 from graph.rdf.vocab import OWL, PREFIXES, TYPE
 from server.errors import ApiError
-from server.pages.describe import LANGS, Describer, dataset_base, description, exists
+from server.pages.describe import Describer, dataset_base, description, exists
+from server.pages.labels import LANGS
 from graph import formats
 from server import errors
 from server.sparql import negotiation

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from pyoxigraph import Literal, NamedNode, Store, Variable
 
-from server.pages.describe import href, label, labels, pick, types_of
+from server.pages.describe import types_of
+from server.pages.labels import href, label, labels, pick
 from graph.rdf.vocab import FABIO, JLLM, OWL, SCHEMA, SKOS
 
 SEARCH_QUERY = """

@@ -13,7 +13,7 @@ from graph.canned import load_queries
 from graph.errors import SourceError
 from graph.rdf.vocab import PREFIXES
 from server.errors import ApiError
-from server.pages.describe import local_path
+from server.pages.labels import local_path
 from server.pages.browse import browse_lists, class_counts, families_by_section, source_revision
 from server.pages.resources import (DATA_FORMATS, HTML, STORE_KEY, page_html, current_base, current_store, generation_cache, link_header,
                               negotiate, not_acceptable, page_lang, serialize)
