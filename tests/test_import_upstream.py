@@ -168,7 +168,9 @@ def test_unanchored_headings_get_ids_from_the_en_heading():
 def _snapshots() -> list[Path]:
     found = upstream_snapshots()
     if not found:
-        pytest.skip("upstream snapshots not found at ../shared/upstream (a user's clone has no ../shared)")
+        from tests.shared_data import located
+
+        pytest.skip(located("upstream")[1] or "no upstream snapshot with a README.md and a COMMIT file")
     return found
 
 
