@@ -11,16 +11,26 @@ from pathlib import Path
 
 import pytest
 
-from tests.shared_data import (RAW, TABLE, Unavailable, jsdelivr, read_table, resolve, sha256, sources,
-                               write_table)
+from tests.shared_data import (RAW, TABLE, DataSet, Pinned, Unavailable, _url, jsdelivr, read_table, resolve, sha256,
+                               sources, write_table)
 
 
-@pytest.fixture(scope="module")
-def seed_copy(tmp_path_factory) -> Path:
-    """The real seed files, wherever the suite finds them (skips without them)."""
-    from tests.shared_data import require
+#: A data set shaped like the seed (same name, paths and pinned URLs) with contents of our own, so
+#: the cache and fetch mechanism is tested in every clone, with or without the real seed files.
+SAMPLE_BYTES = {"README.ja.md": "# 日本語LLMまとめ (sample)\n".encode(), "README.en.md": b"# Japanese LLMs (sample)\n",
+                "README.fr.md": b"# LLM japonais (sample)\n"}
+SAMPLE = DataSet("seed", "JLLM_KG_SEED_DIR",
+                 tuple(Pinned(path, _url("seed", path), sha256(data)) for path, data in SAMPLE_BYTES.items()))
 
-    return require("seed")
+
+@pytest.fixture
+def sample_copy(tmp_path) -> Path:
+    """A folder holding the sample data set's files."""
+    folder = tmp_path / "sample"
+    folder.mkdir()
+    for path, data in SAMPLE_BYTES.items():
+        (folder / path).write_bytes(data)
+    return folder
 
 
 @contextlib.contextmanager
@@ -96,57 +106,57 @@ def test_the_table_is_what_write_table_writes(tmp_path):
     assert set(TABLE.read_text(encoding="utf-8").splitlines()) <= written
 
 
-def test_a_cache_with_the_right_bytes_is_used_without_network(tmp_path, seed_copy):
+def test_a_cache_with_the_right_bytes_is_used_without_network(tmp_path, sample_copy):
     cache = tmp_path / "cache"
-    shutil.copytree(seed_copy, cache / "seed")
-    found = resolve(SEED, shared=tmp_path / "no-shared", cache=cache, mirror=_closed_port())
+    shutil.copytree(sample_copy, cache / "seed")
+    found = resolve(SAMPLE, shared=tmp_path / "no-shared", cache=cache, mirror=_closed_port())
     assert found == cache / "seed"
-    assert sha256((found / "README.ja.md").read_bytes()) == next(p.sha256 for p in SEED.files if p.path == "README.ja.md")
+    assert sha256((found / "README.ja.md").read_bytes()) == next(p.sha256 for p in SAMPLE.files if p.path == "README.ja.md")
 
 
 def test_a_cache_with_wrong_bytes_is_refused(tmp_path):
     cache = tmp_path / "cache"
-    bad = cache / "seed" / SEED.files[0].path
+    bad = cache / "seed" / SAMPLE.files[0].path
     bad.parent.mkdir(parents=True)
     bad.write_bytes(b"# not the pinned README\n")
     with pytest.raises(Unavailable, match=r"refused .*README\.\w\w\.md: SHA-256 [0-9a-f]{64} is not the pinned [0-9a-f]{64}"):
-        resolve(SEED, shared=tmp_path / "no-shared", cache=cache, mirror=_closed_port())
+        resolve(SAMPLE, shared=tmp_path / "no-shared", cache=cache, mirror=_closed_port())
     assert not bad.exists()  # never kept
 
 
-def test_the_cache_is_filled_over_http_and_checked(tmp_path, seed_copy, mirror):
+def test_the_cache_is_filled_over_http_and_checked(tmp_path, sample_copy, mirror):
     root, url = mirror
-    for pin in SEED.files:
-        _publish(root, pin.url, (seed_copy / pin.path).read_bytes())
-    found = resolve(SEED, shared=tmp_path / "no-shared", cache=tmp_path / "cache", mirror=url)
-    assert sorted(p.name for p in found.iterdir()) == sorted(p.path for p in SEED.files)
-    for pin in SEED.files:
-        assert (found / pin.path).read_bytes() == (seed_copy / pin.path).read_bytes()
+    for pin in SAMPLE.files:
+        _publish(root, pin.url, (sample_copy / pin.path).read_bytes())
+    found = resolve(SAMPLE, shared=tmp_path / "no-shared", cache=tmp_path / "cache", mirror=url)
+    assert sorted(p.name for p in found.iterdir()) == sorted(p.path for p in SAMPLE.files)
+    for pin in SAMPLE.files:
+        assert (found / pin.path).read_bytes() == (sample_copy / pin.path).read_bytes()
 
 
 def test_wrong_bytes_over_http_are_refused_and_not_cached(tmp_path, mirror):
     root, url = mirror
-    for pin in SEED.files:
+    for pin in SAMPLE.files:
         _publish(root, pin.url, b"not the pinned file\n")
     cache = tmp_path / "cache"
     with pytest.raises(Unavailable, match=r"nothing was cached: refused http://127\.0\.0\.1:\d+/llm-jp/awesome-japanese-llm/2f152f0/README.*is not the pinned [0-9a-f]{64}$"):
-        resolve(SEED, shared=tmp_path / "no-shared", cache=cache, mirror=url)
+        resolve(SAMPLE, shared=tmp_path / "no-shared", cache=cache, mirror=url)
     assert not any(p.is_file() for p in cache.rglob("*")) if cache.exists() else True
 
 
-def test_a_source_that_fails_or_lies_is_passed_over_for_the_next(tmp_path, seed_copy, mirror):
+def test_a_source_that_fails_or_lies_is_passed_over_for_the_next(tmp_path, sample_copy, mirror):
     """GitHub then jsDelivr in real use: a source that is down or serves other bytes does not stop the fetch."""
     root, good = mirror
-    for pin in SEED.files:
-        _publish(root, pin.url, (seed_copy / pin.path).read_bytes())
+    for pin in SAMPLE.files:
+        _publish(root, pin.url, (sample_copy / pin.path).read_bytes())
     liar_root = tmp_path / "liar"
-    for pin in SEED.files:
+    for pin in SAMPLE.files:
         _publish(liar_root, pin.url, b"other bytes\n")
     with _serve(liar_root) as liar:
-        found = resolve(SEED, shared=tmp_path / "no-shared", cache=tmp_path / "cache",
+        found = resolve(SAMPLE, shared=tmp_path / "no-shared", cache=tmp_path / "cache",
                         mirror=[_closed_port(), liar, good])
-    for pin in SEED.files:
-        assert (found / pin.path).read_bytes() == (seed_copy / pin.path).read_bytes()
+    for pin in SAMPLE.files:
+        assert (found / pin.path).read_bytes() == (sample_copy / pin.path).read_bytes()
 
 
 def test_real_sources_are_github_then_jsdelivr():
@@ -157,15 +167,15 @@ def test_real_sources_are_github_then_jsdelivr():
 
 def test_without_shared_and_network_there_is_one_clear_reason(tmp_path):
     with pytest.raises(Unavailable) as err:
-        resolve(SEED, shared=tmp_path / "no-shared", cache=tmp_path / "cache", mirror=_closed_port())
+        resolve(SAMPLE, shared=tmp_path / "no-shared", cache=tmp_path / "cache", mirror=_closed_port())
     message = str(err.value)
     assert message.startswith("no ../shared/seed and no verified cache at ") and "\n" not in message
     assert "fetching http://127.0.0.1:" in message and "failed" in message
 
 
-def test_environment_override_wins(tmp_path, seed_copy, monkeypatch):
-    monkeypatch.setenv("JLLM_KG_SEED_DIR", str(seed_copy))
-    assert resolve(SEED, shared=tmp_path / "no-shared", cache=tmp_path / "cache") == seed_copy
+def test_environment_override_wins(tmp_path, sample_copy, monkeypatch):
+    monkeypatch.setenv("JLLM_KG_SEED_DIR", str(sample_copy))
+    assert resolve(SAMPLE, shared=tmp_path / "no-shared", cache=tmp_path / "cache") == sample_copy
     monkeypatch.setenv("JLLM_KG_SEED_DIR", str(tmp_path))
     with pytest.raises(Unavailable, match="JLLM_KG_SEED_DIR is set to"):
-        resolve(SEED, shared=tmp_path / "no-shared", cache=tmp_path / "cache")
+        resolve(SAMPLE, shared=tmp_path / "no-shared", cache=tmp_path / "cache")
