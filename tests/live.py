@@ -22,6 +22,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_group(process: subprocess.Popen, grace: float) -> None:
+    """End ``process`` and its process group: SIGTERM, then SIGKILL after ``grace`` seconds."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 class LiveServer:
     """``with LiveServer(store) as server: server.url`` — the real endpoint (granian + the front + query processes)."""
 
@@ -73,13 +85,8 @@ class LiveServer:
 
     def stop(self) -> None:
         """Stop the server, its front and its query processes (the whole process group this server started)."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        if self.process:
+            stop_group(self.process, 15)
         if getattr(self, "output", None) is not None:
             self.output.close()
             self.output = None

@@ -1,9 +1,7 @@
 """A real ``oxigraph serve`` on 127.0.0.1 (PyPI ``oxigraph``) for the tests of the remote backend."""
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -14,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import free_port
+from tests.live import free_port, stop_group
 
 MISSING = "the `oxigraph` binary (PyPI package oxigraph, in the test extra) is not installed"
 
@@ -61,13 +59,8 @@ class OxigraphServer:
 
     def stop(self) -> None:
         """Stop the server (its data stays in :attr:`location`)."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        if self.process is not None:
+            stop_group(self.process, 10)
         self.process = None
 
     def __enter__(self) -> "OxigraphServer":
