@@ -12,10 +12,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from itertools import chain
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pyoxigraph import Quad, RdfFormat, Store
+from pyoxigraph import NamedNode, Quad, RdfFormat, Store
 
 import catalog as catalog_package
 from graph.catalog import load_catalog
@@ -23,6 +24,7 @@ from graph.errors import UserError
 from graph.rdf.iris import Iris
 from graph.rdf.lineage_levels import level_quads
 from graph.rdf.mapping import catalog_quads
+from graph.store.export import SortedWriter, description_subjects
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
 from graph.rdf.validate import validate_store
 from graph.rdf.vocab import curie
@@ -178,23 +180,66 @@ def _merged(reports: list[dict], catalog_dir: Path) -> dict:
     return out
 
 
-def _start_dump(generation: Path, scratch: Path) -> subprocess.Popen:
-    """Write the sorted Turtle dump of ``generation`` in a child process (beside the validation)."""
-    dump = dump_path(generation)
-    code = ("import sys; from pathlib import Path; from pyoxigraph import Store; from graph.store.export import write_sorted; "
-            "write_sorted(Store.read_only(sys.argv[1]), 'ttl', sys.argv[2], scratch=Path(sys.argv[3]))")
-    return subprocess.Popen([sys.executable, "-c", code, str(generation), str(dump.with_name(dump.name + ".tmp")), str(scratch)])
+class _Dump:
+    """The generation's sorted Turtle dump (:class:`graph.store.export.SortedWriter`), written beside the
+    rest of the build: the engine dumps what was loaded (a snapshot, on a thread) while the lineage
+    levels, VoID counts and SHACL checks run; the quads those steps add follow once they exist (:meth:`add`)."""
+
+    def __init__(self, store: Store, path: Path, scratch: Path) -> None:
+        self.path, self.partial = path, path.with_name(path.name + ".tmp")
+        self.writer = SortedWriter("ttl", str(self.partial), {}, scratch=scratch)
+        self.snapshot, self.added = threading.Event(), threading.Event()
+        self.extra: tuple[list, dict] | None = None
+        self.failed: list[BaseException] = []
+        self.thread = threading.Thread(target=self._feed, args=(store,), name="dump-feed", daemon=True)
+        self.thread.start()
+        self.snapshot.wait()  # nothing may be added to the store before the engine's snapshot
+
+    def _feed(self, store: Store) -> None:
+        try:
+            self.writer.dump(store, self.snapshot)
+            self.snapshot.set()
+            self.added.wait()
+            if self.extra is not None:
+                graphs, top = self.extra
+                self.writer.write_quads(chain.from_iterable(store.quads_for_pattern(None, None, None, g) for g in graphs), top)
+            self.writer.sink.close()  # the sort can merge while the SHACL checks run
+        except BaseException as err:  # raised by finish()
+            self.failed.append(err)
+        finally:
+            self.snapshot.set()
+
+    def add(self, graphs: list[NamedNode], top: dict) -> None:
+        """The graphs written after the snapshot, to dump once they are complete; ``top``: the description's subjects."""
+        self.extra = (graphs, top)
+        self.added.set()
+
+    def finish(self) -> None:
+        """Wait for the sorted dump and move it into place."""
+        self.thread.join()
+        if self.failed:
+            self.writer.abort()
+            raise UserError(f"writing the Turtle dump failed: {self.failed[0]}")
+        self.writer.close()
+        os.replace(self.partial, self.path)
+
+    def abort(self) -> None:
+        """Stop writing (a failed build)."""
+        self.added.set()
+        self.writer.abort()
+        self.thread.join()
+        self.partial.unlink(missing_ok=True)
 
 
 def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"), base: str | None = None,
                 echo: Callable[..., None] = print) -> int:
     """Build the store at ``store_path`` from ``catalog_dir`` (default: the shipped catalog).
 
-    Streaming: a child process reads the model files one at a time and writes each entity's
-    quads as N-Quads into the bulk loader of a new generation (:mod:`graph.rdf.nquads`). The
-    engine then counts the VoID statistics, and the generation is checked against the SHACL
-    shapes, as SPARQL queries (:func:`graph.rdf.validate.validate_store`), while another child
-    writes the Turtle dump. A graph with violations is never swapped in (the violations are
+    Streaming: child processes read the model files and write each entity's quads as N-Quads
+    into the bulk loader of a new generation (:mod:`graph.rdf.nquads`). From then on the sorted
+    Turtle dump is written on the side (:class:`_Dump`), while the build adds the lineage levels,
+    the engine counts the VoID statistics and the generation is checked against the SHACL shapes,
+    as SPARQL queries (:func:`graph.rdf.validate.validate_store`). A graph with violations is never swapped in (the violations are
     printed, the generation is deleted and :class:`UserError` is raised). Returns the number of quads.
     """
     started = time.perf_counter()
@@ -208,7 +253,7 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
     with build_lock(store_path):
         generation = new_generation(store_path)
         progress(f"loading into {generation.name}")
-        dumper = None
+        dump = None
         try:
             with tempfile.TemporaryDirectory(prefix="jllm-kg-build-", dir=generation.parent) as tmp:
                 load_started = time.perf_counter()
@@ -217,7 +262,9 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 store.flush()
                 rate = report["quads"] / max(time.perf_counter() - load_started, 1e-9)
                 progress(f"loaded {report['entities']:,} entities, {report['quads']:,} quads "
-                         f"({rate:,.0f} quads/s; the same quad in two entities is stored once)")
+                         f"({rate:,.0f} quads/s; the same quad in two entities is stored once); "
+                         "writing the sorted Turtle dump on the side")
+                dump = _Dump(store, dump_path(generation), Path(tmp))
                 store.bulk_extend(level_quads(store, iris))
                 store.flush()
                 if report["kept_aside"]:
@@ -229,31 +276,23 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                                          ((c.value, n) for c, n in counts.classes.items()), iris)
                 store.bulk_extend(describe(counts, iris, cat.commit, build_date(), cat.date))
                 store.flush()
+                dump.add([iris.graph("lineage"), iris.graph("void")], description_subjects(store))
                 progress(f"counted {counts.triples:,} quads, {counts.entities:,} entities (VoID)")
                 _pause("after-load")
-                store.optimize()
                 count = len(store)
-                del store
-                store = Store.read_only(str(generation))
-                progress("writing the Turtle dump (in a child process) and validating with the SHACL shapes "
-                         "(as SPARQL queries)")
-                dumper = _start_dump(generation, Path(tmp))
+                progress("validating with the SHACL shapes (as SPARQL queries)")
                 violations = validate_store(store, iris.base, progress=progress)
                 if violations:
                     for v in violations:
                         echo(v.render())
                     raise UserError(f"{len(violations)} SHACL violation(s): the store at {store_path} was left unchanged")
-                if dumper.wait() != 0:
-                    raise UserError(f"writing the Turtle dump failed (exit status {dumper.returncode})")
-                dump = dump_path(generation)
-                os.replace(dump.with_name(dump.name + ".tmp"), dump)
-                progress(f"wrote {dump.name} ({dump.stat().st_size:,} bytes)")
+                dump.finish()
+                progress(f"wrote {dump.path.name} ({dump.path.stat().st_size:,} bytes)")
                 del store
             _pause("before-swap")
         except BaseException:
-            if dumper is not None and dumper.poll() is None:
-                dumper.kill()
-                dumper.wait()
+            if dump is not None:
+                dump.abort()
             discard(generation)
             raise
         previous = swap_in(store_path, generation)

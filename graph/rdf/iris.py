@@ -32,9 +32,12 @@ def slug(text: str) -> str:
     return re.sub(r"[^\w]+", "-", text).strip("-_") or "x"
 
 
+_ENCODED = re.compile(r"[^A-Za-z0-9\-._~/\x80-\U0010ffff]")
+
+
 def _path(value: str) -> str:
     # Non-ASCII stays as is (IRIs allow it); ASCII outside the unreserved set is encoded.
-    return "".join(ch if ord(ch) > 127 or ch.isalnum() or ch in "-._~/" else quote(ch) for ch in str(value))
+    return _ENCODED.sub(lambda m: quote(m.group()), str(value))
 
 
 @dataclass(frozen=True)

@@ -61,10 +61,9 @@ def write_catalog(catalog_dir: Path, base: str, out, report: Path, every: float 
             distinct = set(batch)
             entities += 1
             emitted += len(distinct)
-            for q in distinct:
-                quads[kind_of(q.graph_name, prefix)] += 1
-            for name in {q.graph_name for q in distinct}:
+            for name, n in Counter(q.graph_name for q in distinct).items():
                 kind = kind_of(name, prefix)
+                quads[kind] += n
                 if kind in SHARED:
                     shared.add(kind)
                 else:

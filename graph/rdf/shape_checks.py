@@ -32,7 +32,9 @@ the shape's ``sh:message``, else pySHACL's own wording.
 """
 from __future__ import annotations
 
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -261,3 +263,14 @@ def run_check(store: ox.Store, check: Check, term: Callable[[object], rdflib.ter
         value = term(key[1]) if key[1] is not None else None
         if check.keep is None or check.keep(value):
             yield focus, value
+
+
+#: Threads running the checks (one per core, at most 4): the engine releases the GIL while it evaluates.
+CHECK_THREADS = min(4, os.cpu_count() or 1)
+
+
+def run_checks(store: ox.Store, checks: list[Check], term: Callable[[object], rdflib.term.Node]
+               ) -> Iterator[tuple[Check, list[tuple[rdflib.term.Node, rdflib.term.Node | None]]]]:
+    """Each check with its :func:`run_check` results, in order, evaluated on :data:`CHECK_THREADS` threads."""
+    with ThreadPoolExecutor(CHECK_THREADS) as pool:
+        yield from zip(checks, pool.map(lambda check: list(run_check(store, check, term)), checks))

@@ -237,7 +237,7 @@ def validate_store(store: ox.Store, base: str = "", progress: Callable[[str], No
     """The violations of the whole store: the shapes SPARQL can check as queries
     (:mod:`graph.rdf.shape_checks`), any other shape with pySHACL in batches; each located in the catalog.
     """
-    from graph.rdf.shape_checks import compile_shapes, run_check
+    from graph.rdf.shape_checks import compile_shapes, run_checks
 
     shapes = shapes_graph()
     checks, left = compile_shapes(shapes)
@@ -245,8 +245,8 @@ def validate_store(store: ox.Store, base: str = "", progress: Callable[[str], No
     violations: list[Violation] = []
     blank = rdflib.Graph()
     last = time.perf_counter()
-    for n, check in enumerate(checks, start=1):
-        for focus, value in run_check(store, check, term):
+    for n, (check, results) in enumerate(run_checks(store, checks, term), start=1):
+        for focus, value in results:
             label = best_label(term(q.object) for q in store.quads_for_pattern(ox.NamedNode(str(focus)), LABEL, None, None)) \
                 if isinstance(focus, rdflib.URIRef) else None
             violations.append(Violation(

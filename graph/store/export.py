@@ -1,19 +1,19 @@
 """``jllm-kg export``: the whole store, deterministically sorted, dataset description first.
 
-The same store always gives the same bytes. The sort is external (:func:`write_sorted`): quads
-are read from pyoxigraph's own N-Quads dump of the store in runs of :data:`RUN_SIZE`, each run is sorted and spilled to a
-temporary file as sort-key lines, the runs are merged, and the merged N-Quads are parsed back
-and written by pyoxigraph's serializers as a stream; Python never holds more than one run.
+The same store always gives the same bytes. The sort is external (:func:`write_sorted`): a
+pipeline of pyoxigraph's own N-Quads dump, awk (sort records), GNU ``sort`` and pyoxigraph's
+serializers, each in its own process or thread; Python holds no quad.
 """
 from __future__ import annotations
 
-import heapq
 import io
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -71,138 +71,175 @@ def sorted_quads(quads: Iterable[Quad], top: dict) -> list[Quad]:
     return sorted(set(quads), key=key)
 
 
-#: Quads per sorted run of :func:`write_sorted` (about 150 MB of Python strings).
-RUN_SIZE = 500_000
-_SEP = "\x00"  # sorts below every character of an N-Triples term, so joined keys sort as tuples do
-
-
-def _record(q: Quad, top: dict, datasets: bool) -> str:
-    """The sort key of a quad (or of its triple) as one string: the N-Triples terms and ranks, joined."""
-    inner = (f"{top.get(q.subject, 2)}{_SEP}{q.subject}{_SEP}{_PREDICATE_RANK.get(q.predicate, 2)}{_SEP}"
-             f"{q.predicate}{_SEP}{q.object}")
-    if not datasets:
-        return inner
-    g = q.graph_name
-    name = g.value if isinstance(g, NamedNode) else ""
-    return f"{0 if name.endswith('graph/void') else 1}{_SEP}{name}{_SEP}{inner}"
-
+#: Memory for the sort (GNU ``sort -S``); past it, sorted runs are spilled to disk and merged.
+SORT_BUFFER = "512M"
 
 _TYPE_TEXT, _LABEL_TEXT = str(TYPE), str(RDFS.label)
 
+#: N-Quads lines → sort records (mawk/gawk). Fields are separated by tabs, which sort below every
+#: character of an N-Triples term, so records sort as the tuples (graph rank, graph, subject rank,
+#: subject, predicate rank, predicate, object). The graph is the last ``<…>`` of a line (it holds no
+#: space); ``<>`` stands for the default graph. A comment line ``# top FILE`` (re)reads the ranks of the
+#: description's subjects (``TERM<tab>RANK`` lines).
+_RECORD_AWK = r"""
+function read_top(file,   line, kv) { while ((getline line < file) > 0) { split(line, kv, "\t"); top[kv[1]] = kv[2] } close(file) }
+BEGIN { if (TOP != "") read_top(TOP) }
+/^# top / { read_top(substr($0, 7)); next }
+{
+  s = $1; p = $2; rest = substr($0, length(s) + length(p) + 3)
+  match(rest, / <[^ ]*> \.$/); o = substr(rest, 1, RSTART - 1); g = substr(rest, RSTART + 2, RLENGTH - 5)
+  rs = (s in top) ? top[s] : 2; rp = (p == TYPE) ? 0 : (p == LABEL) ? 1 : 2
+  if (DATASETS) print (g ~ /graph\/void$/ ? 0 : 1) "\t" g "\t" rs "\t" s "\t" rp "\t" p " " o " ."
+  else print rs "\t" s "\t" rp "\t" p " " o " ."
+}
+"""
+#: A sorted record back to its N-Triples (or N-Quads) line.
+_LINE_AWK = r"""
+DATASETS { print $4 " " substr($6, 1, length($6) - 2) ($2 == "" ? "" : " <" $2 ">") " ."; next }
+{ print $2 " " $4 }
+"""
 
-def _dump_records(store: Store, top: dict, datasets: bool) -> Iterator[str]:
-    """The sort records of every quad (as :func:`_record`), read from pyoxigraph's own N-Quads dump.
 
-    The engine dumps on a thread (it releases the GIL) into a pipe while this generator splits
-    the lines, so the two overlap. Every quad must be in a named graph (the build puts each in
-    one): then a line is ``<s> <p> o <g> .`` and the graph is the last ``<…>``, which holds no space.
+def _awk() -> str:
+    for name in ("mawk", "gawk", "awk"):
+        if found := shutil.which(name):
+            return found
+    raise UserError("export needs awk (Debian: mawk) and GNU sort on the PATH")
+
+
+def engine_dump(store: Store) -> bool:
+    """Whether the engine's own N-Quads dump can feed :class:`SortedWriter`: an embedded store with every
+    quad in a named graph (the build puts each quad in one)."""
+    return isinstance(store, Store) and next(store.quads_for_pattern(None, None, None, ox.DefaultGraph()), None) is None
+
+
+class _Sink(io.RawIOBase):
+    """The pipe into the pipeline as a file for ``Store.dump``: sets ``started`` at the first write (by
+    then the engine has taken the snapshot it dumps)."""
+
+    def __init__(self, fd: int, started: threading.Event) -> None:
+        self.fd, self.started = fd, started
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.started.set()
+        return os.write(self.fd, data)
+
+
+class SortedWriter:
+    """The export pipeline, each stage in its own process or thread, none holding the graph:
+    N-Quads lines in (:meth:`dump`, :meth:`write_quads`) → awk turns each into a sort record → GNU
+    ``sort -u`` (``buffer`` of memory, then sorted runs spilled to a temporary directory in
+    ``scratch`` and merged; about twice the N-Quads' size) → awk turns records back into lines →
+    pyoxigraph parses them and writes ``fmt`` to ``output`` (on a thread). :meth:`close` waits for it.
+
+    ``top`` ranks the description's subjects (:func:`description_subjects`), which go first.
     """
-    read_fd, write_fd = os.pipe()
-    writer = os.fdopen(write_fd, "wb", buffering=1 << 20)
-    failed: list[BaseException] = []
 
-    def dump() -> None:
+    def __init__(self, fmt: str, output: BinaryIO | str | os.PathLike, top: dict, scratch: Path | None = None,
+                 buffer: str = SORT_BUFFER) -> None:
+        if fmt not in FORMATS:
+            raise UserError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+        rdf_format = FORMATS[fmt]
+        self.datasets = datasets = rdf_format.supports_datasets
+        self.tmp = tempfile.TemporaryDirectory(prefix="jllm-kg-export-", dir=scratch)
+        self.tops = 0
+        env = {**os.environ, "LC_ALL": "C"}
+        awk = _awk()
+        flag = f"DATASETS={int(datasets)}"
+        self.records = subprocess.Popen(
+            [awk, "-v", f"TOP={self._top_file(top)}", "-v", f"TYPE={_TYPE_TEXT}", "-v", f"LABEL={_LABEL_TEXT}",
+             "-v", flag, _RECORD_AWK], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self.sorter = subprocess.Popen(["sort", "-u", "-S", buffer, f"--parallel={min(os.cpu_count() or 1, 4)}",
+                                        "-T", self.tmp.name], stdin=self.records.stdout, stdout=subprocess.PIPE, env=env)
+        self.lines = subprocess.Popen([awk, "-F", "\t", "-v", flag, _LINE_AWK], stdin=self.sorter.stdout,
+                                      stdout=subprocess.PIPE, env=env)
+        self.records.stdout.close()
+        self.sorter.stdout.close()
+        self.failed: list[BaseException] = []
+        prefixes = PREFIXES if rdf_format in (RdfFormat.TURTLE, RdfFormat.TRIG) else None
+        self.writer = threading.Thread(target=self._serialize, args=(rdf_format, output, prefixes), name="export-write", daemon=True)
+        self.writer.start()
+        self.sink = self.records.stdin
+
+    def _top_file(self, top: dict) -> str:
+        path = Path(self.tmp.name) / f"top-{self.tops}.tsv"
+        self.tops += 1
+        path.write_text("".join(f"{term}\t{rank}\n" for term, rank in top.items()), encoding="utf-8")
+        return str(path)
+
+    def _serialize(self, rdf_format: RdfFormat, output, prefixes) -> None:
         try:
-            store.dump(writer, RdfFormat.N_QUADS)
-        except BaseException as err:  # handed to the reading side
-            failed.append(err)
+            parsed = ox.parse(self.lines.stdout, format=RdfFormat.N_QUADS if self.datasets else RdfFormat.N_TRIPLES)
+            ox.serialize(parsed if self.datasets else (q.triple for q in parsed), output, rdf_format, prefixes=prefixes)
+        except BaseException as err:  # raised by close()
+            self.failed.append(err)
         finally:
+            self.lines.stdout.close()  # upstream stages stop on a broken pipe
+
+    def dump(self, store: Store, started: threading.Event | None = None) -> None:
+        """Feed the engine's own N-Quads dump of ``store`` (see :func:`engine_dump`); the GIL is released
+        while the engine works. ``started`` is set once the engine has taken its snapshot."""
+        self.sink.flush()
+        store.dump(_Sink(self.sink.fileno(), started or threading.Event()), RdfFormat.N_QUADS)
+
+    def write_quads(self, quads: Iterable[Quad], top: dict | None = None) -> None:
+        """Feed ``quads`` one by one (default-graph quads too); with ``top``, the ranks change first."""
+        if top is not None:
+            self.sink.write(f"# top {self._top_file(top)}\n".encode("utf-8"))
+        write = self.sink.write
+        for q in quads:
+            g = q.graph_name
+            write(f"{q.subject} {q.predicate} {q.object} {g if isinstance(g, NamedNode) else '<>'} .\n".encode("utf-8"))
+
+    def abort(self) -> None:
+        """Stop every stage (the output is incomplete) and remove the temporary files."""
+        for proc in (self.records, self.sorter, self.lines):
+            if proc.poll() is None:
+                proc.kill()
+        for proc in (self.records, self.sorter, self.lines):
+            proc.wait()
+        self.writer.join()
+        self.tmp.cleanup()
+
+    def close(self) -> None:
+        """End the input and wait for the output; :class:`UserError` if a stage failed."""
+        try:
             try:
-                writer.close()
-            except OSError:
+                self.sink.close()
+            except BrokenPipeError:
                 pass
-
-    thread = threading.Thread(target=dump, name="dump-nquads", daemon=True)
-    thread.start()
-    top_text = {str(term): str(rank) for term, rank in top.items()}
-    ranks = {_TYPE_TEXT: "0", _LABEL_TEXT: "1"}
-    with os.fdopen(read_fd, encoding="utf-8", newline="\n") as lines:
-        for line in lines:
-            subject, predicate, rest = line.split(" ", 2)
-            cut = rest.rindex(" <")
-            inner = f"{top_text.get(subject, '2')}{_SEP}{subject}{_SEP}{ranks.get(predicate, '2')}{_SEP}{predicate}{_SEP}{rest[:cut]}"
-            if not datasets:
-                yield inner
-                continue
-            name = rest[cut + 2:rest.rindex(">")]
-            yield f"{0 if name.endswith('graph/void') else 1}{_SEP}{name}{_SEP}{inner}"
-    thread.join()
-    if failed:
-        raise failed[0]
+            self.writer.join()
+            codes = [p.wait() for p in (self.records, self.sorter, self.lines)]
+        finally:
+            self.tmp.cleanup()
+        if self.failed:
+            raise self.failed[0]
+        if any(codes):
+            raise UserError(f"export: the sort pipeline failed (exit statuses {codes})")
 
 
-def _line(record: str, datasets: bool) -> str:
-    fields = record.split(_SEP)
-    if not datasets:
-        return f"{fields[1]} {fields[3]} {fields[4]} .\n"
-    name = fields[1]
-    return f"{fields[3]} {fields[5]} {fields[6]}{f' <{name}>' if name else ''} .\n"
-
-
-def _sorted_records(records: Iterable[str], workdir: Path, run_size: int) -> Iterator[str]:
-    """The distinct ``records`` in order, spilling sorted runs to ``workdir``."""
-    runs: list[Path] = []
-    run: list[str] = []
-
-    def spill() -> None:
-        run.sort()
-        path = workdir / f"run-{len(runs):05d}"
-        with open(path, "w", encoding="utf-8", newline="\n") as handle:
-            handle.writelines(r + "\n" for r in run)
-        runs.append(path)
-        run.clear()
-
-    for record in records:
-        run.append(record)
-        if len(run) >= run_size:
-            spill()
-    if not runs:
-        run.sort()
-        merged: Iterable[str] = run
-    else:
-        if run:
-            spill()
-        handles = [open(path, encoding="utf-8", newline="\n") for path in runs]
-        merged = heapq.merge(*((line[:-1] for line in h) for h in handles))
-    previous = None
-    for record in merged:
-        if record != previous:
-            yield record
-            previous = record
-
-
-def write_sorted(store: Store, fmt: str, output: BinaryIO | str | os.PathLike, run_size: int = RUN_SIZE,
+def write_sorted(store: Store, fmt: str, output: BinaryIO | str | os.PathLike, buffer: str = SORT_BUFFER,
                  scratch: Path | None = None) -> None:
-    """Write the whole store in ``fmt`` (one of :data:`FORMATS`) to ``output``, sorted, in bounded memory.
-
-    The sorted runs go to a temporary directory in ``scratch`` (default: the system's temporary
-    directory); they take about twice the size of the N-Quads of the store.
+    """Write the whole store in ``fmt`` (one of :data:`FORMATS`) to ``output``, sorted, in bounded memory
+    (:class:`SortedWriter`).
 
     Triple formats (ttl, nt) get the distinct triples of all graphs; dataset formats the quads
     grouped by graph (the description's graph first). Within, the description comes first, then
-    subjects in order (``rdf:type`` and ``rdfs:label`` first).
+    subjects in order (``rdf:type`` and ``rdfs:label`` first). Order is by code point (bytes of UTF-8).
     """
-    if fmt not in FORMATS:
-        raise UserError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
-    rdf_format = FORMATS[fmt]
-    datasets = rdf_format.supports_datasets
-    top = description_subjects(store)
-    prefixes = PREFIXES if rdf_format in (RdfFormat.TURTLE, RdfFormat.TRIG) else None
-    with tempfile.TemporaryDirectory(prefix="jllm-kg-export-", dir=scratch) as tmp:
-        workdir = Path(tmp)
-        merged = workdir / "merged.nq"
-        with open(merged, "w", encoding="utf-8", newline="\n") as handle:
-            # the engine's own N-Quads dump when it is an embedded store with every quad in a named graph;
-            # else (a remote store, or quads in the default graph) the quads one by one
-            engine_dump = isinstance(store, Store) and \
-                next(store.quads_for_pattern(None, None, None, ox.DefaultGraph()), None) is None
-            records = _dump_records(store, top, datasets) if engine_dump \
-                else (_record(q, top, datasets) for q in store.quads_for_pattern(None, None, None, None))
-            for record in _sorted_records(records, workdir, run_size):
-                handle.write(_line(record, datasets))
-        parsed = ox.parse(path=str(merged), format=RdfFormat.N_QUADS if datasets else RdfFormat.N_TRIPLES)
-        items = parsed if datasets else (q.triple for q in parsed)
-        ox.serialize(items, output, rdf_format, prefixes=prefixes)
+    writer = SortedWriter(fmt, output, description_subjects(store), scratch=scratch, buffer=buffer)
+    try:
+        if engine_dump(store):
+            writer.dump(store)
+        else:
+            writer.write_quads(store.quads_for_pattern(None, None, None, None))
+    except BrokenPipeError:
+        pass  # a stage stopped: close() says why
+    finally:
+        writer.close()
 
 
 def serialize_store(store: Store, fmt: str) -> bytes:
