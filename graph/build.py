@@ -180,6 +180,14 @@ def _merged(reports: list[dict], catalog_dir: Path) -> dict:
     return out
 
 
+def _optimize(store: Store, result: list[BaseException | None]) -> None:
+    try:
+        store.optimize()
+        result.append(None)
+    except BaseException as err:  # raised by the build
+        result.append(err)
+
+
 class _Dump:
     """The generation's sorted Turtle dump (:class:`graph.store.export.SortedWriter`), written beside the
     rest of the build: the engine dumps what was loaded (a snapshot, on a thread) while the lineage
@@ -280,8 +288,14 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 progress(f"counted {counts.triples:,} quads, {counts.entities:,} entities (VoID)")
                 _pause("after-load")
                 count = len(store)
-                progress("validating with the SHACL shapes (as SPARQL queries)")
+                progress("validating with the SHACL shapes (as SPARQL queries) while the engine compacts the store")
+                optimized: list[BaseException | None] = []
+                optimizer = threading.Thread(target=_optimize, args=(store, optimized), name="optimize", daemon=True)
+                optimizer.start()  # compaction makes reads faster (about 25 % on lineage paths); the GIL is released
                 violations = validate_store(store, iris.base, progress=progress)
+                optimizer.join()
+                if optimized[0] is not None:
+                    raise UserError(f"compacting the store failed: {optimized[0]}")
                 if violations:
                     for v in violations:
                         echo(v.render())
