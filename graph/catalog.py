@@ -39,14 +39,37 @@ class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]
     """A safe loader whose mappings are :class:`Record` objects carrying their line."""
 
 
+_STR = "tag:yaml.org,2002:str"
+_MAP = yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG
+_SEQ = yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG
+
+
 def _construct_record(loader: _LineLoader, node: yaml.MappingNode) -> Record:
-    record = Record(loader.construct_mapping(node, deep=True))
+    """A mapping as a :class:`Record`. Plain strings, lists and mappings (most of a catalog) are built
+    here directly; anything else — other tags, merge keys, anchors used twice — by the safe
+    constructor, so the result is the same as ``yaml.safe_load``'s."""
+    record = Record(_fast(loader, node, deep=True))
     record.file = loader.display_name  # type: ignore[attr-defined]
     record.line = node.start_mark.line + 1
     return record
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_record)
+def _fast(loader: _LineLoader, node: yaml.MappingNode, deep: bool) -> dict:
+    if not all(type(key) is yaml.ScalarNode and key.tag == _STR for key, _ in node.value):
+        return loader.construct_mapping(node, deep=deep)  # merge keys, non-string keys (and their errors)
+    return {key.value: _value(loader, value) for key, value in node.value}
+
+
+def _value(loader: _LineLoader, node: yaml.Node) -> Any:
+    kind = type(node)
+    if kind is yaml.ScalarNode and node.tag == _STR:
+        return node.value
+    if kind is yaml.SequenceNode and node.tag == _SEQ and node not in loader.constructed_objects:
+        return [_value(loader, item) for item in node.value]
+    return loader.construct_object(node, deep=True)
+
+
+_LineLoader.add_constructor(_MAP, _construct_record)
 
 
 def read_yaml(path: Path, display: str) -> Any:
