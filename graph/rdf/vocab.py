@@ -34,7 +34,10 @@ class _Namespace:
         self.iri = iri
 
     def __getattr__(self, term: str) -> NamedNode:
-        return NamedNode(self.iri + term)
+        if term.startswith("__"):
+            raise AttributeError(term)
+        node = self.__dict__[term] = NamedNode(self.iri + term)  # found as an attribute from now on
+        return node
 
     def __getitem__(self, term: str) -> NamedNode:
         return NamedNode(self.iri + term)
