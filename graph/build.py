@@ -261,7 +261,7 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
     with build_lock(store_path):
         generation = new_generation(store_path)
         progress(f"loading into {generation.name}")
-        dump = None
+        dump = store = None
         try:
             with tempfile.TemporaryDirectory(prefix="jllm-kg-build-", dir=generation.parent) as tmp:
                 load_started = time.perf_counter()
@@ -307,6 +307,7 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
         except BaseException:
             if dump is not None:
                 dump.abort()
+            del store  # closed (its background work ended) before its directory goes
             discard(generation)
             raise
         previous = swap_in(store_path, generation)
