@@ -302,12 +302,12 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                     raise UserError(f"{len(violations)} SHACL violation(s): the store at {store_path} was left unchanged")
                 dump.finish()
                 progress(f"wrote {dump.path.name} ({dump.path.stat().st_size:,} bytes)")
-                del store
+                store = None
             _pause("before-swap")
         except BaseException:
             if dump is not None:
                 dump.abort()
-            del store  # closed (its background work ended) before its directory goes
+            store = None  # closed (its background work ended) before its directory goes
             discard(generation)
             raise
         previous = swap_in(store_path, generation)
