@@ -80,7 +80,7 @@ def store_counts(store: Store, iris: Iris) -> Counts:
         entities = pool.submit(one, "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { GRAPH ?g { ?s a ?c } "
                                     f'FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{base}")) }}')
         subjects = pool.submit(one, "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
-        graphs = pool.submit(one, "SELECT (COUNT(DISTINCT ?g) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
+        graphs = pool.submit(one, "SELECT (COUNT(?g) AS ?n) WHERE { GRAPH ?g { } }")  # the build makes no empty graph
         classes = pool.submit(grouped, "SELECT ?c (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s a ?c } FILTER(isIRI(?c)) } GROUP BY ?c")
         properties = pool.submit(grouped, "SELECT ?p (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?p")
         return Counts(triples=len(store), entities=entities.result(), subjects=subjects.result(), graphs=graphs.result(),
