@@ -133,7 +133,8 @@ class SortedWriter:
     N-Quads lines in (:meth:`dump`, :meth:`write_quads`) → awk turns each into a sort record → GNU
     ``sort -u`` (``buffer`` of memory, then sorted runs spilled to a temporary directory in
     ``scratch`` and merged; about twice the N-Quads' size) → awk turns records back into lines →
-    pyoxigraph parses them and writes ``fmt`` to ``output`` (on a thread). :meth:`close` waits for it.
+    pyoxigraph parses them and writes ``fmt`` to ``output`` (:func:`serialize_lines`: in its own process
+    for a file, else on a thread). :meth:`close` waits for it.
 
     ``top`` ranks the description's subjects (:func:`description_subjects`), which go first.
     """
@@ -142,8 +143,7 @@ class SortedWriter:
                  buffer: str = SORT_BUFFER) -> None:
         if fmt not in FORMATS:
             raise UserError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
-        rdf_format = FORMATS[fmt]
-        self.datasets = datasets = rdf_format.supports_datasets
+        datasets = FORMATS[fmt].supports_datasets
         self.tmp = tempfile.TemporaryDirectory(prefix="jllm-kg-export-", dir=scratch)
         self.tops = 0
         env = {**os.environ, "LC_ALL": "C"}
@@ -159,8 +159,14 @@ class SortedWriter:
         self.records.stdout.close()
         self.sorter.stdout.close()
         self.failed: list[BaseException] = []
-        prefixes = PREFIXES if rdf_format in (RdfFormat.TURTLE, RdfFormat.TRIG) else None
-        self.writer = threading.Thread(target=self._serialize, args=(rdf_format, output, prefixes), name="export-write", daemon=True)
+        self.serializer: subprocess.Popen | None = None
+        if isinstance(output, (str, os.PathLike)):  # its own process: no GIL shared with the caller's work
+            self.serializer = subprocess.Popen(
+                [sys.executable, "-c", "import sys; from graph.store.export import serialize_lines; "
+                 "serialize_lines(sys.argv[1], sys.stdin.buffer, sys.argv[2])", fmt, os.fspath(output)],
+                stdin=self.lines.stdout)
+            self.lines.stdout.close()
+        self.writer = threading.Thread(target=self._serialize, args=(fmt, output), name="export-write", daemon=True)
         self.writer.start()
         self.sink = self.records.stdin
 
@@ -170,10 +176,12 @@ class SortedWriter:
         path.write_text("".join(f"{term}\t{rank}\n" for term, rank in top.items()), encoding="utf-8")
         return str(path)
 
-    def _serialize(self, rdf_format: RdfFormat, output, prefixes) -> None:
+    def _serialize(self, fmt: str, output) -> None:
         try:
-            parsed = ox.parse(self.lines.stdout, format=RdfFormat.N_QUADS if self.datasets else RdfFormat.N_TRIPLES)
-            ox.serialize(parsed if self.datasets else (q.triple for q in parsed), output, rdf_format, prefixes=prefixes)
+            if self.serializer is None:
+                serialize_lines(fmt, self.lines.stdout, output)
+            elif self.serializer.wait() != 0:
+                raise UserError(f"writing {output} failed (exit status {self.serializer.returncode})")
         except BaseException as err:  # raised by close()
             self.failed.append(err)
         finally:
@@ -196,10 +204,11 @@ class SortedWriter:
 
     def abort(self) -> None:
         """Stop every stage (the output is incomplete) and remove the temporary files."""
-        for proc in (self.records, self.sorter, self.lines):
+        procs = [p for p in (self.records, self.sorter, self.lines, self.serializer) if p is not None]
+        for proc in procs:
             if proc.poll() is None:
                 proc.kill()
-        for proc in (self.records, self.sorter, self.lines):
+        for proc in procs:
             proc.wait()
         self.writer.join()
         self.tmp.cleanup()
@@ -219,6 +228,15 @@ class SortedWriter:
             raise self.failed[0]
         if any(codes):
             raise UserError(f"export: the sort pipeline failed (exit statuses {codes})")
+
+
+def serialize_lines(fmt: str, lines: BinaryIO, output: BinaryIO | str | os.PathLike) -> None:
+    """Parse sorted N-Quads (N-Triples for a triple format) from ``lines`` and write them in ``fmt`` to ``output``."""
+    rdf_format = FORMATS[fmt]
+    datasets = rdf_format.supports_datasets
+    prefixes = PREFIXES if rdf_format in (RdfFormat.TURTLE, RdfFormat.TRIG) else None
+    parsed = ox.parse(lines, format=RdfFormat.N_QUADS if datasets else RdfFormat.N_TRIPLES)
+    ox.serialize(parsed if datasets else (q.triple for q in parsed), output, rdf_format, prefixes=prefixes)
 
 
 def write_sorted(store: Store, fmt: str, output: BinaryIO | str | os.PathLike, buffer: str = SORT_BUFFER,
