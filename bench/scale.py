@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import statistics
@@ -225,7 +226,8 @@ def run_size(n: int, workdir: Path, limit: float, max_rss_gb: float, requests: i
             return res
         if name == "build":
             text = (logs / "build.log").read_text(errors="replace")
-            res.quads = int(text.rsplit(": ", 1)[-1].split(" quads")[0].replace(",", "")) if " quads from " in text else 0
+            built = re.findall(r"^built .*?: ([\d,]+) quads", text, re.M)
+            res.quads = int(built[-1].replace(",", "")) if built else 0
     print(f"[{n:,}] http …", file=sys.stderr, flush=True)
     res.http = http_times(store, requests)
     for name in ("raw.nq", "raw.trig", "export.ttl", "export.nq", "raw-store"):  # keep the disk free
