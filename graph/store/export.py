@@ -72,7 +72,7 @@ def sorted_quads(quads: Iterable[Quad], top: dict) -> list[Quad]:
 
 
 #: Memory for the sort (GNU ``sort -S``); past it, sorted runs are spilled to disk and merged.
-SORT_BUFFER = "512M"
+SORT_BUFFER = "256M"
 
 _TYPE_TEXT, _LABEL_TEXT = str(TYPE), str(RDFS.label)
 
