@@ -1,4 +1,5 @@
-"""``jllm-kg build``: catalog → N-Quads streamed into a new store generation → VoID counts → SHACL as SPARQL → atomic swap."""
+"""``jllm-kg build``: catalog → N-Quads streamed into a new store generation → VoID counts and the home page's
+family counts → SHACL as SPARQL → atomic swap."""
 from __future__ import annotations
 
 import io
@@ -21,6 +22,7 @@ import catalog as catalog_package
 from graph.catalog import load_catalog
 from graph.errors import UserError
 from graph.rdf.iris import Iris
+from graph.rdf.family_summary import summary_quads
 from graph.rdf.lineage_levels import level_quads
 from graph.rdf.mapping import catalog_quads
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
@@ -230,6 +232,9 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 store.bulk_extend(describe(counts, iris, cat.commit, build_date(), cat.date))
                 store.flush()
                 progress(f"counted {counts.triples:,} quads, {counts.entities:,} entities (VoID)")
+                store.bulk_extend(summary_quads(store, iris))
+                store.flush()
+                progress("counted the model families per section, developer, licence and dataset (home page)")
                 _pause("after-load")
                 store.optimize()
                 count = len(store)

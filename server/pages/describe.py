@@ -21,7 +21,8 @@ INCOMING_LIMIT = 300
 QUALIFIED = ((PROV.qualifiedDerivation, PROV.wasDerivedFrom), (PROV.qualifiedUsage, PROV.used))
 """Qualified-influence links of PROV-O, with the plain property each one qualifies."""
 _ENTITY = PROV.entity
-_SKIPPED_INCOMING = (FOAF.primaryTopic, VOID.rootResource)
+_SKIPPED_INCOMING = (FOAF.primaryTopic, VOID.rootResource, JLLM.previewFamily)
+_SKIPPED_OUTGOING = (JLLM.previewFamily,)  # the home page's choice (graph/rdf/family_summary.py), not a fact to show
 
 DESCRIBE_QUERY = """
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
@@ -139,6 +140,8 @@ class Describer:
         out: dict[NamedNode, set] = defaultdict(set)
         for q in self.store.quads_for_pattern(iri, None, None, None):
             out[q.predicate].add(q.object)
+        for prop in _SKIPPED_OUTGOING:
+            out.pop(prop, None)
         types = sorted((self.value(t) for t in out.pop(TYPE, set())), key=lambda v: (not (v.href or "").startswith("/ontology"), v.text))
         own = {p: objs for p, objs in out.items() if p.value.startswith(PREFIXES["jllm"]) or p in LABEL_PROPERTIES}
         covered = {(o.value if isinstance(o, NamedNode) else None) for objs in own.values() for o in objs} - {None}
