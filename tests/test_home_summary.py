@@ -119,3 +119,28 @@ def test_a_store_built_without_the_counts_gets_the_same_numbers(shipped, tmp_pat
     numbers = lambda page: re.findall(r'href="([^"]+)">[^<]*</a> <span class="count">(\d+)</span>', page)  # noqa: E731
     assert numbers(after) == numbers(before) and len(numbers(before)) > 3 * TOP
     assert after.count('<li><a href="/model/') == before.count('<li><a href="/model/')  # as many families previewed
+
+
+def test_a_large_store_built_without_the_counts_lists_without_them(shipped, tmp_path, monkeypatch):
+    """Past LIVE_FAMILIES the aggregates would outlast the deadline: the page names sections and entries, bounded, uncounted."""
+    import shutil
+
+    import server.pages.browse as browse
+
+    copy = tmp_path / "store"
+    shutil.copytree(shipped.resolve(), copy)
+    store = Store(str(copy))
+    for prop in (JLLM.familyCount, JLLM.previewFamily):
+        for q in list(store.quads_for_pattern(None, prop, None, None)):
+            store.remove(q)
+    store.flush()
+    sections = {r["s"].value for r in store.query(PREFIXES + "SELECT DISTINCT ?s WHERE { ?f a jllm:ModelFamily ; jllm:section ?s }",
+                                                  use_default_graph_as_union=True)}
+    del store
+    monkeypatch.setattr(browse, "LIVE_FAMILIES", 0)
+    html = make_app(copy).test_client().get("/?lang=en").get_data(as_text=True)
+    assert '<span class="count">' not in html and "<strong>" in html  # no counts but the VoID class partitions
+    for section in sections:
+        assert f'<summary><a href="/{section[len(BASE):]}">' in html
+    blocks = re.findall(r'<ul class="entries">(.*?)</ul>', html, re.S)
+    assert all(0 < blocks[i].count("<li>") <= TOP + 1 for i in range(3))  # developers, licences, datasets

@@ -26,12 +26,12 @@ LANGS = ("ja", "en", "fr")
 
 _PREFIXES = f"PREFIX jllm: <{PREFIXES['jllm']}>\nPREFIX fair4ml: <{PREFIXES['fair4ml']}>\n"
 COUNT_QUERIES = {
-    "section": "SELECT ?x (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a jllm:ModelFamily ; jllm:section ?x } GROUP BY ?x",
-    "developer": "SELECT ?x (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a jllm:ModelFamily ; jllm:developer ?x } GROUP BY ?x",
-    "dataset": "SELECT ?x (COUNT(DISTINCT ?m) AS ?n) WHERE { ?x a jllm:Dataset "
-               "OPTIONAL { ?m a jllm:ModelFamily ; fair4ml:trainedOn ?x } } GROUP BY ?x",
-    "licence": "SELECT ?x (COUNT(DISTINCT ?m) AS ?n) WHERE { ?x a jllm:Licence "
-               "OPTIONAL { ?m a jllm:ModelFamily ; jllm:licence ?x } } GROUP BY ?x",
+    "section": "SELECT ?item (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a jllm:ModelFamily ; jllm:section ?item } GROUP BY ?item",
+    "developer": "SELECT ?item (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a jllm:ModelFamily ; jllm:developer ?item } GROUP BY ?item",
+    "dataset": "SELECT ?item (COUNT(DISTINCT ?m) AS ?n) WHERE { ?item a jllm:Dataset "
+               "OPTIONAL { ?m a jllm:ModelFamily ; fair4ml:trainedOn ?item } } GROUP BY ?item",
+    "licence": "SELECT ?item (COUNT(DISTINCT ?m) AS ?n) WHERE { ?item a jllm:Licence "
+               "OPTIONAL { ?m a jllm:ModelFamily ; jllm:licence ?item } } GROUP BY ?item",
 }
 """What ``jllm:familyCount`` counts, by the role of the counted resource (engine aggregates over all graphs)."""
 FAMILY_LABELS = _PREFIXES + """PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
@@ -42,8 +42,8 @@ def family_counts(store: Store) -> dict[str, dict[NamedNode, int]]:
     """Role (``section``, ``developer``, ``dataset``, ``licence``) → resource → number of model families."""
     out: dict[str, dict[NamedNode, int]] = {}
     for role, query in COUNT_QUERIES.items():
-        out[role] = {row["x"]: int(row["n"].value) for row in store.query(_PREFIXES + query, use_default_graph_as_union=True)
-                     if isinstance(row["x"], NamedNode)}
+        out[role] = {row["item"]: int(row["n"].value) for row in store.query(_PREFIXES + query, use_default_graph_as_union=True)
+                     if isinstance(row["item"], NamedNode)}
     return out
 
 

@@ -3,23 +3,27 @@
 The numbers are facts of the generation, counted at build time (:mod:`graph.rdf.family_summary`:
 ``jllm:familyCount``, ``jllm:previewFamily``; the VoID class partitions), so the page reads a few
 hundred stored values and labels only what it shows, in one query. A store built before those
-facts existed gets the same page from engine aggregates, bounded the same way: the top
-:data:`TOP` entries of each list, the first :data:`PREVIEW` families of each section in IRI order.
+facts existed gets the same numbers from engine aggregates if it holds at most
+:data:`LIVE_FAMILIES` model families (section previews then in store order); a larger one gets
+the page without the numbers, from bounded lookups (the aggregates would outlast the deadline).
 """
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from pyoxigraph import NamedNode, Store, Variable
 
-from graph.rdf.family_summary import PREVIEW
+from graph.rdf.family_summary import COUNT_QUERIES, PREVIEW
 from graph.rdf.vocab import JLLM, PROV
 from graph.store.substitute import with_values
 from server.pages.labels import href, labels_of, pick, qname
 
 TOP = 25
 """Entries shown per browse list (most model families first); the rest are counted."""
+LIVE_FAMILIES = 10_000
+"""A store built without the counts gets them from engine aggregates up to this many model families (about a second)."""
 PREFIXES = """
 PREFIX jllm: <https://w3id.org/jllm-kg/ontology#>
 PREFIX schema: <http://schema.org/>
@@ -45,16 +49,16 @@ SECTIONS_LIVE = PREFIXES + f"""
 SELECT ?section ?broader (COUNT(DISTINCT ?family) AS ?n) WHERE {{ ?family a jllm:ModelFamily ; jllm:section ?section {HEADING} }}
 GROUP BY ?section ?broader"""
 PREVIEWS = PREFIXES + "SELECT ?section ?family WHERE { ?section jllm:previewFamily ?family }"
-PREVIEW_LIVE = PREFIXES + f"SELECT ?family WHERE {{ ?family a jllm:ModelFamily ; jllm:section ?section }} ORDER BY ?family LIMIT {PREVIEW}"
-TOP_STORED = PREFIXES + f"SELECT ?item ?n WHERE {{ ?item jllm:familyCount ?n ; a ?class }} ORDER BY DESC(?n) ?item LIMIT {TOP}"
-TOTAL_STORED = PREFIXES + "SELECT (COUNT(DISTINCT ?item) AS ?n) WHERE { ?item jllm:familyCount ?c ; a ?class }"
-LIVE = {  # role → (the items with their number of families, as a sub-select)
-    "developers": "SELECT ?item (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a jllm:ModelFamily ; jllm:developer ?item } GROUP BY ?item",
-    "datasets": "SELECT ?item (COUNT(DISTINCT ?m) AS ?n) WHERE { ?item a jllm:Dataset "
-                "OPTIONAL { ?m a jllm:ModelFamily ; fair4ml:trainedOn ?item } } GROUP BY ?item",
-    "licences": "SELECT ?item (COUNT(DISTINCT ?m) AS ?n) WHERE { ?item a jllm:Licence "
-                "OPTIONAL { ?m a jllm:ModelFamily ; jllm:licence ?item } } GROUP BY ?item",
+PREVIEW_LIVE = PREFIXES + f"SELECT ?family WHERE {{ ?family a jllm:ModelFamily ; jllm:section ?section }} LIMIT {PREVIEW}"
+SECTIONS_BARE = PREFIXES + f"SELECT ?section ?broader WHERE {{ ?section a jllm:CatalogSection {HEADING} FILTER EXISTS {{ ?f jllm:section ?section }} }}"
+BARE = {  # role → the first items in store order, without counts (a large store built without them)
+    "developers": f"SELECT DISTINCT ?item WHERE {{ ?m a jllm:ModelFamily ; jllm:developer ?item }} LIMIT {TOP}",
+    "datasets": f"SELECT ?item WHERE {{ ?item a jllm:Dataset }} LIMIT {TOP}",
+    "licences": f"SELECT ?item WHERE {{ ?item a jllm:Licence }} LIMIT {TOP}",
 }
+COUNTED = PREFIXES + "SELECT ?item ?n WHERE { ?item jllm:familyCount ?n ; a ?class }"
+LIVE = {name: COUNT_QUERIES[role] for name, role in (("developers", "developer"), ("datasets", "dataset"), ("licences", "licence"))}
+"""The items of each list with their number of families, by the build's engine aggregates (a store built without the counts)."""
 LIST_CLASSES = {"developers": PROV.Agent, "datasets": JLLM.Dataset, "licences": JLLM.Licence}
 """The class of the entries of each counted list (what ``jllm:familyCount`` counts for them: graph/rdf/family_summary.py)."""
 LIST_PAGES = {"developers": "/queries/developers-ranked", "datasets": "/queries/datasets-by-stage?stage=any",
@@ -76,7 +80,8 @@ class Entry:
 
     label: str
     href: str
-    count: int = 0
+    count: int | None = 0
+    """None: not counted (a large store built without the counts)."""
 
 
 @dataclass
@@ -84,7 +89,7 @@ class Listing:
     """The first entries of a browse list, how many it has in all, and where it is shown whole (if anywhere)."""
 
     entries: list[Entry] = field(default_factory=list)
-    total: int = 0
+    total: int | None = 0
     href: str | None = None
 
 
@@ -109,6 +114,18 @@ def has_summary(store: Store) -> bool:
     return bool(store.query(f"ASK {{ ?s {JLLM.familyCount} ?n }}", use_default_graph_as_union=True))
 
 
+def counting(store: Store) -> str:
+    """Where the page's numbers come from: ``stored`` (counted by the build), ``live`` (engine aggregates,
+    for a store built without them that holds at most :data:`LIVE_FAMILIES` families) or ``none``."""
+    if has_summary(store):
+        return "stored"
+    found = {r["class"].value: int(r["n"].value) for r in _rows(store, CLASS_PARTITIONS)}
+    families = found.get(JLLM.ModelFamily.value)
+    if families is None:
+        families = int(next(iter(_rows(store, PREFIXES + "SELECT (COUNT(*) AS ?n) WHERE { ?f a jllm:ModelFamily }")))["n"].value)
+    return "live" if families <= LIVE_FAMILIES else "none"
+
+
 class Labeller:
     """The labels of the nodes a page shows, read in one query (one request on a remote store)."""
 
@@ -119,7 +136,7 @@ class Labeller:
     def __call__(self, iri: str) -> str:
         return pick(self.found.get(iri, {}), self.lang) or qname(iri, self.base)
 
-    def entry(self, iri: str, count: int = 0) -> Entry:
+    def entry(self, iri: str, count: int | None = 0) -> Entry:
         return Entry(self(iri), href(self.store, iri, self.base), count)
 
 
@@ -139,16 +156,17 @@ def class_counts(store: Store, base: str, lang: str) -> list[Entry]:
     return sorted((names.entry(iri, n) for iri, n in counts.items()), key=lambda e: (-e.count, e.label.casefold()))
 
 
-def families_by_section(store: Store, base: str, lang: str, stored: bool | None = None) -> list[tuple[Entry, list[Entry]]]:
+def families_by_section(store: Store, base: str, lang: str, mode: str | None = None) -> list[tuple[Entry, list[Entry]]]:
     """Each catalog section with the number of its model families and the first :data:`PREVIEW` of them
-    by label (sections with most families first)."""
-    stored = has_summary(store) if stored is None else stored
-    sections: dict[str, tuple[int, str | None]] = {}
-    for row in _rows(store, SECTIONS if stored else SECTIONS_LIVE):
-        if isinstance(row["section"], NamedNode) and int(row["n"].value) > 0:
-            sections[row["section"].value] = (int(row["n"].value), row["broader"].value if row["broader"] is not None else None)
+    by label (sections with most families first); ``mode`` as :func:`counting` says."""
+    mode = mode or counting(store)
+    sections: dict[str, tuple[int | None, str | None]] = {}
+    for row in _rows(store, {"stored": SECTIONS, "live": SECTIONS_LIVE, "none": SECTIONS_BARE}[mode]):
+        count = int(row["n"].value) if mode != "none" else None
+        if isinstance(row["section"], NamedNode) and (count is None or count > 0):
+            sections[row["section"].value] = (count, row["broader"].value if row["broader"] is not None else None)
     members: dict[str, list[str]] = {sec: [] for sec in sections}
-    if stored:
+    if mode == "stored":
         for row in _rows(store, PREVIEWS):
             members.setdefault(row["section"].value, []).append(row["family"].value)
     else:
@@ -163,29 +181,35 @@ def families_by_section(store: Store, base: str, lang: str, stored: bool | None 
         if broader:  # "General purpose" exists under several headings: name the heading too
             name = f"{names(broader)} › {name}"
         out.append((Entry(name, href(store, sec, base), count), families))
-    out.sort(key=lambda item: (-item[0].count, item[0].label))
+    out.sort(key=lambda item: (-(item[0].count or 0), item[0].label))
     return out
 
 
-def browse_lists(store: Store, base: str, lang: str, stored: bool | None = None) -> dict[str, Listing]:
-    """Developers, datasets, licences (the :data:`TOP` with most model families) and benchmarks."""
-    stored = has_summary(store) if stored is None else stored
-    found: dict[str, tuple[list[tuple[str, int]], int]] = {}
+def _top(rows, size: int = TOP) -> tuple[list[tuple[str, int]], int]:
+    """The ``size`` items with most families (ties by IRI) of ``(item, n)`` solutions, and how many there are.
+
+    Sorted here: the engine's ``ORDER BY`` of thousands of IRIs costs more than reading them."""
+    items = {r["item"].value: int(r["n"].value) for r in rows if isinstance(r["item"], NamedNode)}
+    return heapq.nsmallest(size, items.items(), key=lambda kv: (-kv[1], kv[0])), len(items)
+
+
+def browse_lists(store: Store, base: str, lang: str, mode: str | None = None) -> dict[str, Listing]:
+    """Developers, datasets, licences (the :data:`TOP` with most model families) and benchmarks;
+    ``mode`` as :func:`counting` says (``none``: the first in store order, how many from the VoID partitions)."""
+    mode = mode or counting(store)
+    found: dict[str, tuple[list[tuple[str, int | None]], int | None]] = {}
+    partitions = {r["class"].value: int(r["n"].value) for r in _rows(store, CLASS_PARTITIONS)} if mode == "none" else {}
     for name, cls in LIST_CLASSES.items():
-        if stored:
-            top = [(r["item"].value, int(r["n"].value)) for r in _rows(store, TOP_STORED, **{"class": cls})]
-            total = int(next(iter(_rows(store, TOTAL_STORED, **{"class": cls})))["n"].value)
+        if mode == "none":
+            items = [(r["item"].value, None) for r in _rows(store, PREFIXES + BARE[name]) if isinstance(r["item"], NamedNode)]
+            found[name] = (items, partitions.get(cls.value) if name != "developers" else None)
         else:
-            inner = "{ " + LIVE[name] + " } FILTER(isIRI(?item))"
-            top = [(r["item"].value, int(r["n"].value)) for r in _rows(
-                store, PREFIXES + f"SELECT ?item ?n WHERE {{ {inner} }} ORDER BY DESC(?n) ?item LIMIT {TOP}")]
-            total = int(next(iter(_rows(store, PREFIXES + f"SELECT (COUNT(*) AS ?n) WHERE {{ {inner} }}")))["n"].value)
-        found[name] = (top, total)
+            found[name] = _top(_rows(store, COUNTED, **{"class": cls}) if mode == "stored" else _rows(store, PREFIXES + LIVE[name]))
     benchmarks = [r["item"].value for r in _rows(store, BENCHMARKS) if isinstance(r["item"], NamedNode)]
     found["benchmarks"] = ([(b, 0) for b in benchmarks], int(next(iter(_rows(store, BENCHMARK_TOTAL)))["n"].value))
     names = Labeller(store, base, lang, (iri for top, _ in found.values() for iri, _ in top))
     lists = {}
     for name, (top, total) in found.items():
-        entries = sorted((names.entry(iri, n) for iri, n in top), key=lambda e: (-e.count, e.label.casefold()))
+        entries = sorted((names.entry(iri, n) for iri, n in top), key=lambda e: (-(e.count or 0), e.label.casefold()))
         lists[name] = Listing(entries, total, LIST_PAGES[name])
     return lists

@@ -41,12 +41,12 @@ def labels_of(store: Store, nodes: Iterable[NamedNode]) -> dict[str, dict[str, s
     values = " ".join(str(n) for n in dict.fromkeys(nodes))
     if not values:
         return {}
-    rank = {prop.value: n for n, prop in enumerate(LABEL_PROPERTIES)}
-    query = (f"SELECT ?s ?p ?l WHERE {{ VALUES ?s {{ {values} }} VALUES ?p {{ {' '.join(map(str, LABEL_PROPERTIES))} }} "
-             "?s ?p ?l FILTER(isLiteral(?l)) }")
+    # one branch per property, each a lookup by subject (a VALUES list of properties would make the engine scan)
+    branches = " UNION ".join(f"{{ ?s {prop} ?l BIND({n} AS ?rank) }}" for n, prop in enumerate(LABEL_PROPERTIES))
+    query = f"SELECT ?s ?rank ?l WHERE {{ VALUES ?s {{ {values} }} {branches} FILTER(isLiteral(?l)) }}"
     best: dict[str, tuple[int, dict[str, str]]] = {}
     for row in store.query(query, use_default_graph_as_union=True):
-        iri, n, text = row["s"].value, rank[row["p"].value], row["l"]
+        iri, n, text = row["s"].value, int(row["rank"].value), row["l"]
         if iri not in best or n < best[iri][0]:
             best[iri] = (n, {})
         if n == best[iri][0]:

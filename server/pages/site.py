@@ -14,7 +14,7 @@ from graph.errors import SourceError
 from graph.rdf.vocab import PREFIXES
 from server.errors import ApiError
 from server.pages.labels import local_path
-from server.pages.browse import browse_lists, class_counts, families_by_section, has_summary, source_revision
+from server.pages.browse import browse_lists, class_counts, counting, families_by_section, source_revision
 from server.pages.resources import (DATA_FORMATS, HTML, STORE_KEY, page_html, current_base, current_store, generation_cache, link_header,
                               negotiate, not_acceptable, page_lang, serialize)
 from server.pages.search import search
@@ -62,9 +62,9 @@ def home() -> Response:
     store, base = current_store(), current_base()
     cache = generation_cache()
     if ("home", lang) not in cache:  # counts and lists are facts of the generation: computed once per language
-        stored = has_summary(store)
-        cache[("home", lang)] = {"counts": class_counts(store, base, lang), "sections": families_by_section(store, base, lang, stored),
-                                 "lists": browse_lists(store, base, lang, stored), "source": source_revision(store)}
+        mode = counting(store)
+        cache[("home", lang)] = {"counts": class_counts(store, base, lang), "sections": families_by_section(store, base, lang, mode),
+                                 "lists": browse_lists(store, base, lang, mode), "source": source_revision(store)}
     html = render_template("home.html", lang=lang, **cache[("home", lang)], queries=_queries(lang))
     resp = Response(html, mimetype="text/html")
     resp.headers["Link"] = '</dump.ttl>; rel="alternate"; type="text/turtle", </.well-known/void>; rel="describedby"; type="text/turtle"'
