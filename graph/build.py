@@ -23,6 +23,7 @@ from graph.catalog import load_catalog
 from graph.errors import UserError
 from graph.rdf.iris import Iris
 from graph.rdf.family_summary import summary_quads
+from graph.rdf.first_children import first_children_quads
 from graph.rdf.lineage_levels import level_quads
 from graph.rdf.mapping import catalog_quads
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
@@ -221,6 +222,7 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 progress(f"loaded {report['entities']:,} entities, {report['quads']:,} quads "
                          f"({rate:,.0f} quads/s; the same quad in two entities is stored once)")
                 store.bulk_extend(level_quads(store, iris))
+                store.bulk_extend(first_children_quads(store, iris))
                 store.flush()
                 if report["kept_aside"]:
                     echo(f"rows kept aside by import (under other/, not in the graph): {len(report['kept_aside'])}")
