@@ -1,4 +1,5 @@
-"""``jllm-kg build``: catalog → N-Quads streamed into a new store generation → VoID counts → SHACL as SPARQL → atomic swap."""
+"""``jllm-kg build``: catalog → N-Quads streamed into a new store generation → VoID counts and the home page's
+family counts → SHACL as SPARQL → atomic swap."""
 from __future__ import annotations
 
 import io
@@ -22,6 +23,8 @@ import catalog as catalog_package
 from graph.catalog import load_catalog
 from graph.errors import UserError
 from graph.rdf.iris import Iris
+from graph.rdf.family_summary import summary_quads
+from graph.rdf.first_children import first_children_quads
 from graph.rdf.lineage_levels import level_quads
 from graph.rdf.mapping import catalog_quads
 from graph.store.export import SortedWriter, description_subjects
@@ -274,6 +277,7 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                          "writing the sorted Turtle dump on the side")
                 dump = _Dump(store, dump_path(generation), Path(tmp))
                 store.bulk_extend(level_quads(store, iris))
+                store.bulk_extend(first_children_quads(store, iris))
                 store.flush()
                 if report["kept_aside"]:
                     echo(f"rows kept aside by import (under other/, not in the graph): {len(report['kept_aside'])}")
@@ -284,8 +288,11 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                                          ((c.value, n) for c, n in counts.classes.items()), iris)
                 store.bulk_extend(describe(counts, iris, cat.commit, build_date(), cat.date))
                 store.flush()
-                dump.add([iris.graph("lineage"), iris.graph("void")], description_subjects(store))
                 progress(f"counted {counts.triples:,} quads, {counts.entities:,} entities (VoID)")
+                store.bulk_extend(summary_quads(store, iris))
+                store.flush()
+                dump.add([iris.graph("lineage"), iris.graph("void")], description_subjects(store))
+                progress("counted the model families per section, developer, licence and dataset (home page)")
                 _pause("after-load")
                 count = len(store)
                 progress("validating with the SHACL shapes (as SPARQL queries) while the engine compacts the store")

@@ -17,7 +17,8 @@ def test_home_counts_browse_lists_and_links(client, seed_answers):
     assert 'href="/org/rinna">rinna</a>' in html                  # developers
     assert 'href="/dataset/japanese-wikipedia">' in html          # datasets
     assert 'href="/benchmark/jglue">' in html or "/benchmark/" in html
-    assert 'href="/model/swallow-7b">Swallow 7B</a>' in html      # families by section
+    assert 'href="/model/swallow-13b">Swallow 13B</a>' in html    # families by section: the first 20 by label
+    assert '<a href="/section/generative-continual-general">… 3 more</a>' in html  # Swallow 7B and 2 more: the section's page
     assert 'href="/queries"' in html and 'href="/sparql-editor"' in html and 'href="/dump.ttl"' in html
 
 

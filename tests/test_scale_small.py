@@ -173,3 +173,31 @@ def test_the_served_dump_streams_the_build_file(synthetic):
             raise AssertionError("expected 304")
         except urllib.error.HTTPError as err:
             assert err.code == 304
+
+
+def test_a_hub_page_counts_every_child_and_draws_the_first_in_iri_order(synthetic):
+    """Llama 2's page at scale: the lineage read in part draws its first children in IRI order and
+    counts the others; the incoming "base model of" row counts every child (issue 12)."""
+    from pyoxigraph import NamedNode
+
+    from graph.rdf.first_children import FIRST
+    from graph.rdf.vocab import JLLM
+    from server.pages.describe import INCOMING_LIMIT, Describer
+    from server.pages.lineage import MAX_CHILDREN, lineage, picture
+
+    catalog, store_path = synthetic
+    iri = "https://w3id.org/jllm-kg/model/"
+    kids = sorted(iri + model for model, parent in lineage_of(catalog).items() if parent == "llama-2")
+    assert len(kids) > INCOMING_LIMIT
+    store, focus = open_store(store_path), NamedNode(iri + "llama-2")
+    named = sorted(q.object.value for q in store.quads_for_pattern(focus, JLLM.firstChild, None, None))
+    assert named == kids[:FIRST]  # what the build named: the first children in IRI order
+    near = lineage(store, focus, "https://w3id.org/jllm-kg/", limit=50)
+    assert near.sort_keys and len(near.nodes) < 50 * MAX_CHILDREN  # read in part
+    pic = picture(near, "https://w3id.org/jllm-kg/")
+    assert sorted(k for k, b in pic.boxes.items() if b.generation == 1 and not b.more) == kids[:MAX_CHILDREN]
+    assert pic.boxes[f"more:1:{focus.value}"].label == f"+{len(kids) - MAX_CHILDREN} more"
+    row = next(r for r in Describer(store, "https://w3id.org/jllm-kg/", "en").incoming(focus) if r.iri == JLLM.baseModel.value)
+    assert len(row.values) == INCOMING_LIMIT and len(row.values) + row.more == len(kids)
+    html = make_app(store_path).test_client().get("/model/llama-2.html?lang=en").get_data(as_text=True)
+    assert f"<title>+{len(kids) - MAX_CHILDREN} more</title>" in html

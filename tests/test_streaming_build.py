@@ -18,6 +18,7 @@ from graph.store.export import FORMATS, description_subjects, serialize_store, s
 from graph.store.generations import dump_path, generations
 from graph.rdf.vocab import PREFIXES
 from graph.rdf.iris import Iris
+from graph.rdf.family_summary import summary_quads
 from graph.rdf.lineage_levels import level_quads
 from graph.rdf.mapping import catalog_quads
 from graph.rdf.validate import locate, validate_quads, validate_store, validate_store_pyshacl
@@ -100,6 +101,7 @@ def test_streaming_build_equals_whole_graph_mapping(tmp_path, monkeypatch):
     whole.bulk_extend(quads)
     whole.bulk_extend(list(level_quads(whole, iris)))  # the lineage levels the build adds
     whole.bulk_extend(describe(store_counts(whole, iris), iris, cat.commit, build_date()))
+    whole.bulk_extend(list(summary_quads(whole, iris)))  # and, after the VoID counts, the home page's family counts
     build_store(catalog_dir=FIXTURE, store_path=tmp_path / "store", echo=QUIET)
     store = Store.read_only(str((tmp_path / "store").resolve()))
     assert set(store) == set(whole)

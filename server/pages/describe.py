@@ -21,7 +21,11 @@ INCOMING_LIMIT = 300
 QUALIFIED = ((PROV.qualifiedDerivation, PROV.wasDerivedFrom), (PROV.qualifiedUsage, PROV.used))
 """Qualified-influence links of PROV-O, with the plain property each one qualifies."""
 _ENTITY = PROV.entity
-_SKIPPED_INCOMING = (FOAF.primaryTopic, VOID.rootResource)
+_FEW_LINKS = 2000
+"""Up to this many links into a resource are read to find their properties; a hub's are probed by the engine."""
+_SKIPPED_INCOMING = (FOAF.primaryTopic, VOID.rootResource, JLLM.previewFamily, JLLM.firstChild)
+_SKIPPED_OUTGOING = (JLLM.previewFamily, JLLM.firstChild)  # what pages read (graph/rdf/family_summary.py,
+# graph/rdf/first_children.py), not facts to show
 
 DESCRIBE_QUERY = """
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
@@ -139,6 +143,8 @@ class Describer:
         out: dict[NamedNode, set] = defaultdict(set)
         for q in self.store.quads_for_pattern(iri, None, None, None):
             out[q.predicate].add(q.object)
+        for prop in _SKIPPED_OUTGOING:
+            out.pop(prop, None)
         types = sorted((self.value(t) for t in out.pop(TYPE, set())), key=lambda v: (not (v.href or "").startswith("/ontology"), v.text))
         own = {p: objs for p, objs in out.items() if p.value.startswith(PREFIXES["jllm"]) or p in LABEL_PROPERTIES}
         covered = {(o.value if isinstance(o, NamedNode) else None) for objs in own.values() for o in objs} - {None}
@@ -167,22 +173,21 @@ class Describer:
         repeated by a super-property (schema:isBasedOn next to jllm:baseModel) are shown once, and a
         qualified derivation or usage (``prov:entity``) is shown as the model or stage it qualifies.
 
-        The engine counts the links per property first; a property with more than
-        :data:`INCOMING_LIMIT` of them (a hub such as Llama 2 in a large graph) shows the first ones
-        in the store's order, labelled, and counts the rest, so a page never reads every link."""
-        counts = {row["p"]: int(row["n"].value) for row in self.store.query(
-            "SELECT ?o ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?o ?p",
-            use_default_graph_as_union=True, substitutions={Variable("o"): iri})}
+        Reads at most :data:`INCOMING_LIMIT` (+1) links per property: a property with more (a hub
+        such as Llama 2 in a large graph) shows the first ones in the store's order, labelled, and
+        the engine counts the rest — only for a row that is shown — so a page never reads every link."""
         by_prop: dict[NamedNode, set] = defaultdict(set)
-        extra: dict[NamedNode, int] = defaultdict(int)
-        for prop, count in counts.items():
+        over: set[NamedNode] = set()  # rows with links left unread
+        for prop in self.incoming_properties(iri):
             if prop in _SKIPPED_INCOMING:
                 continue
-            limit = 4 * INCOMING_LIMIT if prop == _ENTITY else INCOMING_LIMIT + 1
-            subjects = {q.subject for q in islice(self.store.quads_for_pattern(None, prop, iri, None), limit)}
+            links = self.store.quads_for_pattern(None, prop, iri, None)
+            subjects = {q.subject for q in islice(links, 4 * INCOMING_LIMIT if prop == _ENTITY else INCOMING_LIMIT + 1)}
+            more = next(iter(links), None) is not None
             if prop != _ENTITY:
                 by_prop[prop] |= subjects
-                extra[prop] += count - len(subjects)
+                if more:
+                    over.add(prop)
                 continue
             found: dict[NamedNode, set] = defaultdict(set)
             for node in subjects:
@@ -193,34 +198,51 @@ class Describer:
                     found[owners[0]].update(owners[1])
             for plain, owners in found.items():
                 by_prop[plain] |= owners
-            if count > len(subjects):
-                for qualifier, plain in QUALIFIED:
-                    extra[plain] += self._owners_count(qualifier, iri) - len(found.get(plain, ()))
+            if more:
+                over.update(plain for _, plain in QUALIFIED)
         own_props = [p for p in by_prop if p.value.startswith(PREFIXES["jllm"])]
         own_subjects = {s for p in own_props for s in by_prop[p]}
         rows = []
         for prop, subjects in by_prop.items():
             if not subjects or (not prop.value.startswith(PREFIXES["jllm"]) and (
-                    self._repeats_own(prop, own_props) if extra.get(prop) else subjects <= own_subjects)):
+                    self._repeats_own(prop, own_props) if prop in over else subjects <= own_subjects)):
                 continue
             shown = sorted(subjects, key=lambda s: s.value)[:INCOMING_LIMIT]
             values = sorted((self.value(s) for s in shown), key=lambda v: v.text.casefold())
-            rows.append(Row(prop.value, self.inverse_label(prop), values, len(subjects) - len(shown) + extra.get(prop, 0)))
+            total = self._links_count(prop, iri, subjects) if prop in over else len(subjects)
+            rows.append(Row(prop.value, self.inverse_label(prop), values, total - len(shown)))
         rows.sort(key=lambda r: (not r.iri.startswith(PREFIXES["jllm"]), r.label.casefold()))
         return rows
+
+    def incoming_properties(self, iri: NamedNode) -> list[NamedNode]:
+        """The properties of the links into ``iri``: read from the links when they are few; for a hub, the
+        store's properties (its VoID property partitions) probed by the engine, one index lookup each,
+        and those of the VoID graph, written after its counts."""
+        links = self.store.quads_for_pattern(None, None, iri, None)
+        first = list(islice(links, _FEW_LINKS))
+        if next(iter(links), None) is None:
+            return list(dict.fromkeys(q.predicate for q in first))
+        props = [q.object for q in self.store.quads_for_pattern(None, VOID.property, None, None) if isinstance(q.object, NamedNode)]
+        if not props:
+            return [row["p"] for row in self.store.query(f"SELECT DISTINCT ?p WHERE {{ ?s ?p {iri} }}", use_default_graph_as_union=True)]
+        query = (f"SELECT DISTINCT ?p WHERE {{ {{ VALUES ?p {{ {' '.join(map(str, dict.fromkeys(props)))} }} FILTER EXISTS {{ ?s ?p {iri} }} }} "
+                 f"UNION {{ GRAPH <{self.base}graph/void> {{ ?s ?p {iri} }} }} }}")
+        return [row["p"] for row in self.store.query(query, use_default_graph_as_union=True)]
+
+    def _links_count(self, prop: NamedNode, iri: NamedNode, read: set) -> int:
+        """How many nodes link to ``iri`` by ``prop``, directly or (``prov:wasDerivedFrom``, ``prov:used``)
+        by a qualified influence (counted by the engine; at least those ``read``)."""
+        pattern = f"{{ ?s {prop} {iri} }}"
+        for qualifier, plain in QUALIFIED:
+            if plain == prop:
+                pattern += f" UNION {{ ?node {_ENTITY} {iri} . ?s {qualifier} ?node }}"
+        rows = list(self.store.query(f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ {pattern} }}", use_default_graph_as_union=True))
+        return max(int(rows[0]["n"].value) if rows else 0, len(read))
 
     def _repeats_own(self, prop: NamedNode, own: Iterable[NamedNode]) -> bool:
         """For a row too long to read whole: whether ``prop`` only repeats jllm properties shown beside
         it, i.e. one of them is declared its sub-property (the build writes those statements out)."""
         return any(next(self.store.quads_for_pattern(p, RDFS.subPropertyOf, prop, None), None) is not None for p in own)
-
-    def _owners_count(self, qualifier: NamedNode, iri: NamedNode) -> int:
-        """How many nodes ``qualifier`` links to the qualified nodes (``prov:entity``) of ``iri``."""
-        query = ("SELECT ?iri ?qualifier (COUNT(DISTINCT ?owner) AS ?n) WHERE { "
-                 "?node <http://www.w3.org/ns/prov#entity> ?iri . ?owner ?qualifier ?node } GROUP BY ?iri ?qualifier")
-        rows = list(self.store.query(query, use_default_graph_as_union=True, substitutions={
-            Variable("iri"): iri, Variable("qualifier"): qualifier}))
-        return int(rows[0]["n"].value) if rows else 0
 
     def qualified_owners(self, node) -> tuple[NamedNode, set] | None:
         """For a qualified derivation or usage node: the unqualified property and the nodes it

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from collections.abc import Iterable
+
 from pyoxigraph import BlankNode, Literal, NamedNode, Store
 
 from graph.rdf.vocab import PREFIXES, RDFS, SCHEMA, SKOS, curie
@@ -26,6 +28,30 @@ def labels(store: Store, node: NamedNode | BlankNode) -> dict[str, str]:
         if found:
             return found
     return {}
+
+
+def labels_of(store: Store, nodes: Iterable[NamedNode]) -> dict[str, dict[str, str]]:
+    """:func:`labels` of many nodes (IRI → labels by language tag), read in one query.
+
+    >>> from pyoxigraph import Quad
+    >>> s = Store(); s.add(Quad(NamedNode("http://x/a"), RDFS.label, Literal("A", language="en")))
+    >>> labels_of(s, [NamedNode("http://x/a"), NamedNode("http://x/b")])
+    {'http://x/a': {'en': 'A'}}
+    """
+    values = " ".join(str(n) for n in dict.fromkeys(nodes))
+    if not values:
+        return {}
+    # one branch per property, each a lookup by subject (a VALUES list of properties would make the engine scan)
+    branches = " UNION ".join(f"{{ ?s {prop} ?l BIND({n} AS ?rank) }}" for n, prop in enumerate(LABEL_PROPERTIES))
+    query = f"SELECT ?s ?rank ?l WHERE {{ VALUES ?s {{ {values} }} {branches} FILTER(isLiteral(?l)) }}"
+    best: dict[str, tuple[int, dict[str, str]]] = {}
+    for row in store.query(query, use_default_graph_as_union=True):
+        iri, n, text = row["s"].value, int(row["rank"].value), row["l"]
+        if iri not in best or n < best[iri][0]:
+            best[iri] = (n, {})
+        if n == best[iri][0]:
+            best[iri][1].setdefault(text.language or "", text.value)
+    return {iri: found for iri, (_, found) in best.items()}
 
 
 def pick(found: dict[str, str], lang: str) -> str | None:

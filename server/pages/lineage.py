@@ -9,13 +9,16 @@ canned queries ``descendants`` and ``ancestors``). The SVG itself is drawn by :m
 """
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
 from urllib.parse import urlencode
 
 from pyoxigraph import NamedNode, Store
 
+from graph.rdf.first_children import HUB
 from graph.rdf.vocab import JLLM
 from server.pages.labels import href, label
 
@@ -43,6 +46,8 @@ class Lineage:
     edges: list[tuple[str, str]]
     sort_keys: dict[str, str] = field(default_factory=dict)
     """When set (a lineage read in part), models are ordered by these keys (their IRIs) instead of their labels."""
+    hidden: dict[str, int] = field(default_factory=dict)
+    """Children of a model that were not read (a lineage read in part): counted, not drawn."""
 
 
 @dataclass
@@ -80,7 +85,8 @@ def lineage(store: Store, iri: NamedNode, base: str, lang: str = "en", limit: in
     A lineage of more than ``limit`` models is read only as far as :func:`picture` draws it
     (:func:`near_lineage`), so a page of a hub model costs the same in any size of graph.
     """
-    edges = _edges(store, iri, limit)
+    hub = next(iter(store.quads_for_pattern(iri, JLLM.firstChild, None, None)), None) is not None
+    edges = None if hub and _child_count(store, iri.value) > limit else _edges(store, iri, limit)
     if edges is None:
         return near_lineage(store, iri, base, lang)
     names = {iri.value} | {c for c, _ in edges} | {p for _, p in edges}
@@ -115,27 +121,38 @@ def near_lineage(store: Store, iri: NamedNode, base: str, lang: str = "en", max_
                  max_children: int = MAX_CHILDREN) -> Lineage:
     """The part of a large lineage that :func:`picture` draws, with models in IRI order.
 
-    Descendants: every child of the focus (so ``+N more`` counts them all), then only the children
-    of the first ``max_children`` of each drawn model, ``max_depth`` generations deep, plus the
-    generation after the last one drawn (its count badge counts that generation, not all that lies
-    beyond: the badge links to the full list). Ancestors are few and read whole. Labels are read
-    for the models that can be drawn only.
+    Descendants, ``max_depth`` generations deep: of each drawn model, its first ``max_children``
+    children in IRI order that are not drawn yet (read in IRI order by the engine, never all of a
+    hub's children) and the links of every model read to the drawn models; how many children are
+    left unread is counted (:attr:`Lineage.hidden`: the ``+N more`` box, and the count badge of
+    the last generation drawn, which counts that generation, not all that lies beyond: the badge
+    links to the full list). An unread child is counted under each drawn parent it has. Ancestors
+    are few and read whole. Labels are read for the models that can be drawn only.
     """
     edges: set[tuple[str, str]] = set()
     drawable = {iri.value}
+    totals: dict[str, int] = {}
     frontier, seen = [iri.value], {iri.value}
     for depth in range(1, max_depth + 2):
         following = []
         for node in frontier:
-            kids = sorted({q.subject.value for q in store.quads_for_pattern(None, BASE_MODEL, NamedNode(node), None)
-                           if isinstance(q.subject, NamedNode)})
+            if depth > max_depth:  # the generation after the last one drawn: counted only
+                totals[node] = _child_count(store, node)
+                continue
+            kids, totals[node] = _first_children(store, node, max_children, seen)
             edges.update((kid, node) for kid in kids)
-            fresh = [kid for kid in kids if kid not in seen][:max_children]
-            if depth <= max_depth:
-                drawable.update(fresh)
-                following += fresh
+            fresh = [kid for kid in kids if kid not in seen]
+            drawable.update(fresh)
+            following += fresh
         seen.update(following)
         frontier = following
+    for kid in drawable - {iri.value}:  # a model read may also derive from another one read (houou-7b: Llama 2, Youri 7B)
+        edges.update((kid, q.object.value) for q in store.quads_for_pattern(NamedNode(kid), BASE_MODEL, None, None)
+                     if q.object.value in drawable)
+    known: dict[str, int] = defaultdict(int)
+    for _, parent in edges:
+        known[parent] += 1
+    hidden = {node: total - known[node] for node, total in totals.items() if total > known[node]}
     todo, upseen = [iri], {iri}
     while todo:
         node = todo.pop()
@@ -148,7 +165,42 @@ def near_lineage(store: Store, iri: NamedNode, base: str, lang: str = "en", max_
                     todo.append(q.object)
     names = {c for c, _ in edges} | {p for _, p in edges} | {iri.value}
     nodes = {n: ((label(store, NamedNode(n), lang, base), href(store, n, base)) if n in drawable else (n, n)) for n in names}
-    return Lineage(iri.value, nodes, sorted(edges), sort_keys={n: n for n in names})
+    return Lineage(iri.value, nodes, sorted(edges), sort_keys={n: n for n in names}, hidden=hidden)
+
+
+def _children(store: Store, node: str, cap: int) -> list[NamedNode]:
+    """The children of ``node`` in the store's order, at most ``cap`` + 1 (more than ``cap``: a hub)."""
+    return [q.subject for q in islice(store.quads_for_pattern(None, BASE_MODEL, NamedNode(node), None), cap + 1)
+            if isinstance(q.subject, NamedNode)]
+
+
+def _child_count(store: Store, node: str) -> int:
+    """How many models have ``node`` as a base model (counted by the engine for a hub)."""
+    kids = set(_children(store, node, HUB))
+    if len(kids) <= HUB:
+        return len(kids)
+    # the IRI written in the query (a GROUP BY with substitutions= would count every model's children first)
+    query = f"SELECT (COUNT(DISTINCT ?kid) AS ?n) WHERE {{ ?kid {BASE_MODEL} {NamedNode(node)} }}"  # (models are IRIs: a FILTER costs 10x)
+    return int(next(iter(store.query(query, use_default_graph_as_union=True)))["n"].value)
+
+
+def _first_children(store: Store, node: str, wanted: int, skip: set[str]) -> tuple[list[str], int]:
+    """The first children of ``node`` in IRI order, enough to hold ``wanted`` outside ``skip``, and how many it has in all.
+
+    A hub's first children in IRI order are the ones the build named (``jllm:firstChild``,
+    graph/rdf/first_children.py); only when those are not enough (or a store built without them)
+    are all its children read."""
+    every = sorted({k.value for k in _children(store, node, HUB)})
+    if len(every) <= HUB:
+        total = len(every)
+    else:
+        total = _child_count(store, node)
+        named = sorted({q.object.value for q in store.quads_for_pattern(NamedNode(node), JLLM.firstChild, None, None)
+                        if isinstance(q.object, NamedNode)})
+        enough = sum(k not in skip for k in named) >= wanted
+        every = named if enough else heapq.nsmallest(wanted + len(skip), {k.value for k in _children(store, node, total)})
+    fresh = [k for k in every if k not in skip][:wanted]
+    return ([k for k in every if k <= fresh[-1]] if fresh else every), total
 
 
 def generations(focus: str, edges: list[tuple[str, str]]) -> dict[str, int]:
@@ -226,17 +278,17 @@ def _side(graph: Lineage, shown: Picture, gen: dict[str, int], sign: int, step: 
         for m in sorted(drawn, key=name):
             shown.boxes[m] = _box(graph, m, sign * depth)
         for node, kids in layer.items():
-            rest = [m for m in kids if m not in drawn]
+            rest = len([m for m in kids if m not in drawn]) + (graph.hidden.get(node, 0) if sign > 0 else 0)
             if rest:
                 key = f"more:{sign}:{node}"
-                text = MORE_TEXT.get(lang, MORE_TEXT["en"]).format(n=len(rest))
+                text = MORE_TEXT.get(lang, MORE_TEXT["en"]).format(n=rest)
                 shown.boxes[key] = Box(key, text, link(node), sign * depth, more=True)
                 shown.edges.append((key, node) if sign > 0 else (node, key))
         frontier = sorted(drawn, key=name)
     for node in frontier:  # the last generation drawn: count what lies beyond it
-        beyond = _reachable(node, step) - set(shown.boxes)
+        beyond = len(_reachable(node, step) - set(shown.boxes)) + (graph.hidden.get(node, 0) if sign > 0 else 0)
         if beyond:
-            shown.boxes[node].hidden = len(beyond)
+            shown.boxes[node].hidden = beyond
             shown.boxes[node].list_href = link(node)
 
 

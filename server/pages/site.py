@@ -14,16 +14,13 @@ from graph.errors import SourceError
 from graph.rdf.vocab import PREFIXES
 from server.errors import ApiError
 from server.pages.labels import local_path
-from server.pages.browse import browse_lists, class_counts, families_by_section, source_revision
+from server.pages.browse import browse_lists, class_counts, counting, families_by_section, source_revision
 from server.pages.resources import (DATA_FORMATS, HTML, STORE_KEY, page_html, current_base, current_store, generation_cache, link_header,
                               negotiate, not_acceptable, page_lang, serialize)
 from server.pages.search import search
 from server.urls import public_root
 
 bp = Blueprint("pages", __name__)
-
-#: Families listed under each section on the home page; the section's own page lists them all.
-HOME_FAMILIES_PER_SECTION = 200
 
 SITEMAP_QUERY = """
 PREFIX foaf: <http://xmlns.com/foaf/0.1/>
@@ -65,9 +62,9 @@ def home() -> Response:
     store, base = current_store(), current_base()
     cache = generation_cache()
     if ("home", lang) not in cache:  # counts and lists are facts of the generation: computed once per language
-        sections = [(sec, families[:HOME_FAMILIES_PER_SECTION]) for sec, families in families_by_section(store, base, lang)]
-        cache[("home", lang)] = {"counts": class_counts(store, base, lang), "sections": sections,
-                                 "lists": browse_lists(store, base, lang), "source": source_revision(store)}
+        mode = counting(store)
+        cache[("home", lang)] = {"counts": class_counts(store, base, lang), "sections": families_by_section(store, base, lang, mode),
+                                 "lists": browse_lists(store, base, lang, mode), "source": source_revision(store)}
     html = render_template("home.html", lang=lang, **cache[("home", lang)], queries=_queries(lang))
     resp = Response(html, mimetype="text/html")
     resp.headers["Link"] = '</dump.ttl>; rel="alternate"; type="text/turtle", </.well-known/void>; rel="describedby"; type="text/turtle"'
