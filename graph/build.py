@@ -25,7 +25,7 @@ from graph.errors import UserError
 from graph.rdf.iris import Iris
 from graph.rdf.family_summary import summary_quads
 from graph.rdf.first_children import first_children_quads
-from graph.rdf.lineage_levels import level_quads
+from graph.rdf.lineage_levels import base_links, level_quads
 from graph.rdf.mapping import catalog_quads
 from graph.store.export import SortedWriter, description_subjects
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
@@ -276,8 +276,10 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                          f"({rate:,.0f} quads/s; the same quad in two entities is stored once); "
                          "writing the sorted Turtle dump on the side")
                 dump = _Dump(store, dump_path(generation), Path(tmp))
-                store.bulk_extend(level_quads(store, iris))
-                store.bulk_extend(first_children_quads(store, iris))
+                bases = base_links(store)
+                store.bulk_extend(level_quads(store, iris, bases))
+                store.bulk_extend(first_children_quads(store, iris, bases))
+                del bases
                 store.flush()
                 if report["kept_aside"]:
                     echo(f"rows kept aside by import (under other/, not in the graph): {len(report['kept_aside'])}")

@@ -47,14 +47,20 @@ def levels(bases: dict[str, list[str]]) -> dict[str, int]:
     return level
 
 
-def level_quads(store: Store, iris: Iris) -> Iterator[Quad]:
-    """``<model> jllm:lineageLevel n`` for every model with a base or a descendant, in ``<base>graph/lineage``."""
+def base_links(store: Store) -> dict[str, list[str]]:
+    """Model IRI → the IRIs of its base models (``jllm:baseModel``), sorted, read once for the build's lineage facts."""
     bases: dict[str, list[str]] = {}
     for q in store.quads_for_pattern(None, JLLM.baseModel, None, None):
         if isinstance(q.subject, NamedNode) and isinstance(q.object, NamedNode):
             bases.setdefault(q.subject.value, []).append(q.object.value)
     for targets in bases.values():
         targets[:] = sorted(set(targets))
+    return bases
+
+
+def level_quads(store: Store, iris: Iris, bases: dict[str, list[str]] | None = None) -> Iterator[Quad]:
+    """``<model> jllm:lineageLevel n`` for every model with a base or a descendant, in ``<base>graph/lineage``
+    (``bases``: :func:`base_links` of ``store``, if already read)."""
     graph = iris.graph("lineage")
-    for model, level in levels(bases).items():
+    for model, level in levels(base_links(store) if bases is None else bases).items():
         yield Quad(NamedNode(model), JLLM.lineageLevel, Literal(str(level), datatype=XSD.integer), graph)
