@@ -183,42 +183,60 @@ def _merged(reports: list[dict], catalog_dir: Path) -> dict:
     return out
 
 
-def _optimize(store: Store, result: list[BaseException | None]) -> None:
+def _optimize(store: Store, dump: "_Dump", result: list[BaseException | None]) -> None:
     try:
+        dump.engine_done()  # compaction deletes files the dump's read-only instance may not have opened yet
         store.optimize()
         result.append(None)
     except BaseException as err:  # raised by the build
         result.append(err)
 
 
+#: The engine's N-Quads dump of a generation, in a child process: a read-only instance sees the store as it
+#: was when opened ("open" on stderr), whatever the build writes afterwards, and shares no GIL with it.
+_ENGINE_DUMP = ("import sys; from pyoxigraph import RdfFormat, Store; store = Store.read_only(sys.argv[1]); "
+                "sys.stderr.write('open\\n'); sys.stderr.flush(); store.dump(sys.stdout.buffer, RdfFormat.N_QUADS)")
+
+
 class _Dump:
     """The generation's sorted Turtle dump (:class:`graph.store.export.SortedWriter`), written beside the
-    rest of the build: the engine dumps what was loaded (a snapshot, on a thread) while the lineage
-    levels, VoID counts and SHACL checks run; the quads those steps add follow once they exist (:meth:`add`)."""
+    rest of the build: a child process dumps what was loaded while the lineage levels, VoID counts and
+    SHACL checks run; the quads those steps add follow once they exist (:meth:`add`)."""
 
-    def __init__(self, store: Store, path: Path, scratch: Path) -> None:
+    def __init__(self, generation: Path, path: Path, scratch: Path) -> None:
         self.path, self.partial = path, path.with_name(path.name + ".tmp")
         self.writer = SortedWriter("ttl", str(self.partial), {}, scratch=scratch)
-        self.snapshot, self.added = threading.Event(), threading.Event()
+        self.engine = subprocess.Popen([sys.executable, "-c", _ENGINE_DUMP, str(generation)],
+                                       stdout=self.writer.sink, stderr=subprocess.PIPE)
+        if self.engine.stderr.readline() != b"open\n":  # nothing may be added to the store before this
+            self.abort()
+            raise UserError("writing the Turtle dump failed: the store could not be opened for it")
+        self.added = threading.Event()
         self.extra: tuple[list, dict] | None = None
         self.failed: list[BaseException] = []
-        self.thread = threading.Thread(target=self._feed, args=(store,), name="dump-feed", daemon=True)
-        self.thread.start()
-        self.snapshot.wait()  # nothing may be added to the store before the engine's snapshot
+        self.thread = threading.Thread(target=self._feed, name="dump-feed", daemon=True)
 
-    def _feed(self, store: Store) -> None:
+    def start(self, store: Store) -> None:
+        """Feed the quads the build adds to ``store`` once :meth:`add` names them (on a thread)."""
+        self.store = store
+        self.thread.start()
+
+    def _feed(self) -> None:
         try:
-            self.writer.dump(store, self.snapshot)
-            self.snapshot.set()
+            if self.engine.wait() != 0:
+                lines = self.engine.stderr.read().decode("utf-8", "replace").strip().splitlines()
+                raise UserError(lines[-1] if lines else f"the engine's dump ended with exit status {self.engine.returncode}")
             self.added.wait()
             if self.extra is not None:
                 graphs, top = self.extra
-                self.writer.write_quads(chain.from_iterable(store.quads_for_pattern(None, None, None, g) for g in graphs), top)
+                self.writer.write_quads(chain.from_iterable(self.store.quads_for_pattern(None, None, None, g) for g in graphs), top)
             self.writer.sink.close()  # the sort can merge while the SHACL checks run
         except BaseException as err:  # raised by finish()
             self.failed.append(err)
-        finally:
-            self.snapshot.set()
+
+    def engine_done(self) -> None:
+        """Wait until the child has dumped the loaded quads (the store may be compacted after that)."""
+        self.engine.wait()
 
     def add(self, graphs: list[NamedNode], top: dict) -> None:
         """The graphs written after the snapshot, to dump once they are complete; ``top``: the description's subjects."""
@@ -236,9 +254,14 @@ class _Dump:
 
     def abort(self) -> None:
         """Stop writing (a failed build)."""
-        self.added.set()
+        if self.engine.poll() is None:
+            self.engine.kill()
+        self.engine.wait()
+        if hasattr(self, "added"):
+            self.added.set()
+            if self.thread.is_alive():
+                self.thread.join()
         self.writer.abort()
-        self.thread.join()
         self.partial.unlink(missing_ok=True)
 
 
@@ -275,7 +298,8 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 progress(f"loaded {report['entities']:,} entities, {report['quads']:,} quads "
                          f"({rate:,.0f} quads/s; the same quad in two entities is stored once); "
                          "writing the sorted Turtle dump on the side")
-                dump = _Dump(store, dump_path(generation), Path(tmp))
+                dump = _Dump(generation, dump_path(generation), Path(tmp))
+                dump.start(store)
                 bases = base_links(store)
                 store.bulk_extend(level_quads(store, iris, bases))
                 store.bulk_extend(first_children_quads(store, iris, bases))
@@ -299,7 +323,7 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 count = len(store)
                 progress("validating with the SHACL shapes (as SPARQL queries) while the engine compacts the store")
                 optimized: list[BaseException | None] = []
-                optimizer = threading.Thread(target=_optimize, args=(store, optimized), name="optimize", daemon=True)
+                optimizer = threading.Thread(target=_optimize, args=(store, dump, optimized), name="optimize", daemon=True)
                 optimizer.start()  # compaction makes reads faster (about 25 % on lineage paths); the GIL is released
                 violations = validate_store(store, iris.base, progress=progress)
                 optimizer.join()

@@ -198,27 +198,26 @@ def test_the_store_is_the_same_with_one_or_several_mapping_processes(tmp_path, m
     assert stores["1"][1][:-1] == stores["3"][1][:-1]  # the same summary and kept-aside rows, in the same order
 
 
-def test_the_engine_dumps_a_snapshot_so_the_build_may_add_quads_while_it_dumps(tmp_path):
-    """graph.build._Dump relies on it: what is added after the first bytes of a dump is not in it."""
-    import os
-    import threading
+def test_the_dump_child_sees_the_store_as_it_was_when_opened(tmp_path):
+    """graph.build._Dump relies on it: what the build adds (and its compaction) after the child's read-only
+    instance is open is not in the child's dump."""
+    import subprocess
+    import sys
 
-    from graph.store.export import _Sink
+    from graph.build import _ENGINE_DUMP
 
     store = Store(str(tmp_path / "store"))
     ex = "http://example.org/"
     store.bulk_extend([ox.Quad(ox.NamedNode(f"{ex}s{i}"), ox.NamedNode(f"{ex}p"), ox.Literal(f"value {i}"), ox.NamedNode(f"{ex}g"))
-                       for i in range(20_000)])  # about 1 MB of N-Quads: the dump blocks on the pipe until it is read
-    read_fd, write_fd = os.pipe()
-    started = threading.Event()
-    dumping = threading.Thread(target=lambda: (store.dump(_Sink(write_fd, started), RdfFormat.N_QUADS), os.close(write_fd)))
-    dumping.start()
-    assert started.wait(10)
+                       for i in range(20_000)])  # about 1 MB of N-Quads: the child blocks on the pipe until it is read
+    store.flush()
+    child = subprocess.Popen([sys.executable, "-c", _ENGINE_DUMP, str(tmp_path / "store")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stderr.readline() == b"open\n"
     store.bulk_extend([ox.Quad(ox.NamedNode(f"{ex}late"), ox.NamedNode(f"{ex}p"), ox.Literal("late"), ox.NamedNode(f"{ex}g"))])
+    store.flush()
     store.optimize()
-    assert dumping.is_alive()  # still blocked on the unread pipe
-    with os.fdopen(read_fd, "rb") as lines:
-        dumped = lines.read()
-    dumping.join()
+    dumped = child.stdout.read()
+    assert child.wait() == 0, child.stderr.read()
     assert dumped.count(b"\n") == 20_000 and b"late" not in dumped
     assert len(store) == 20_001

@@ -128,6 +128,18 @@ class _Sink(io.RawIOBase):
         return os.write(self.fd, data)
 
 
+def _file_of(output: BinaryIO | str | os.PathLike) -> tuple[str, int | None] | None:
+    """A path, or ("", fd) for an open OS-level file (stdout): what a child process can write; None for a buffer."""
+    if isinstance(output, (str, os.PathLike)):
+        return os.fspath(output), None
+    try:
+        fd = output.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    output.flush()
+    return "", fd
+
+
 class SortedWriter:
     """The export pipeline, each stage in its own process or thread, none holding the graph:
     N-Quads lines in (:meth:`dump`, :meth:`write_quads`) → awk turns each into a sort record → GNU
@@ -160,11 +172,13 @@ class SortedWriter:
         self.sorter.stdout.close()
         self.failed: list[BaseException] = []
         self.serializer: subprocess.Popen | None = None
-        if isinstance(output, (str, os.PathLike)):  # its own process: no GIL shared with the caller's work
+        target = _file_of(output)
+        if target is not None:  # its own process: no GIL shared with the caller's work
+            path, fd = target
             self.serializer = subprocess.Popen(
                 [sys.executable, "-c", "import sys; from graph.store.export import serialize_lines; "
-                 "serialize_lines(sys.argv[1], sys.stdin.buffer, sys.argv[2])", fmt, os.fspath(output)],
-                stdin=self.lines.stdout)
+                 "serialize_lines(sys.argv[1], sys.stdin.buffer, sys.argv[2] or sys.stdout.buffer)", fmt, path],
+                stdin=self.lines.stdout, stdout=fd)
             self.lines.stdout.close()
         self.writer = threading.Thread(target=self._serialize, args=(fmt, output), name="export-write", daemon=True)
         self.writer.start()
