@@ -114,17 +114,16 @@ def engine_dump(store: Store) -> bool:
 
 
 class _Sink(io.RawIOBase):
-    """The pipe into the pipeline as a file for ``Store.dump``: sets ``started`` at the first write (by
-    then the engine has taken the snapshot it dumps)."""
+    """The pipe into the pipeline as a file for ``Store.dump`` (each of its 8 KB writes takes the GIL, so the
+    caller's other threads should not be busy in Python meanwhile: the pipeline's stages are processes)."""
 
-    def __init__(self, fd: int, started: threading.Event) -> None:
-        self.fd, self.started = fd, started
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
 
     def writable(self) -> bool:
         return True
 
     def write(self, data) -> int:
-        self.started.set()
         return os.write(self.fd, data)
 
 
@@ -145,8 +144,8 @@ class SortedWriter:
     N-Quads lines in (:meth:`dump`, :meth:`write_quads`) → awk turns each into a sort record → GNU
     ``sort -u`` (``buffer`` of memory, then sorted runs spilled to a temporary directory in
     ``scratch`` and merged; about twice the N-Quads' size) → awk turns records back into lines →
-    pyoxigraph parses them and writes ``fmt`` to ``output`` (:func:`serialize_lines`: in its own process
-    for a file, else on a thread). :meth:`close` waits for it.
+    pyoxigraph parses them and writes ``fmt`` to ``output`` (:func:`serialize_lines`, in its own process;
+    for a buffer, a thread copies its output). :meth:`close` waits for it.
 
     ``top`` ranks the description's subjects (:func:`description_subjects`), which go first.
     """
@@ -171,15 +170,14 @@ class SortedWriter:
         self.records.stdout.close()
         self.sorter.stdout.close()
         self.failed: list[BaseException] = []
-        self.serializer: subprocess.Popen | None = None
-        target = _file_of(output)
-        if target is not None:  # its own process: no GIL shared with the caller's work
-            path, fd = target
-            self.serializer = subprocess.Popen(
-                [sys.executable, "-c", "import sys; from graph.store.export import serialize_lines; "
-                 "serialize_lines(sys.argv[1], sys.stdin.buffer, sys.argv[2] or sys.stdout.buffer)", fmt, path],
-                stdin=self.lines.stdout, stdout=fd)
-            self.lines.stdout.close()
+        # the last stage in its own process, so no thread of the caller holds the GIL for each quad: it writes
+        # the file itself, else (a buffer) a thread copies its output in large chunks
+        path, fd = _file_of(output) or ("", subprocess.PIPE)
+        self.serializer = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from graph.store.export import serialize_lines; "
+             "serialize_lines(sys.argv[1], sys.stdin.buffer, sys.argv[2] or sys.stdout.buffer)", fmt, path],
+            stdin=self.lines.stdout, stdout=fd)
+        self.lines.stdout.close()
         self.writer = threading.Thread(target=self._serialize, args=(fmt, output), name="export-write", daemon=True)
         self.writer.start()
         self.sink = self.records.stdin
@@ -192,20 +190,22 @@ class SortedWriter:
 
     def _serialize(self, fmt: str, output) -> None:
         try:
-            if self.serializer is None:
-                serialize_lines(fmt, self.lines.stdout, output)
-            elif self.serializer.wait() != 0:
-                raise UserError(f"writing {output} failed (exit status {self.serializer.returncode})")
+            if self.serializer.stdout is not None:
+                while chunk := self.serializer.stdout.read(1 << 20):
+                    output.write(chunk)
+            if self.serializer.wait() != 0:
+                raise UserError(f"writing the {fmt} export failed (exit status {self.serializer.returncode})")
         except BaseException as err:  # raised by close()
             self.failed.append(err)
         finally:
-            self.lines.stdout.close()  # upstream stages stop on a broken pipe
+            if self.serializer.stdout is not None:
+                self.serializer.stdout.close()  # upstream stages stop on a broken pipe
 
-    def dump(self, store: Store, started: threading.Event | None = None) -> None:
+    def dump(self, store: Store) -> None:
         """Feed the engine's own N-Quads dump of ``store`` (see :func:`engine_dump`); the GIL is released
-        while the engine works. ``started`` is set once the engine has taken its snapshot."""
+        while the engine works."""
         self.sink.flush()
-        store.dump(_Sink(self.sink.fileno(), started or threading.Event()), RdfFormat.N_QUADS)
+        store.dump(_Sink(self.sink.fileno()), RdfFormat.N_QUADS)
 
     def write_quads(self, quads: Iterable[Quad], top: dict | None = None) -> None:
         """Feed ``quads`` one by one (default-graph quads too); with ``top``, the ranks change first."""
@@ -218,7 +218,7 @@ class SortedWriter:
 
     def abort(self) -> None:
         """Stop every stage (the output is incomplete) and remove the temporary files."""
-        procs = [p for p in (self.records, self.sorter, self.lines, self.serializer) if p is not None]
+        procs = [self.records, self.sorter, self.lines, self.serializer]
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
