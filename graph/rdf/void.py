@@ -161,8 +161,7 @@ def void_description(store: Store) -> list[Triple]:
     d = dataset_iri(store)
     if d is None:
         return []
-    subjects = {d}
-    for p in (VOID.classPartition, VOID.propertyPartition):
-        subjects.update(q.object for q in store.quads_for_pattern(d, p, None, None))
-    triples = {q.triple for s in subjects for q in store.quads_for_pattern(s, None, None, None)}
-    return sorted(triples, key=str)
+    # one query, not one pattern per partition (each is a round trip on a remote store)
+    query = (f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ {{ BIND({d} AS ?s) }} UNION {{ {d} ?link ?s "
+             f"FILTER(?link IN ({VOID.classPartition}, {VOID.propertyPartition})) }} ?s ?p ?o }}")
+    return sorted(set(store.query(query, use_default_graph_as_union=True)), key=str)
