@@ -6,6 +6,7 @@ import io
 import json
 import os
 import selectors
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -13,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from typing import BinaryIO
 from itertools import chain
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +29,7 @@ from graph.rdf.family_summary import summary_quads
 from graph.rdf.first_children import first_children_quads
 from graph.rdf.lineage_levels import base_links, level_quads
 from graph.rdf.mapping import catalog_quads
-from graph.store.export import SortedWriter, description_subjects
+from graph.store.export import SortedWriter, description_subjects, engine_dump, quad_lines, write_sorted_into
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
 from graph.rdf.validate import validate_store
 from graph.rdf.vocab import curie
@@ -96,13 +98,15 @@ def _relay(stream, progress: _Progress, last: list[str]) -> None:
 
 
 class _Lines(io.RawIOBase):
-    """The N-Quads of several child processes as one stream, interleaved at line boundaries."""
+    """The N-Quads of several child processes as one stream, interleaved at line boundaries; every line
+    is also written to ``tee`` (the text the Turtle dump is sorted from)."""
 
-    def __init__(self, pipes: list) -> None:
+    def __init__(self, pipes: list, tee: BinaryIO) -> None:
         self.selector = selectors.DefaultSelector()
         for pipe in pipes:
             self.selector.register(pipe, selectors.EVENT_READ, bytearray())
         self.ready = bytearray()
+        self.tee = tee
 
     def readable(self) -> bool:
         return True
@@ -114,12 +118,15 @@ class _Lines(io.RawIOBase):
                 rest: bytearray = key.data
                 if not chunk:
                     self.selector.unregister(key.fileobj)
+                    self.tee.write(rest)
                     self.ready += rest
                     continue
                 rest += chunk
                 cut = rest.rfind(b"\n") + 1
                 if cut:
-                    self.ready += rest[:cut]
+                    lines = rest[:cut]
+                    self.tee.write(lines)
+                    self.ready += lines
                     del rest[:cut]
         n = min(len(buffer), len(self.ready))
         buffer[:n] = self.ready[:n]
@@ -132,9 +139,10 @@ def mapper_count() -> int:
     return max(1, int(os.environ.get(MAPPERS_ENV) or (2 if (os.cpu_count() or 1) >= 2 else 1)))
 
 
-def _load(store: Store, catalog_dir: Path, iris: Iris, scratch: Path, progress: _Progress) -> dict:
-    """Stream the catalog's quads into ``store``; the mapping runs in :func:`mapper_count` child
-    processes (:mod:`graph.rdf.nquads`), each on its share of the model files. Their merged report."""
+def _load(store: Store, catalog_dir: Path, iris: Iris, scratch: Path, progress: _Progress, tee: BinaryIO) -> dict:
+    """Stream the catalog's quads into ``store`` (and their N-Quads text into ``tee``); the mapping runs in
+    :func:`mapper_count` child processes (:mod:`graph.rdf.nquads`), each on its share of the model files.
+    Their merged report."""
     parts = mapper_count()
     children, lasts, relays = [], [], []
     for part in range(parts):
@@ -148,7 +156,7 @@ def _load(store: Store, catalog_dir: Path, iris: Iris, scratch: Path, progress: 
         lasts.append(last)
         relays.append(relay)
     try:
-        store.bulk_load(_Lines([c.stdout for c in children]), RdfFormat.N_QUADS)
+        store.bulk_load(_Lines([c.stdout for c in children], tee), RdfFormat.N_QUADS)
     except (SyntaxError, OSError, ValueError) as err:
         if all(c.wait() == 0 for c in children):
             raise UserError(f"loading the mapped quads failed: {err}") from None
@@ -183,85 +191,80 @@ def _merged(reports: list[dict], catalog_dir: Path) -> dict:
     return out
 
 
-def _optimize(store: Store, dump: "_Dump", result: list[BaseException | None]) -> None:
+def _optimize(store: Store, result: list[BaseException | None]) -> None:
     try:
-        dump.engine_done()  # compaction deletes files the dump's read-only instance may not have opened yet
         store.optimize()
         result.append(None)
     except BaseException as err:  # raised by the build
         result.append(err)
 
 
-#: The engine's N-Quads dump of a generation, in a child process: a read-only instance sees the store as it
-#: was when opened ("open" on stderr), whatever the build writes afterwards, and shares no GIL with it.
-_ENGINE_DUMP = ("import sys; from pyoxigraph import RdfFormat, Store; store = Store.read_only(sys.argv[1]); "
-                "sys.stderr.write('open\\n'); sys.stderr.flush(); store.dump(sys.stdout.buffer, RdfFormat.N_QUADS)")
-
-
 class _Dump:
-    """The generation's sorted Turtle dump (:class:`graph.store.export.SortedWriter`), written beside the
-    rest of the build: a child process dumps what was loaded while the lineage levels, VoID counts and
-    SHACL checks run; the quads those steps add follow once they exist (:meth:`add`)."""
+    """The generation's sorted Turtle dump (:class:`graph.store.export.SortedWriter`), sorted from text,
+    not from the store: the N-Quads the mapping children wrote (:attr:`tee`, copied while the engine loads
+    them; typed literals are written as the engine stores them, :func:`graph.rdf.mapping.terms.typed`, so
+    the text equals the store's own dump), then the graphs the build adds afterwards (:meth:`add`). The
+    sort starts when the load ends (:meth:`start`) and runs beside the rest of the build; the engine
+    never dumps."""
 
-    def __init__(self, generation: Path, path: Path, scratch: Path) -> None:
-        self.path, self.partial = path, path.with_name(path.name + ".tmp")
-        self.writer = SortedWriter("ttl", str(self.partial), {}, scratch=scratch)
-        self.engine = subprocess.Popen([sys.executable, "-c", _ENGINE_DUMP, str(generation)],
-                                       stdout=self.writer.sink, stderr=subprocess.PIPE)
-        if self.engine.stderr.readline() != b"open\n":  # nothing may be added to the store before this
-            self.abort()
-            raise UserError("writing the Turtle dump failed: the store could not be opened for it")
-        self.added = threading.Event()
-        self.extra: tuple[list, dict] | None = None
+    def __init__(self, path: Path, scratch: Path) -> None:
+        self.path, self.partial, self.scratch = path, path.with_name(path.name + ".tmp"), scratch
+        self.mapped = scratch / "mapped.nq"
+        self.tee = open(self.mapped, "wb")
+        self.writer: SortedWriter | None = None
+        self.feeder: threading.Thread | None = None
         self.failed: list[BaseException] = []
-        self.thread = threading.Thread(target=self._feed, name="dump-feed", daemon=True)
 
     def start(self, store: Store) -> None:
-        """Feed the quads the build adds to ``store`` once :meth:`add` names them (on a thread)."""
-        self.store = store
-        self.thread.start()
+        """The load has ended: sort the mapped text (``store`` holds it)."""
+        self.tee.close()
+        if engine_dump(store):
+            self.writer = SortedWriter("ttl", str(self.partial), {}, scratch=self.scratch, inputs=[self.mapped, "-"])
+        else:  # a quad in the default graph: a line's last term would not be its graph; sort the store at the end
+            self.mapped.unlink()
 
-    def _feed(self) -> None:
+    def add(self, store: Store, graphs: list[NamedNode], top: dict) -> None:
+        """The ``graphs`` of ``store`` are complete: write them after the mapped text (a thread feeds them
+        to the sort); ``top``: the description's subjects, which go first."""
+        if self.writer is None:
+            self.writer = SortedWriter("ttl", str(self.partial), top, scratch=self.scratch)
+            write_sorted_into(self.writer, store)
+            return
+        added = self.scratch / "added.nq"
+        with open(added, "wb") as out:
+            out.writelines(quad_lines(chain.from_iterable(store.quads_for_pattern(None, None, None, g) for g in graphs)))
+        self.writer.sink.write(f"# top {self.writer.top_file(top)}\n".encode("utf-8"))
+        self.feeder = threading.Thread(target=self._feed, args=(added,), name="dump-feed", daemon=True)
+        self.feeder.start()
+
+    def _feed(self, added: Path) -> None:
         try:
-            if self.engine.wait() != 0:
-                lines = self.engine.stderr.read().decode("utf-8", "replace").strip().splitlines()
-                raise UserError(lines[-1] if lines else f"the engine's dump ended with exit status {self.engine.returncode}")
-            self.added.wait()
-            if self.extra is not None:
-                graphs, top = self.extra
-                self.writer.write_quads(chain.from_iterable(self.store.quads_for_pattern(None, None, None, g) for g in graphs), top)
-            self.writer.sink.close()  # the sort can merge while the SHACL checks run
+            with open(added, "rb") as lines:
+                shutil.copyfileobj(lines, self.writer.sink, 1 << 20)  # the GIL is released while a write blocks
+            self.writer.sink.close()
         except BaseException as err:  # raised by finish()
             self.failed.append(err)
 
-    def engine_done(self) -> None:
-        """Wait until the child has dumped the loaded quads (the store may be compacted after that)."""
-        self.engine.wait()
-
-    def add(self, graphs: list[NamedNode], top: dict) -> None:
-        """The graphs written after the snapshot, to dump once they are complete; ``top``: the description's subjects."""
-        self.extra = (graphs, top)
-        self.added.set()
-
     def finish(self) -> None:
         """Wait for the sorted dump and move it into place."""
-        self.thread.join()
-        if self.failed:
-            self.writer.abort()
-            raise UserError(f"writing the Turtle dump failed: {self.failed[0]}")
-        self.writer.close()
+        assert self.writer is not None
+        if self.feeder is not None:
+            self.feeder.join()
+        try:
+            self.writer.close()
+            if self.failed:
+                raise UserError(str(self.failed[0]))
+        except UserError as err:
+            raise UserError(f"writing the Turtle dump failed: {err}") from None
         os.replace(self.partial, self.path)
 
     def abort(self) -> None:
         """Stop writing (a failed build)."""
-        if self.engine.poll() is None:
-            self.engine.kill()
-        self.engine.wait()
-        if hasattr(self, "added"):
-            self.added.set()
-            if self.thread.is_alive():
-                self.thread.join()
-        self.writer.abort()
+        self.tee.close()
+        if self.writer is not None:
+            self.writer.abort()
+        if self.feeder is not None:
+            self.feeder.join()
         self.partial.unlink(missing_ok=True)
 
 
@@ -292,19 +295,20 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
             with tempfile.TemporaryDirectory(prefix="jllm-kg-build-", dir=generation.parent) as tmp:
                 load_started = time.perf_counter()
                 store = Store(str(generation))
-                report = _load(store, catalog_dir, iris, Path(tmp), progress)
+                dump = _Dump(dump_path(generation), Path(tmp))
+                report = _load(store, catalog_dir, iris, Path(tmp), progress, dump.tee)
                 store.flush()
                 rate = report["quads"] / max(time.perf_counter() - load_started, 1e-9)
                 progress(f"loaded {report['entities']:,} entities, {report['quads']:,} quads "
                          f"({rate:,.0f} quads/s; the same quad in two entities is stored once); "
-                         "writing the sorted Turtle dump on the side")
-                dump = _Dump(generation, dump_path(generation), Path(tmp))
+                         "sorting them for the Turtle dump on the side")
                 dump.start(store)
                 bases = base_links(store)
                 store.bulk_extend(level_quads(store, iris, bases))
                 store.bulk_extend(first_children_quads(store, iris, bases))
                 del bases
                 store.flush()
+                progress("added the lineage levels and the hubs' first children")
                 if report["kept_aside"]:
                     echo(f"rows kept aside by import (under other/, not in the graph): {len(report['kept_aside'])}")
                     for where in report["kept_aside"]:
@@ -317,13 +321,13 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 progress(f"counted {counts.triples:,} quads, {counts.entities:,} entities (VoID)")
                 store.bulk_extend(summary_quads(store, iris))
                 store.flush()
-                dump.add([iris.graph("lineage"), iris.graph("void")], description_subjects(store))
                 progress("counted the model families per section, developer, licence and dataset (home page)")
+                dump.add(store, [iris.graph("lineage"), iris.graph("void")], description_subjects(store))
                 _pause("after-load")
                 count = len(store)
                 progress("validating with the SHACL shapes (as SPARQL queries) while the engine compacts the store")
                 optimized: list[BaseException | None] = []
-                optimizer = threading.Thread(target=_optimize, args=(store, dump, optimized), name="optimize", daemon=True)
+                optimizer = threading.Thread(target=_optimize, args=(store, optimized), name="optimize", daemon=True)
                 optimizer.start()  # compaction makes reads faster (about 25 % on lineage paths); the GIL is released
                 violations = validate_store(store, iris.base, progress=progress)
                 optimizer.join()

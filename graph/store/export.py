@@ -113,6 +113,13 @@ def engine_dump(store: Store) -> bool:
     return isinstance(store, Store) and next(store.quads_for_pattern(None, None, None, ox.DefaultGraph()), None) is None
 
 
+def quad_lines(quads: Iterable[Quad]) -> Iterable[bytes]:
+    """N-Quads lines as :class:`SortedWriter` reads them (``<>`` for the default graph)."""
+    for q in quads:
+        g = q.graph_name
+        yield f"{q.subject} {q.predicate} {q.object} {g if isinstance(g, NamedNode) else '<>'} .\n".encode("utf-8")
+
+
 class _Sink(io.RawIOBase):
     """The pipe into the pipeline as a file for ``Store.dump`` (each of its 8 KB writes takes the GIL, so the
     caller's other threads should not be busy in Python meanwhile: the pipeline's stages are processes)."""
@@ -147,22 +154,26 @@ class SortedWriter:
     pyoxigraph parses them and writes ``fmt`` to ``output`` (:func:`serialize_lines`, in its own process;
     for a buffer, a thread copies its output). :meth:`close` waits for it.
 
-    ``top`` ranks the description's subjects (:func:`description_subjects`), which go first.
+    ``top`` ranks the description's subjects (:func:`description_subjects`), which go first. With
+    ``inputs`` (N-Quads files, ``-`` for :attr:`sink`), the lines are read from them in turn; without
+    ``-`` among them :attr:`sink` is None.
     """
 
     def __init__(self, fmt: str, output: BinaryIO | str | os.PathLike, top: dict, scratch: Path | None = None,
-                 buffer: str = SORT_BUFFER) -> None:
+                 buffer: str = SORT_BUFFER, inputs: Iterable[Path | str] = ()) -> None:
         if fmt not in FORMATS:
             raise UserError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
         datasets = FORMATS[fmt].supports_datasets
+        inputs = [os.fspath(i) for i in inputs]
         self.tmp = tempfile.TemporaryDirectory(prefix="jllm-kg-export-", dir=scratch)
         self.tops = 0
         env = {**os.environ, "LC_ALL": "C"}
         awk = _awk()
         flag = f"DATASETS={int(datasets)}"
         self.records = subprocess.Popen(
-            [awk, "-v", f"TOP={self._top_file(top)}", "-v", f"TYPE={_TYPE_TEXT}", "-v", f"LABEL={_LABEL_TEXT}",
-             "-v", flag, _RECORD_AWK], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+            [awk, "-v", f"TOP={self.top_file(top)}", "-v", f"TYPE={_TYPE_TEXT}", "-v", f"LABEL={_LABEL_TEXT}",
+             "-v", flag, _RECORD_AWK, *inputs], stdin=subprocess.PIPE if not inputs or "-" in inputs else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, env=env)
         self.sorter = subprocess.Popen(["sort", "-u", "-S", buffer, f"--parallel={min(os.cpu_count() or 1, 4)}",
                                         "-T", self.tmp.name], stdin=self.records.stdout, stdout=subprocess.PIPE, env=env)
         self.lines = subprocess.Popen([awk, "-F", "\t", "-v", flag, _LINE_AWK], stdin=self.sorter.stdout,
@@ -182,7 +193,8 @@ class SortedWriter:
         self.writer.start()
         self.sink = self.records.stdin
 
-    def _top_file(self, top: dict) -> str:
+    def top_file(self, top: dict) -> str:
+        """Write ``top`` where the record stage can read it (``# top FILE``); its path."""
         path = Path(self.tmp.name) / f"top-{self.tops}.tsv"
         self.tops += 1
         path.write_text("".join(f"{term}\t{rank}\n" for term, rank in top.items()), encoding="utf-8")
@@ -210,11 +222,10 @@ class SortedWriter:
     def write_quads(self, quads: Iterable[Quad], top: dict | None = None) -> None:
         """Feed ``quads`` one by one (default-graph quads too); with ``top``, the ranks change first."""
         if top is not None:
-            self.sink.write(f"# top {self._top_file(top)}\n".encode("utf-8"))
+            self.sink.write(f"# top {self.top_file(top)}\n".encode("utf-8"))
         write = self.sink.write
-        for q in quads:
-            g = q.graph_name
-            write(f"{q.subject} {q.predicate} {q.object} {g if isinstance(g, NamedNode) else '<>'} .\n".encode("utf-8"))
+        for line in quad_lines(quads):
+            write(line)
 
     def abort(self) -> None:
         """Stop every stage (the output is incomplete) and remove the temporary files."""
@@ -231,7 +242,8 @@ class SortedWriter:
         """End the input and wait for the output; :class:`UserError` if a stage failed."""
         try:
             try:
-                self.sink.close()
+                if self.sink is not None:
+                    self.sink.close()
             except BrokenPipeError:
                 pass
             self.writer.join()
@@ -264,14 +276,21 @@ def write_sorted(store: Store, fmt: str, output: BinaryIO | str | os.PathLike, b
     """
     writer = SortedWriter(fmt, output, description_subjects(store), scratch=scratch, buffer=buffer)
     try:
+        write_sorted_into(writer, store)
+    finally:
+        writer.close()
+
+
+def write_sorted_into(writer: SortedWriter, store: Store) -> None:
+    """Feed every quad of ``store`` into ``writer`` (the engine's own dump where :func:`engine_dump` allows) and end its input."""
+    try:
         if engine_dump(store):
             writer.dump(store)
         else:
             writer.write_quads(store.quads_for_pattern(None, None, None, None))
+        writer.sink.close()
     except BrokenPipeError:
         pass  # a stage stopped: close() says why
-    finally:
-        writer.close()
 
 
 def serialize_store(store: Store, fmt: str) -> bytes:

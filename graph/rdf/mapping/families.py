@@ -8,7 +8,7 @@ from pyoxigraph import Literal, NamedNode, Quad
 from graph.catalog import Record
 from graph.rdf.iris import ontology as jllm_term
 from graph.rdf.mapping.lineage import Activity, derivation, kind_activity, stage_facts
-from graph.rdf.mapping.terms import LANGS, Context, Fact, common, decimal, entity, integer, labels, text, url
+from graph.rdf.mapping.terms import LANGS, Context, Fact, common, decimal, entity, integer, labels, text, typed, url
 from graph.rdf.mapping.works import cell
 from graph.rdf.vocab import DCTERMS, FOAF, HF_MARKS, JLLM, RDFS, SCHEMA, SKOS, STAGE_CLASSES, TYPE, XSD
 
@@ -46,7 +46,7 @@ def _family_facts(f: NamedNode, rec: Record, ctx: Context) -> Iterator[Fact]:
     for note in rec.get("footnotes") or []:
         yield f, JLLM.footnote, text(note)
     if rec.get("release_year"):
-        yield f, JLLM.releaseYear, Literal(f"{int(rec['release_year']):04d}", datatype=XSD.gYear)
+        yield f, JLLM.releaseYear, typed(f"{int(rec['release_year']):04d}", XSD.gYear)
     for platform in rec.get("platforms") or []:
         yield f, JLLM.platform, text(platform)
     mark = (rec.get("hf_available") or {}).get("mark")

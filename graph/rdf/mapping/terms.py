@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Union
 
-from pyoxigraph import Literal, NamedNode, Quad
+from pyoxigraph import Literal, NamedNode, Quad, Store
 
 from graph.catalog import Catalog, Record
 from graph.rdf.iris import Iris, ontology as jllm_term, upstream_url
@@ -46,16 +47,39 @@ def integer(value: object) -> Literal | None:
 
 
 def decimal(value: object) -> Literal | None:
-    """An ``xsd:decimal`` literal in canonical form (always with a dot: ``7.0``), else None.
+    """An ``xsd:decimal`` literal in the engine's canonical form (:func:`typed`), else None.
 
-    >>> decimal(7).value
-    '7.0'
+    >>> decimal(7).value, decimal("7.50").value, decimal("x")
+    ('7', '7.5', None)
     """
     number = _decimal(value)
     if number is None:
         return None
-    lexical = format(number.normalize(), "f")
-    return Literal(lexical if "." in lexical else lexical + ".0", datatype=XSD.decimal)
+    return typed(format(number, "f"), XSD.decimal)
+
+
+_CANONICAL = Store()
+_S, _P = NamedNode("urn:x-jllm-kg:s"), NamedNode("urn:x-jllm-kg:p")
+
+
+@lru_cache(maxsize=1 << 16)
+def _canonical(lexical: str, datatype: str) -> str:
+    _CANONICAL.add(Quad(_S, _P, Literal(lexical, datatype=NamedNode(datatype))))
+    (stored,) = _CANONICAL.quads_for_pattern(_S, _P, None)
+    _CANONICAL.clear()
+    return stored.object.value
+
+
+def typed(lexical: str, datatype: NamedNode) -> Literal:
+    """A typed literal written as the store writes it back: the engine keeps valid numbers and dates as
+    values (``"13.0"^^xsd:decimal`` comes back as ``"13"``, ``+00:00`` as ``Z``), so the mapped N-Quads
+    equal the store's own dump and the build writes its Turtle dump from them (:mod:`graph.build`).
+    Asked of an in-memory pyoxigraph store once per distinct value.
+
+    >>> typed("2024-03-09+00:00", XSD.date).value, typed("2024-3-9", XSD.date).value
+    ('2024-03-09Z', '2024-3-9')
+    """
+    return Literal(_canonical(lexical, datatype.value), datatype=datatype)
 
 
 def boolean(value: bool) -> Literal:

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pyoxigraph import Literal, NamedNode, Quad
+from pyoxigraph import NamedNode, Quad
 
 from graph.catalog import Record
 from graph.rdf.iris import slug
-from graph.rdf.mapping.terms import Context, Fact, common, entity, integer, labels, text, url
+from graph.rdf.mapping.terms import Context, Fact, common, entity, integer, labels, text, typed, url
 from graph.rdf.vocab import DCTERMS, FABIO, JLLM, RDFS, SCHEMA, TYPE, XSD
 
 
@@ -36,7 +36,7 @@ def paper(rec: Record, ctx: Context) -> Iterator[Quad]:
         if rec.get("arxiv"):
             yield s, FABIO.hasArXivId, text(rec["arxiv"])
         if rec.get("date"):
-            date = Literal(str(rec["date"]), datatype=XSD.date)
+            date = typed(str(rec["date"]), XSD.date)
             yield s, DCTERMS.date, date
             yield s, SCHEMA.datePublished, date
         yield s, JLLM.venue, rec.get("venue")
