@@ -26,7 +26,8 @@ constraint          SPARQL (``?f``: a focus node, ``?v``: a value on the path)  
 ==================  ===========================================================  ==================
 
 Every query runs over the union of the store's graphs (pySHACL sees the triples without their
-graph names), so a fact in any entity graph counts. Where SPARQL only narrows the candidates, the
+graph names), so a fact in any entity graph counts. The checks of the values on one path from the
+same focus nodes run as one query (:func:`run_together`). Where SPARQL only narrows the candidates, the
 final decision is the same Python code pySHACL runs, so lexical corner cases agree. Messages are
 the shape's ``sh:message``, else pySHACL's own wording.
 """
@@ -35,7 +36,7 @@ from __future__ import annotations
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -76,6 +77,11 @@ class Check:
     """The generic message for a focus node."""
     keep: Callable[[rdflib.term.Node], bool] | None = None
     """For candidate rows: True when the value really violates the constraint (pySHACL's own test)."""
+    values: str | None = None
+    """For a check of the values on the path: the pattern binding ``?f`` and ``?v`` (shared by the
+    shape's other checks of the same path, :func:`run_checks` evaluates them together) ..."""
+    condition: str | None = None
+    """... and the SPARQL expression that is true for a violating row."""
 
 
 def _n3(term: rdflib.term.Node) -> str:
@@ -179,8 +185,12 @@ def _property_checks(shapes: rdflib.Graph, node_shape: rdflib.term.Node, prop: r
     checks: list[Check] = []
 
     def add(component: str, query: str, generic: Callable[[rdflib.term.Node], str],
-            keep: Callable[[rdflib.term.Node], bool] | None = None) -> None:
-        checks.append(Check(node_shape, path, component, query, message, generic, keep))
+            keep: Callable[[rdflib.term.Node], bool] | None = None, condition: str | None = None) -> None:
+        checks.append(Check(node_shape, path, component, query, message, generic, keep,
+                            values if condition else None, condition))
+
+    def on_values(condition: str) -> str:
+        return f"SELECT ?f ?v WHERE {{ {values} FILTER({condition}) }}"
 
     for name, rule in ((SH.minCount, "<"), (SH.maxCount, ">")):
         for bound in shapes.objects(prop, name):
@@ -191,6 +201,8 @@ def _property_checks(shapes: rdflib.Graph, node_shape: rdflib.term.Node, prop: r
                 query = f"SELECT ?f WHERE {{ {{ {focus} }} FILTER NOT EXISTS {{ ?f {p} ?v }} }}"
             elif rule == ">" and n == 1:
                 query = f"SELECT ?f WHERE {{ {values} ?f {p} ?w . FILTER(!sameTerm(?v, ?w)) }}"
+                add(name.fragment, query, generic, condition=f"EXISTS {{ ?f {p} ?w . FILTER(!sameTerm(?v, ?w)) }}")
+                continue
             else:
                 optional = f"{{ {focus} }} OPTIONAL {{ ?f {p} ?v }}" if rule == "<" else values
                 query = f"SELECT ?f WHERE {{ {optional} }} GROUP BY ?f HAVING (COUNT(DISTINCT ?v) {rule} {n})"
@@ -199,36 +211,42 @@ def _property_checks(shapes: rdflib.Graph, node_shape: rdflib.term.Node, prop: r
     if len(classes) > 1:
         return None
     for cls in classes:
-        add("class", f"SELECT ?f ?v WHERE {{ {values} FILTER NOT EXISTS {{ ?v a {_n3(cls)} }} }}",
-            lambda f, text=f"Value does not have class {_stringify(shapes, cls)}": text)
+        condition = f"NOT EXISTS {{ ?v a {_n3(cls)} }}"
+        add("class", on_values(condition), lambda f, text=f"Value does not have class {_stringify(shapes, cls)}": text,
+            condition=condition)
     for members in shapes.objects(prop, SH["or"]):
         alternatives = _or_classes(shapes, members)
         if alternatives is None or message is None:
             return None
         missing = " && ".join(f"NOT EXISTS {{ ?v a {_n3(c)} }}" for c in alternatives)
-        add("or", f"SELECT ?f ?v WHERE {{ {values} FILTER({missing}) }}", lambda f: "")
+        add("or", on_values(missing), lambda f: "", condition=missing)
     for kind in shapes.objects(prop, SH.nodeKind):
         if kind not in _NODE_KINDS:
             return None
-        add("nodeKind", f"SELECT ?f ?v WHERE {{ {values} FILTER(!{_NODE_KINDS[kind]}) }}",
-            lambda f, text=f"Value is not of Node Kind {_stringify(shapes, kind)}": text)
+        condition = f"!{_NODE_KINDS[kind]}"
+        add("nodeKind", on_values(condition), lambda f, text=f"Value is not of Node Kind {_stringify(shapes, kind)}": text,
+            condition=condition)
     for rule in shapes.objects(prop, SH.datatype):
         safe = _SAFE_FORMS.get(rule)
         form = "" if safe == "" else f" && REGEX(STR(?v), {rdflib.Literal(safe).n3()})" if safe else " && false"
-        add("datatype", f"SELECT ?f ?v WHERE {{ {values} FILTER(!(isLiteral(?v) && DATATYPE(?v) = {_n3(rule)}{form})) }}",
-            lambda f, text=f"Value is not Literal with datatype {_stringify(shapes, rule)}": text, _datatype_keep(rule))
+        condition = f"!(isLiteral(?v) && DATATYPE(?v) = {_n3(rule)}{form})"
+        add("datatype", on_values(condition),
+            lambda f, text=f"Value is not Literal with datatype {_stringify(shapes, rule)}": text, _datatype_keep(rule),
+            condition)
     for pattern in shapes.objects(prop, SH.pattern):
         text = str(pattern.value) if isinstance(pattern, rdflib.Literal) and pattern.value is not None else str(pattern)
         plain = f"(DATATYPE(?v) = {_n3(XSD.string)} || DATATYPE(?v) = {_n3(RDF.langString)})"
-        add("pattern", f"SELECT ?f ?v WHERE {{ {values} FILTER(isBlank(?v) || (isLiteral(?v) && !{plain}) || "
-                       f'CONTAINS(STR(?v), "\\n") || !REGEX(STR(?v), {rdflib.Literal(text).n3()})) }}',
-            lambda f, text=f"Value does not match pattern '{text}'": text, _pattern_keep(text))
+        condition = (f"isBlank(?v) || (isLiteral(?v) && !{plain}) || "
+                     f'CONTAINS(STR(?v), "\\n") || !REGEX(STR(?v), {rdflib.Literal(text).n3()})')
+        add("pattern", on_values(condition),
+            lambda f, text=f"Value does not match pattern '{text}'": text, _pattern_keep(text), condition)
     for name, (op, wording, test) in _RANGES.items():
         for bound in shapes.objects(prop, name):
             if not isinstance(bound, rdflib.Literal):
                 return None
-            add(name.fragment, f"SELECT ?f ?v WHERE {{ {values} FILTER(!COALESCE(?v {op} {bound.n3()}, false)) }}",
-                lambda f, text=wording.format(_stringify(shapes, bound)): text, _range_keep(bound, test))
+            condition = f"!COALESCE(?v {op} {bound.n3()}, false)"
+            add(name.fragment, on_values(condition),
+                lambda f, text=wording.format(_stringify(shapes, bound)): text, _range_keep(bound, test), condition)
     return checks
 
 
@@ -251,18 +269,44 @@ def compile_shapes(shapes: rdflib.Graph) -> tuple[list[Check], list[rdflib.term.
     return checks, left
 
 
-def run_check(store: ox.Store, check: Check, term: Callable[[object], rdflib.term.Node]) -> Iterator[tuple[rdflib.term.Node, rdflib.term.Node | None]]:
-    """The distinct (focus, value) results of ``check`` (value None for cardinality), as rdflib terms."""
+Results = list[tuple[rdflib.term.Node, rdflib.term.Node | None]]
+
+
+def _results(check: Check, rows: Iterable[tuple[object, object]], term: Callable[[object], rdflib.term.Node]) -> Results:
+    """The distinct (focus, value) of ``rows`` (value None for cardinality) that violate ``check``, as rdflib terms."""
     seen: set = set()
-    for row in store.query(check.query, use_default_graph_as_union=True):
-        key = (row["f"], None if check.component in ("minCount", "maxCount") else row["v"])
+    out: Results = []
+    for f, v in rows:
+        key = (f, None if check.component in ("minCount", "maxCount") else v)
         if key in seen:
             continue
         seen.add(key)
         focus = term(key[0])
         value = term(key[1]) if key[1] is not None else None
         if check.keep is None or check.keep(value):
-            yield focus, value
+            out.append((focus, value))
+    return out
+
+
+def run_check(store: ox.Store, check: Check, term: Callable[[object], rdflib.term.Node]) -> Results:
+    """The distinct (focus, value) results of ``check`` (value None for cardinality), as rdflib terms."""
+    value = check.component not in ("minCount", "maxCount")
+    # a list of terms: no name may hold the (unsendable) solutions, which a logged traceback would keep alive
+    rows = [(row["f"], row["v"] if value else None) for row in store.query(check.query, use_default_graph_as_union=True)]
+    return _results(check, rows, term)
+
+
+def run_together(store: ox.Store, checks: list[Check], term: Callable[[object], rdflib.term.Node]) -> list[Results]:
+    """The results of ``checks``, which share their :attr:`Check.values` pattern, from one query: the pattern is
+    matched once and each row is flagged by every check's condition."""
+    if len(checks) == 1:
+        return [run_check(store, checks[0], term)]
+    binds = " ".join(f"BIND(COALESCE({c.condition}, false) AS ?c{n})" for n, c in enumerate(checks))
+    query = (f"SELECT * WHERE {{ {checks[0].values} {binds} "
+             f"FILTER({' || '.join(f'?c{n}' for n in range(len(checks)))}) }}")
+    rows = [(row["f"], row["v"], [row[f"c{n}"].value == "true" for n in range(len(checks))])
+            for row in store.query(query, use_default_graph_as_union=True)]
+    return [_results(check, ((f, v) for f, v, flags in rows if flags[n]), term) for n, check in enumerate(checks)]
 
 
 #: Threads running the checks (one per core, at most 4): the engine releases the GIL while it evaluates.
@@ -270,7 +314,18 @@ CHECK_THREADS = min(4, os.cpu_count() or 1)
 
 
 def run_checks(store: ox.Store, checks: list[Check], term: Callable[[object], rdflib.term.Node]
-               ) -> Iterator[tuple[Check, list[tuple[rdflib.term.Node, rdflib.term.Node | None]]]]:
-    """Each check with its :func:`run_check` results, in order, evaluated on :data:`CHECK_THREADS` threads."""
+               ) -> Iterator[tuple[Check, Results]]:
+    """Each check with its :func:`run_check` results, in order, evaluated on :data:`CHECK_THREADS` threads;
+    the checks of the values on one path from the same focus nodes in one query (:func:`run_together`)."""
+    groups: dict[object, list[int]] = {}
+    for n, check in enumerate(checks):
+        groups.setdefault(check.values or n, []).append(n)
+    results: dict[int, Results] = {}
+    ready = 0
     with ThreadPoolExecutor(CHECK_THREADS) as pool:
-        yield from zip(checks, pool.map(lambda check: list(run_check(store, check, term)), checks))
+        for members, found in zip(groups.values(), pool.map(
+                lambda members: run_together(store, [checks[n] for n in members], term), groups.values())):
+            results.update(zip(members, found))
+            while ready in results:
+                yield checks[ready], results.pop(ready)
+                ready += 1
