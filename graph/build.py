@@ -219,7 +219,7 @@ class _Dump:
         """The load has ended: sort the mapped text (``store`` holds it)."""
         self.tee.close()
         if engine_dump(store):
-            self.writer = SortedWriter("ttl", str(self.partial), {}, scratch=self.scratch, inputs=[self.mapped, "-"])
+            self.writer = SortedWriter("ttl", str(self.partial), {}, scratch=self.scratch, inputs=[self.mapped])
         else:  # a quad in the default graph: a line's last term would not be its graph; sort the store at the end
             self.mapped.unlink()
 

@@ -155,8 +155,7 @@ class SortedWriter:
     for a buffer, a thread copies its output). :meth:`close` waits for it.
 
     ``top`` ranks the description's subjects (:func:`description_subjects`), which go first. With
-    ``inputs`` (N-Quads files, ``-`` for :attr:`sink`), the lines are read from them in turn; without
-    ``-`` among them :attr:`sink` is None.
+    ``inputs`` (N-Quads files), their lines are read first, then those written to :attr:`sink`.
     """
 
     def __init__(self, fmt: str, output: BinaryIO | str | os.PathLike, top: dict, scratch: Path | None = None,
@@ -164,7 +163,7 @@ class SortedWriter:
         if fmt not in FORMATS:
             raise UserError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
         datasets = FORMATS[fmt].supports_datasets
-        inputs = [os.fspath(i) for i in inputs]
+        files = [os.fspath(i) for i in inputs]
         self.tmp = tempfile.TemporaryDirectory(prefix="jllm-kg-export-", dir=scratch)
         self.tops = 0
         env = {**os.environ, "LC_ALL": "C"}
@@ -172,8 +171,7 @@ class SortedWriter:
         flag = f"DATASETS={int(datasets)}"
         self.records = subprocess.Popen(
             [awk, "-v", f"TOP={self.top_file(top)}", "-v", f"TYPE={_TYPE_TEXT}", "-v", f"LABEL={_LABEL_TEXT}",
-             "-v", flag, _RECORD_AWK, *inputs], stdin=subprocess.PIPE if not inputs or "-" in inputs else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, env=env)
+             "-v", flag, _RECORD_AWK, *files, *(["-"] if files else [])], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.sorter = subprocess.Popen(["sort", "-u", "-S", buffer, f"--parallel={min(os.cpu_count() or 1, 4)}",
                                         "-T", self.tmp.name], stdin=self.records.stdout, stdout=subprocess.PIPE, env=env)
         self.lines = subprocess.Popen([awk, "-F", "\t", "-v", flag, _LINE_AWK], stdin=self.sorter.stdout,
@@ -242,8 +240,7 @@ class SortedWriter:
         """End the input and wait for the output; :class:`UserError` if a stage failed."""
         try:
             try:
-                if self.sink is not None:
-                    self.sink.close()
+                self.sink.close()
             except BrokenPipeError:
                 pass
             self.writer.join()
