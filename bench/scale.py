@@ -192,7 +192,7 @@ class SizeResult:
     """Load average (1, 5, 15 min) when this size started."""
 
 
-def run_size(n: int, workdir: Path, limit: float, max_rss_gb: float, requests: int) -> SizeResult:
+def run_size(n: int, workdir: Path, limit: float, max_rss_gb: float, requests: int, part_mb: int = 0) -> SizeResult:
     res = SizeResult(n)
     res.load = "{:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
     here = workdir / f"{n}"
@@ -202,6 +202,8 @@ def run_size(n: int, workdir: Path, limit: float, max_rss_gb: float, requests: i
     steps = [
         ("synth", py(str(ROOT / "bench" / "synth.py"), "--families", str(n), "--out", str(cat))),
         ("build", cli("build", "--catalog", str(cat), "--store", str(store))),
+        *([("build in parts", cli("build", "--catalog", str(cat), "--store", str(here / "store-parts"),
+                                   "--load-part-mb", str(part_mb)))] if part_mb else []),
         ("validate", cli("validate", "--store", str(store))),
         ("export ttl", cli("export", "--format", "ttl", "-o", str(here / "export.ttl"), "--store", str(store))),
         ("export nq", cli("export", "--format", "nq", "-o", str(here / "export.nq"), "--store", str(store))),
@@ -224,6 +226,9 @@ def run_size(n: int, workdir: Path, limit: float, max_rss_gb: float, requests: i
         if not step.ok:
             res.stopped = f"{name} {step.cell()}; last progress line: `{step.last_line}`"
             return res
+        if name == "build in parts":  # measured, then removed: the disk is needed for the raw copies
+            for gen in here.glob("store-parts*"):
+                shutil.rmtree(gen, ignore_errors=True) if gen.is_dir() and not gen.is_symlink() else gen.unlink(missing_ok=True)
         if name == "build":
             text = (logs / "build.log").read_text(errors="replace")
             built = re.findall(r"^built .*?: ([\d,]+) quads", text, re.M)
@@ -254,7 +259,8 @@ def ratio(a: Step | None, b: Step | None) -> str:
     return f"{a.seconds / b.seconds:.1f}×"
 
 
-def report(results: list[SizeResult], command: str, started: str, machine_line: str, limit: float, max_rss: float) -> str:
+def report(results: list[SizeResult], command: str, started: str, machine_line: str, limit: float, max_rss: float,
+           part_mb: int = 0) -> str:
     lines = ["# Scale runs (issue 12)", "",
              f"Command: `{command}` (started {started} UTC).", "", f"Machine: {machine_line}.", "",
              f"Each step is a child process: wall time / peak RSS (from `wait4`, max with /proc polling); a step is "
@@ -271,6 +277,15 @@ def report(results: list[SizeResult], command: str, started: str, machine_line: 
                      f"{cell('export nq')} | {cell('raw dump nq')} | {cell('raw dump trig')} | {cell('raw bulk_load')} | "
                      f"{ratio(s.get('build'), s.get('raw bulk_load'))} | {ratio(s.get('export ttl'), s.get('raw dump trig'))} | "
                      f"{ratio(s.get('export nq'), s.get('raw dump nq'))} |")
+    if any("build in parts" in r.steps for r in results):
+        lines += ["", f"The same build with `--load-part-mb {part_mb}` (the mapped N-Quads bulk-loaded in parts of about "
+                  f"{part_mb} MB, one `bulk_load` call each, which bounds the engine loader's memory), in the same run:", "",
+                  "| families | `jllm-kg build --load-part-mb` | / raw `bulk_load` | / `jllm-kg build` |", "|---|---|---|---|"]
+        for r in results:
+            if "build in parts" in r.steps:
+                s = r.steps
+                lines.append(f"| {r.families:,} | {s['build in parts'].cell()} | {ratio(s.get('build in parts'), s.get('raw bulk_load'))} | "
+                             f"{ratio(s.get('build in parts'), s.get('build'))} |")
     lines += ["", "Served (`jllm-kg serve --workers 2` via tests/live.py). *Uncached*: the median of N requests each made distinct "
               "for the front's per-generation response cache (canned queries: an `offset=0` and repeated `lang=en`; pages: an "
               "ignored `nocache=i` argument), so each one is computed; *cached*: the median of N repeats of the URL itself. "
@@ -300,7 +315,8 @@ def http_only(args: argparse.Namespace) -> int:
             res.http = http_times(store, args.requests)
         results.append(res)
     command = meta["command"] + f"; then HTTP re-measured: python bench/scale.py --http-only --requests {args.requests}"
-    args.out.write_text(report(results, command, meta["started"], meta["machine"], meta["limit"], meta["max_rss"]),
+    args.out.write_text(report(results, command, meta["started"], meta["machine"], meta["limit"], meta["max_rss"],
+                               meta.get("part_mb", 0)),
                         encoding="utf-8")
     return 0
 
@@ -313,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rss-gb", type=float, default=8)
     parser.add_argument("--requests", type=int, default=10)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "scale.md")
+    parser.add_argument("--part-mb", type=int, default=0,
+                        help="also time `jllm-kg build --load-part-mb N` at each size (0: not)")
     parser.add_argument("--http-only", action="store_true",
                         help="re-measure HTTP on the stores a previous run left in --workdir (its results.json)")
     args = parser.parse_args(argv)
@@ -323,12 +341,14 @@ def main(argv: list[str] | None = None) -> int:
     machine_line = machine()
     args.workdir.mkdir(parents=True, exist_ok=True)
     (args.workdir / "meta.json").write_text(json.dumps({"command": command, "started": started, "machine": machine_line,
-                                                        "limit": args.limit, "max_rss": args.max_rss_gb}), encoding="utf-8")
+                                                        "limit": args.limit, "max_rss": args.max_rss_gb, "part_mb": args.part_mb}),
+                                             encoding="utf-8")
     results: list[SizeResult] = []
     for n in (int(s) for s in args.sizes.split(",")):
-        res = run_size(n, args.workdir, args.limit, args.max_rss_gb, args.requests)
+        res = run_size(n, args.workdir, args.limit, args.max_rss_gb, args.requests, args.part_mb)
         results.append(res)
-        args.out.write_text(report(results, command, started, machine_line, args.limit, args.max_rss_gb), encoding="utf-8")
+        args.out.write_text(report(results, command, started, machine_line, args.limit, args.max_rss_gb, args.part_mb),
+                            encoding="utf-8")
         (args.workdir / "results.json").write_text(json.dumps(
             [{"families": r.families, "quads": r.quads, "stopped": r.stopped, "http": r.http, "load": r.load,
               "steps": {k: vars(v) for k, v in r.steps.items()}} for r in results], indent=1), encoding="utf-8")

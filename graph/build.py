@@ -2,10 +2,8 @@
 family counts → SHACL as SPARQL → atomic swap."""
 from __future__ import annotations
 
-import io
 import json
 import os
-import selectors
 import shutil
 import subprocess
 import sys
@@ -14,12 +12,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import BinaryIO
 from itertools import chain
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pyoxigraph import NamedNode, Quad, RdfFormat, Store
+from pyoxigraph import NamedNode, Quad, Store
 
 import catalog as catalog_package
 from graph.catalog import load_catalog
@@ -30,6 +27,7 @@ from graph.rdf.first_children import first_children_quads
 from graph.rdf.lineage_levels import base_links, level_quads
 from graph.rdf.mapping import catalog_quads
 from graph.store.export import SortedWriter, description_subjects, engine_dump, quad_lines, write_sorted_into
+from graph.store.mapped_text import MappedText, load_in_parts
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
 from graph.rdf.validate import validate_store
 from graph.rdf.vocab import curie
@@ -97,51 +95,16 @@ def _relay(stream, progress: _Progress, last: list[str]) -> None:
             progress(line.split("] ", 1)[1] if line.startswith("[") and "] " in line else line)
 
 
-class _Lines(io.RawIOBase):
-    """The N-Quads of several child processes as one stream, interleaved at line boundaries; every line
-    is also written to ``tee`` (the text the Turtle dump is sorted from)."""
-
-    def __init__(self, pipes: list, tee: BinaryIO) -> None:
-        self.selector = selectors.DefaultSelector()
-        for pipe in pipes:
-            self.selector.register(pipe, selectors.EVENT_READ, bytearray())
-        self.ready = bytearray()
-        self.tee = tee
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        while not self.ready and self.selector.get_map():
-            for key, _ in self.selector.select():
-                chunk = os.read(key.fd, 1 << 20)
-                rest: bytearray = key.data
-                if not chunk:
-                    self.selector.unregister(key.fileobj)
-                    self.tee.write(rest)
-                    self.ready += rest
-                    continue
-                rest += chunk
-                cut = rest.rfind(b"\n") + 1
-                if cut:
-                    lines = rest[:cut]
-                    self.tee.write(lines)
-                    self.ready += lines
-                    del rest[:cut]
-        n = min(len(buffer), len(self.ready))
-        buffer[:n] = self.ready[:n]
-        del self.ready[:n]
-        return n
-
-
 def mapper_count() -> int:
     """Child processes mapping the catalog: ``$JLLM_KG_BUILD_MAPPERS``, else 2 on two cores or more."""
     return max(1, int(os.environ.get(MAPPERS_ENV) or (2 if (os.cpu_count() or 1) >= 2 else 1)))
 
 
-def _load(store: Store, catalog_dir: Path, iris: Iris, scratch: Path, progress: _Progress, tee: BinaryIO) -> dict:
-    """Stream the catalog's quads into ``store`` (and their N-Quads text into ``tee``); the mapping runs in
-    :func:`mapper_count` child processes (:mod:`graph.rdf.nquads`), each on its share of the model files.
+def _load(store: Store, catalog_dir: Path, iris: Iris, scratch: Path, progress: _Progress, mapped: Path,
+          part_bytes: int = 0) -> dict:
+    """Stream the catalog's quads into ``store``; the mapping runs in :func:`mapper_count` child processes
+    (:mod:`graph.rdf.nquads`), each on its share of the model files. Their N-Quads go to the file ``mapped``
+    and from it into the store, in parts of about ``part_bytes`` if not 0 (:mod:`graph.store.mapped_text`).
     Their merged report."""
     parts = mapper_count()
     children, lasts, relays = [], [], []
@@ -155,12 +118,20 @@ def _load(store: Store, catalog_dir: Path, iris: Iris, scratch: Path, progress: 
         children.append(child)
         lasts.append(last)
         relays.append(relay)
+    text = MappedText([c.stdout for c in children], mapped)
     try:
-        store.bulk_load(_Lines([c.stdout for c in children], tee), RdfFormat.N_QUADS)
+        parts_loaded = load_in_parts(store, text, part_bytes)
+        text.wait_done()
     except (SyntaxError, OSError, ValueError) as err:
-        if all(c.wait() == 0 for c in children):
+        # the copy failed, or children were still mapping (they are stopped below), or every child
+        # closed its output and succeeded: the load's own error; else the failed child's (below)
+        if text.error is not None or not text.done or not any(c.wait() for c in children):
             raise UserError(f"loading the mapped quads failed: {err}") from None
     finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        text.stop()  # before the pipes close: the copying thread selects on them
         for child in children:
             child.stdout.close()
         codes = [c.wait() for c in children]
@@ -169,8 +140,10 @@ def _load(store: Store, catalog_dir: Path, iris: Iris, scratch: Path, progress: 
     for code, last in zip(codes, lasts):
         if code != 0:
             raise UserError((last[0] if last else f"exit status {code}").removeprefix("error: "))
-    return _merged([json.loads((scratch / f"mapping-{part}.json").read_text(encoding="utf-8")) for part in range(parts)],
-                   catalog_dir)
+    merged = _merged([json.loads((scratch / f"mapping-{part}.json").read_text(encoding="utf-8")) for part in range(parts)],
+                     catalog_dir)
+    merged["parts"] = parts_loaded
+    return merged
 
 
 def _merged(reports: list[dict], catalog_dir: Path) -> dict:
@@ -201,8 +174,8 @@ def _optimize(store: Store, result: list[BaseException | None]) -> None:
 
 class _Dump:
     """The generation's sorted Turtle dump (:class:`graph.store.export.SortedWriter`), sorted from text,
-    not from the store: the N-Quads the mapping children wrote (:attr:`tee`, copied while the engine loads
-    them; typed literals are written as the engine stores them, :func:`graph.rdf.mapping.terms.typed`, so
+    not from the store: the N-Quads the mapping children wrote (:attr:`mapped`, which the engine loads
+    from; typed literals are written as the engine stores them, :func:`graph.rdf.mapping.terms.typed`, so
     the text equals the store's own dump), then the graphs the build adds afterwards (:meth:`add`). The
     sort starts when the load ends (:meth:`start`) and runs beside the rest of the build; the engine
     never dumps."""
@@ -210,14 +183,12 @@ class _Dump:
     def __init__(self, path: Path, scratch: Path) -> None:
         self.path, self.partial, self.scratch = path, path.with_name(path.name + ".tmp"), scratch
         self.mapped = scratch / "mapped.nq"
-        self.tee = open(self.mapped, "wb")
         self.writer: SortedWriter | None = None
         self.feeder: threading.Thread | None = None
         self.failed: list[BaseException] = []
 
     def start(self, store: Store) -> None:
         """The load has ended: sort the mapped text (``store`` holds it)."""
-        self.tee.close()
         if engine_dump(store):
             self.writer = SortedWriter("ttl", str(self.partial), {}, scratch=self.scratch, inputs=[self.mapped])
         else:  # a quad in the default graph: a line's last term would not be its graph; sort the store at the end
@@ -260,7 +231,6 @@ class _Dump:
 
     def abort(self) -> None:
         """Stop writing (a failed build)."""
-        self.tee.close()
         if self.writer is not None:
             self.writer.abort()
         if self.feeder is not None:
@@ -269,8 +239,11 @@ class _Dump:
 
 
 def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"), base: str | None = None,
-                echo: Callable[..., None] = print) -> int:
+                echo: Callable[..., None] = print, part_bytes: int = 0) -> int:
     """Build the store at ``store_path`` from ``catalog_dir`` (default: the shipped catalog).
+
+    ``part_bytes``: load the mapped N-Quads in parts of about that size, one engine bulk load each,
+    which bounds the loader's memory (:mod:`graph.store.mapped_text`); 0: in one bulk load.
 
     Streaming: child processes read the model files and write each entity's quads as N-Quads
     into the bulk loader of a new generation (:mod:`graph.rdf.nquads`). From then on the sorted
@@ -296,11 +269,12 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 load_started = time.perf_counter()
                 store = Store(str(generation))
                 dump = _Dump(dump_path(generation), Path(tmp))
-                report = _load(store, catalog_dir, iris, Path(tmp), progress, dump.tee)
+                report = _load(store, catalog_dir, iris, Path(tmp), progress, dump.mapped, part_bytes)
                 store.flush()
                 rate = report["quads"] / max(time.perf_counter() - load_started, 1e-9)
+                parts = f", in {report['parts']} parts" if report["parts"] > 1 else ""
                 progress(f"loaded {report['entities']:,} entities, {report['quads']:,} quads "
-                         f"({rate:,.0f} quads/s; the same quad in two entities is stored once); "
+                         f"({rate:,.0f} quads/s{parts}; the same quad in two entities is stored once); "
                          "sorting them for the Turtle dump on the side")
                 dump.start(store)
                 bases = base_links(store)

@@ -106,7 +106,10 @@ def import_cmd(readme: Path | None, upstream: Path | None, rev: str | None, en: 
 @STORE_OPTION
 @click.option("--base", "base", default=None, help="IRI base for resources (default: $JLLM_KG_BASE or https://w3id.org/jllm-kg/).")
 @click.option("--if-changed", is_flag=True, help="Do nothing when the store was built from the same catalog, ontology and code.")
-def build_cmd(catalog_dir: Path | None, store: str | None, base: str | None, if_changed: bool) -> None:
+@click.option("--load-part-mb", "load_part_mb", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Load the mapped N-Quads in parts of about this many MB, one engine bulk load each: bounds the "
+                   "loader's memory (about 1 GB at 256), costs a compaction. 0: one bulk load.")
+def build_cmd(catalog_dir: Path | None, store: str | None, base: str | None, if_changed: bool, load_part_mb: int) -> None:
     """Build the graph from the catalog into the store (atomic, SHACL-validated)."""
     import catalog as catalog_package
     import ontology
@@ -125,12 +128,13 @@ def build_cmd(catalog_dir: Path | None, store: str | None, base: str | None, if_
         if pointer is not None and pointer.inputs == inputs:
             click.echo(f"{store_path} is up to date (same catalog, ontology and code): not rebuilt")
             return
-        build_remote(store_path, catalog_dir=catalog_dir, base=base, inputs=inputs, echo=click.echo, transport=transport)
+        build_remote(store_path, catalog_dir=catalog_dir, base=base, inputs=inputs, echo=click.echo, transport=transport,
+                     part_bytes=load_part_mb << 20)
         return
     if if_changed and up_to_date(store_path, inputs):
         click.echo(f"{store_path} is up to date (same catalog, ontology and code): not rebuilt")
         return
-    build_store(catalog_dir=catalog_dir, store_path=store_path, base=base, echo=click.echo)
+    build_store(catalog_dir=catalog_dir, store_path=store_path, base=base, echo=click.echo, part_bytes=load_part_mb << 20)
     record(store_path, inputs)
 
 

@@ -1,0 +1,122 @@
+"""The mapped N-Quads' way into the store (graph/store/mapped_text.py): copied from several pipes at line
+boundaries into a file, bulk-loaded from it in parts that end at line ends."""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from pyoxigraph import RdfFormat, Store, parse
+
+from graph.store.mapped_text import MappedText, load_in_parts
+
+FIXTURE = Path(__file__).parent / "fixtures" / "catalog"
+
+
+def lines_of(writer: int, n: int) -> list[bytes]:
+    return [f'<http://ex.org/{writer}/s{i}> <http://ex.org/p> "value {i} of writer {writer}" <http://ex.org/g{i % 7}> .\n'.encode()
+            for i in range(n)]
+
+
+def feed(fd: int, data: bytes, cuts: int) -> None:
+    """Write ``data`` to the pipe ``fd`` in pieces of ``cuts`` bytes (splitting lines), then close it."""
+    with os.fdopen(fd, "wb", buffering=0) as out:
+        for at in range(0, len(data), cuts):
+            out.write(data[at:at + cuts])
+
+
+def start_writers(chunks: list[tuple[bytes, int]]) -> tuple[list, list[threading.Thread]]:
+    pipes, threads = [], []
+    for data, cuts in chunks:
+        read, write = os.pipe()
+        pipes.append(os.fdopen(read, "rb", buffering=0))
+        threads.append(threading.Thread(target=feed, args=(write, data, cuts)))
+    for t in threads:
+        t.start()
+    return pipes, threads
+
+
+def test_parts_load_what_one_call_loads(tmp_path: Path):
+    a, b = lines_of(1, 3000), lines_of(2, 2000)
+    pipes, threads = start_writers([(b"".join(a), 977), (b"".join(b), 4093)])
+    text = MappedText(pipes, tmp_path / "mapped.nq")
+    store = Store()
+    parts = load_in_parts(store, text, part_bytes=20_000)
+    text.wait_done()
+    for t in threads:
+        t.join()
+    written = (tmp_path / "mapped.nq").read_bytes()
+    assert sorted(written.splitlines(keepends=True)) == sorted(a + b)  # whole lines, none lost or merged
+    assert abs(parts - len(written) / 20_000) <= 2 and parts > 10
+    expected = set(parse(b"".join(a + b), RdfFormat.N_QUADS))
+    assert set(store) == expected and len(store) == 5000
+
+
+def test_a_cut_off_last_line_is_a_syntax_error_not_merged(tmp_path: Path):
+    good = b"".join(lines_of(1, 50))
+    pipes, threads = start_writers([(good + b'<http://ex.org/cut> <http://ex.org/p> "no end', 13), (b"".join(lines_of(2, 50)), 11)])
+    text = MappedText(pipes, tmp_path / "mapped.nq")
+    with pytest.raises(SyntaxError):
+        load_in_parts(Store(), text, part_bytes=1 << 20)
+    text.stop()
+    for t in threads:
+        t.join()
+    cut = [line for line in (tmp_path / "mapped.nq").read_bytes().splitlines() if b"cut" in line]
+    assert cut == [b'<http://ex.org/cut> <http://ex.org/p> "no end']  # on its own line
+
+
+def test_a_failed_copy_is_reported(tmp_path: Path):
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this machine to make a write fail")
+    pipes, threads = start_writers([(b"".join(lines_of(1, 100)), 100)])
+    text = MappedText(pipes, Path("/dev/full"))
+    store = Store()
+    load_in_parts(store, text)
+    with pytest.raises(OSError, match="/dev/full"):
+        text.wait_done()
+    assert len(store) == 0
+    for t in threads:
+        t.join(timeout=5)
+
+
+def test_a_failed_copy_fails_the_build_with_one_line_and_no_store(tmp_path: Path, monkeypatch):
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this machine to make a write fail")
+    from graph.build import _Dump, build_store
+    from graph.errors import UserError
+    
+    real_init = _Dump.__init__
+
+    def on_a_full_disk(self, path: Path, scratch: Path) -> None:
+        real_init(self, path, scratch)
+        self.mapped = Path("/dev/full")  # every write fails with ENOSPC
+
+    monkeypatch.setattr(_Dump, "__init__", on_a_full_disk)
+    with pytest.raises(UserError, match=r"^loading the mapped quads failed: copying the mapped N-Quads to /dev/full "
+                                        r"failed: \[Errno 28\] No space left on device$"):
+        build_store(catalog_dir=FIXTURE, store_path=tmp_path / "store", echo=lambda *a, **k: None)
+    assert not (tmp_path / "store").exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("store.gen-")]  # the generation was discarded
+
+
+def test_build_in_parts_from_the_command_line_equals_the_build_in_one_call(tmp_path: Path):
+    from tests.conftest import run_cli
+
+    env = {"SOURCE_DATE_EPOCH": "1764547200"}
+    one = run_cli("build", "--store", str(tmp_path / "one"), env=env)
+    parts = run_cli("build", "--store", str(tmp_path / "parts"), "--load-part-mb", "1", env=env)
+    assert one.returncode == 0 and parts.returncode == 0, parts.stderr[-2000:]
+    assert "parts;" not in one.stderr
+    loaded = [line for line in parts.stderr.splitlines() if "] loaded " in line]
+    assert loaded and int(loaded[0].split(", in ")[1].split(" parts")[0]) >= 3, loaded
+    dumps = [next(tmp_path.glob(f"{name}.gen-*.dump.ttl")).read_bytes() for name in ("one", "parts")]
+    assert dumps[0] == dumps[1] and len(dumps[0]) > 1_000_000
+
+
+def test_load_part_mb_must_be_a_size(tmp_path: Path):
+    from tests.conftest import run_cli
+
+    bad = run_cli("build", "--store", str(tmp_path / "s"), "--load-part-mb", "-1")
+    assert bad.returncode == 2 and "Invalid value for '--load-part-mb'" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "s").exists()
