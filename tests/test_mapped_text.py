@@ -120,3 +120,25 @@ def test_load_part_mb_must_be_a_size(tmp_path: Path):
     bad = run_cli("build", "--store", str(tmp_path / "s"), "--load-part-mb", "-1")
     assert bad.returncode == 2 and "Invalid value for '--load-part-mb'" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "s").exists()
+
+
+def test_the_copy_waits_for_the_loader_past_its_run_ahead(tmp_path: Path, monkeypatch):
+    import time
+
+    from graph.store import mapped_text
+
+    monkeypatch.setattr(mapped_text, "AHEAD", 10_000)
+    data = b"".join(lines_of(1, 6000))  # ~480 kB: far more than the bound and than a pipe holds
+    pipes, threads = start_writers([(data, 4096)])
+    text = MappedText(pipes, tmp_path / "mapped.nq")
+    deadline = time.monotonic() + 10
+    while text.written <= 10_000 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # nothing reads: the copy stops one pipe read past the bound
+    assert 10_000 < text.written <= 10_000 + 65_536 and not text.done
+    store = Store()
+    load_in_parts(store, text, part_bytes=50_000)
+    text.wait_done()
+    for t in threads:
+        t.join()
+    assert len(store) == 6000 and text.written == len(data)

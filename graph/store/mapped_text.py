@@ -25,12 +25,10 @@ from pathlib import Path
 
 from pyoxigraph import RdfFormat, Store
 
-
-
 AHEAD = 64 << 20
-"""How far the copy may run ahead of the loader (bytes). Unbounded, the children took the cores from
-the engine's loader, which then had its whole backlog to index after them: at 128,000 families the
-load took 409 s instead of 311 s."""
+"""How far the copy may run ahead of the loader (bytes), as the pipes' back-pressure bounded it before.
+Unbounded, the children can take the cores from the engine's loader, which then indexes its backlog
+alone after them (bench/scale.md: "The copy's run-ahead")."""
 
 
 class MappedText:
