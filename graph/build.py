@@ -118,7 +118,13 @@ def _load(store: Store, catalog_dir: Path, iris: Iris, scratch: Path, progress: 
         children.append(child)
         lasts.append(last)
         relays.append(relay)
-    text = MappedText([c.stdout for c in children], mapped)
+    try:
+        text = MappedText([c.stdout for c in children], mapped)
+    except OSError as err:  # the scratch file cannot be made
+        for child in children:
+            child.kill()
+            child.wait()
+        raise UserError(f"writing the mapped quads to {mapped} failed: {err.strerror or err}") from None
     try:
         parts_loaded = load_in_parts(store, text, part_bytes)
         text.wait_done()

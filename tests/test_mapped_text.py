@@ -142,3 +142,21 @@ def test_the_copy_waits_for_the_loader_past_its_run_ahead(tmp_path: Path, monkey
     for t in threads:
         t.join()
     assert len(store) == 6000 and text.written == len(data)
+
+
+def test_a_scratch_file_that_cannot_be_made_fails_the_build_with_one_line(tmp_path: Path, monkeypatch):
+    from graph.build import _Dump, build_store
+    from graph.errors import UserError
+
+    real_init = _Dump.__init__
+
+    def in_a_missing_directory(self, path: Path, scratch: Path) -> None:
+        real_init(self, path, scratch)
+        self.mapped = tmp_path / "no-such-directory" / "mapped.nq"
+
+    monkeypatch.setattr(_Dump, "__init__", in_a_missing_directory)
+    with pytest.raises(UserError, match=r"^writing the mapped quads to .*/no-such-directory/mapped.nq failed: "
+                                        r"No such file or directory$"):
+        build_store(catalog_dir=FIXTURE, store_path=tmp_path / "store", echo=lambda *a, **k: None)
+    assert not (tmp_path / "store").exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("store.gen-")]
