@@ -54,13 +54,11 @@ CARTESIAN = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 
 # the server's processes -----------------------------------------------------------------------------
 def role(pid: int, root: int) -> str:
-    try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+    """granian's main process, or a worker (the front and the query lanes: "query", so that a worker
+    replaced after an abandoned query counts as a replacement)."""
+    if not Path(f"/proc/{pid}").exists():
         return "gone"
-    if b"server.http.process" in cmd:
-        return "query"
-    return "main" if pid == root else "front"
+    return "main" if pid == root else "query"
 
 
 def rss(pid: int) -> int:

@@ -1,14 +1,16 @@
 """The HTTP front of ``jllm-kg serve``: an RSGI application under granian (Rust HTTP, keep-alive).
 
-granian reads request lines and headers (with its own header-read timeout); this front reads
-each body completely, with a deadline and a size cap, before any query process is involved, so
-a slow or idle client holds only a coroutine. Then:
+granian runs ``--workers`` worker processes, each holding a :class:`Front`. granian reads request
+lines and headers (with its own header-read timeout); the front reads each body completely, with a
+deadline and a size cap, before anything runs it, so a slow or idle client holds only a coroutine.
+Then:
 
 1. a cacheable request (GET/HEAD, or a SPARQL query sent by POST) is looked up in the response
    cache (:mod:`server.http.cache`) under the current store generation and its normalised form —
    a hit is answered here, with ``ETag``/``304``;
-2. otherwise the request goes whole to a query process (:mod:`server.http.pool`, :mod:`server.http.process`);
-   the front enforces the deadline and the memory cap by ending that process.
+2. otherwise the request goes whole to a query lane of this worker (:mod:`server.http.lanes`; the
+   answer itself: :func:`server.http.process.respond`). A lane that passes the deadline or the memory
+   cap is answered ``503`` and the worker retires (:meth:`Front._retire`).
 
 Every request gets one access-log line (method, path, status, bytes, ms) unless turned off.
 """
@@ -19,18 +21,19 @@ import calendar
 import email.utils
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from typing import Any, Hashable
 from urllib.parse import parse_qs
 
 from server.http.access_log import AccessLog
 from server.http.cache import Entry, ResponseCache, etag
-from server.config import load_config, query_processes, memory_per_process
+from server.config import load_config, memory_per_worker
 from graph.store.backend import open_backend
 from graph.store.client import Endpoints, is_remote
-from server.http.pool import Pool, Refusal
-from server.http.process import Request
+from server.http.lanes import Lanes, Refusal, Reply, Request
 from server.sparql.endpoint import SPARQL_PATHS
 
 FORM = "application/x-www-form-urlencoded"
@@ -103,7 +106,7 @@ def _matches(if_none_match: str | None, tag: str) -> bool:
 
 
 class Front:
-    """The RSGI application: reads requests whole, answers from the cache or through the pool."""
+    """The RSGI application: reads requests whole, answers from the cache or through a query lane."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
@@ -121,32 +124,81 @@ class Front:
                                bool(config["allow_network"]), float(config["pointer_ttl"]))
         self.cache = ResponseCache(int(config["cache_mb"]) << 20)
         self.log = AccessLog.open(str(config["access_log"]))
-        self.pool: Pool | None = None
+        self.lanes: Lanes | None = None
         self._ready: asyncio.Event | None = None
         self._modified: dict[str, str] = {}
 
     # granian's hooks ---------------------------------------------------------------------
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start the query processes in this (granian worker) process."""
+        """Start this worker's query lanes (and, for a remote store, the relay they reach it through)."""
+        from server.app import create_app
+        from server.http.process import respond
+
         worker_config = {k: (str(v) if k == "store_path" else v) for k, v in self.config.items()}
         if self.relay is not None:
             worker_config["store_relay"] = self.relay.path
-        self.pool = Pool(worker_config, query_processes(self.config), memory_per_process(self.config))
+        app = create_app(worker_config)
+        handle = app.extensions["jllm"]["store"]
+
+        def answer(request: Request) -> Reply:
+            status, headers, body = respond(app, request)
+            try:
+                generation = handle.generation()
+            except OSError:  # a remote store that went away: answers are not cached under any generation
+                generation = ""
+            return status, headers, body, generation
+
+        self.lanes = Lanes(answer, int(self.config["lanes"]), memory_per_worker(self.config),
+                          bool(self.config["allow_network"]), self._retire)
         self._ready = asyncio.Event()
 
         async def start() -> None:
-            assert self.pool is not None and self._ready is not None
+            assert self.lanes is not None and self._ready is not None
             if self.relay is not None:
                 await self.relay.start()
-            await self.pool.start()
+            else:
+                try:
+                    handle.store()  # open now, not on the first request
+                except OSError:
+                    pass  # answered per request (503) until a build makes the store appear
+            await self.lanes.start()
             self._ready.set()
 
         self._starting = loop.create_task(start())
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
-        for part in (self.pool, self.relay):
+        for part in (self.lanes, self.relay):
             if part is not None:
                 loop.run_until_complete(part.close()) if not loop.is_running() else loop.create_task(part.close())
+        if self.lanes is not None and self.lanes.abandoned:
+            self._exit()  # an abandoned query's thread would keep the interpreter from ending
+
+    def _retire(self, reason: str) -> None:
+        """A lane was abandoned (``reason``: timeout or memory): granian's graceful stop of this worker —
+        no new connections, the running requests finish, idle keep-alive connections close — then exit;
+        granian starts a fresh worker (:func:`server.http.serve.serve`)."""
+        assert self.lanes is not None
+        print(f"jllm-kg: worker {os.getpid()} retires ({self.lanes.retiring}: its query cannot be stopped "
+              "otherwise); a fresh worker replaces it", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+        self._exit_when_due()
+
+    def _exit_when_due(self) -> None:
+        """Exit once the last running request's deadline (plus a grace) has passed, at the latest; a
+        request that took a lane after the worker began to retire moves that time."""
+        assert self.lanes is not None
+        delay = self.lanes.exit_by() - time.monotonic()
+        if delay <= 0:
+            self._exit()
+        timer = threading.Timer(delay, self._exit_when_due)
+        timer.daemon = True
+        timer.start()
+
+    def _exit(self) -> None:
+        if self.log is not None:
+            self.log.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
     # requests ----------------------------------------------------------------------------
     async def __call__(self, scope, protocol) -> None:
@@ -219,17 +271,17 @@ class Front:
             try:
                 await asyncio.wait_for(self._ready.wait(), self.timeout)
             except asyncio.TimeoutError:
-                return self._error(protocol, 503, "the query processes are still starting; try again shortly")
-        assert self.pool is not None, "the front was not initialised by its server"
+                return self._error(protocol, 503, "the query lanes are still starting; try again shortly")
+        assert self.lanes is not None, "the front was not initialised by its server"
         request: Request = (method, path, query, list(scope.headers.items()), body, scope.scheme,
                             scope.server, scope.client)
         try:
-            status, out_headers, out_body, generation = await self.pool.call(request, self.timeout, self.queue_timeout)
+            status, out_headers, out_body, generation = await self.lanes.call(request, self.timeout, self.queue_timeout)
         except Refusal as refusal:
             return self._error(protocol, refusal.status, refusal.message)
         out_headers = [(k, v) for k, v in out_headers if k.lower() not in _HOP]
         file = next((v for k, v in out_headers if k.lower() == "x-jllm-file"), None)
-        if file is not None:  # a file the build wrote (/dump.ttl): streamed from disk, never through a query process
+        if file is not None:  # a file the build wrote (/dump.ttl): streamed from disk, never through a lane
             out_headers = [(k, v) for k, v in out_headers if k.lower() != "x-jllm-file"]
             if method == "HEAD" or status != 200:
                 protocol.response_empty(status, out_headers)
