@@ -8,11 +8,12 @@ unique mix (``bench/sparql_mix.lua``, every text new, 16 keep-alive connections)
 server CPU per request from ``/proc``:
 
 - ``oxigraph``: ``oxigraph serve-read-only --union-default-graph`` (the reference);
-- ``shipped``: ``jllm-kg serve`` as shipped — granian + the RSGI front + query processes;
-- ``front+lane``: the same front (:class:`server.http.front.Front`: body reading, cache, ETag,
-  negotiation, the text guard) with the query run by :func:`server.http.process.respond` on a thread
-  of the granian worker itself instead of a query process. It has **no** kill-based timeout, memory cap
-  or seccomp filter (a thread cannot be killed): a probe, not a server to ship;
+- ``shipped``: ``jllm-kg serve`` as shipped (since issue 11: granian workers, each running the RSGI
+  front and its query lanes; before, the front and separate query processes — see ``bench/designs.md``);
+- ``front+lane``: the front (:class:`server.http.front.Front`: body reading, cache, ETag, negotiation,
+  the text guard) with the query run by :func:`server.http.process.respond` on a plain thread of the
+  worker, without the lanes' timeout, memory cap and seccomp filter: the probe that became the
+  shipped design;
 - ``bare``: an RSGI app that parses the form and runs ``Store.query`` + ``serialize`` on a thread of
   the worker — no protocol checks, no guard, no cache: the floor of a Python service on granian.
 
@@ -66,7 +67,7 @@ class _Thread:
 
 
 class _Lane:
-    """Stands in for :class:`server.http.pool.Pool`: the request runs on a thread of this process."""
+    """Stands in for :class:`server.http.lanes.Lanes`: the request runs on a plain thread of this process."""
 
     def __init__(self, config: dict) -> None:
         from server.app import create_app
@@ -82,8 +83,7 @@ class _Lane:
         return status, headers, body, self.handle.generation()
 
     async def call(self, request, timeout: float, queue_timeout: float | None = None):
-        async with asyncio.timeout(timeout):  # answers 503-less: the thread runs on (see the module docstring)
-            return await self.thread.run(self._respond, request)
+        return await self.thread.run(self._respond, request)  # no deadline (see the module docstring)
 
     async def close(self) -> None:
         return None
@@ -96,7 +96,7 @@ def lane_front():
 
     class LaneFront(Front):
         def __rsgi_init__(self, loop) -> None:
-            self.pool = _Lane({k: (str(v) if k == "store_path" else v) for k, v in self.config.items()})
+            self.lanes = _Lane({k: (str(v) if k == "store_path" else v) for k, v in self.config.items()})
             self._ready = None
 
         def __rsgi_del__(self, loop) -> None:

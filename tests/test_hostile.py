@@ -241,8 +241,9 @@ def test_access_log_line_per_request(seed_store_path, tmp_path):
 def test_what_a_query_killed_at_the_timeout_does_to_its_worker_s_other_connections(seed_store_path):
     """One worker with two lanes (issue 11: state it and test it). A request of another client that is
     running on the other lane when the first one is killed finishes and answers 200; the worker then
-    closes its keep-alive connections — the one that got the 503 and an idle one — and exits; a new
-    connection is answered by the fresh worker."""
+    closes its keep-alive connections — the one that got the 503 (its answer says Connection: close),
+    the other one after its answer, an idle one when it stops — and exits; a new connection is
+    answered, and a fresh worker takes the old one's place."""
     import http.client
     from urllib.parse import urlencode
 
@@ -301,7 +302,8 @@ def test_what_a_query_killed_at_the_timeout_does_to_its_worker_s_other_connectio
                 finally:
                     fresh.close()
             assert answer == (200, b'{"head":{},"boolean":true}')
-            assert worker_processes(server) and not worker_processes(server) & before
+            assert wait_until(lambda: worker_processes(server) and not worker_processes(server) & before, 15)
+            assert "retires (a request passed its deadline" in server.log()
         finally:
             for conn in (idle, slow, other):
                 conn.close()

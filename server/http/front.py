@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import calendar
 import email.utils
+import fcntl
 import json
 import os
 import signal
@@ -41,6 +42,12 @@ QUERY = "application/sparql-query"
 #: Headers the front sets itself (granian frames the body).
 _HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 _BASE_HEADERS = [("access-control-allow-origin", "*"), ("x-content-type-options", "nosniff")]
+_CLOSE = [("connection", "close")]
+#: Seconds a retiring worker goes on answering — each answer with ``Connection: close`` — before it stops.
+DRAIN = 2.0
+#: Seconds a retiring worker waits at most for its turn to stop (one worker of the service at a time,
+#: and only while all the others listen) before it stops anyway.
+TURN_WAIT = 30.0
 
 
 class BodyTooLarge(Exception):
@@ -127,6 +134,8 @@ class Front:
         self.lanes: Lanes | None = None
         self._ready: asyncio.Event | None = None
         self._modified: dict[str, str] = {}
+        self.draining = False  # retiring: every answer says Connection: close
+        self._turn: int | None = None  # the service-wide retirement lock, once held (kept until exit)
 
     # granian's hooks ---------------------------------------------------------------------
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -149,7 +158,7 @@ class Front:
             return status, headers, body, generation
 
         self.lanes = Lanes(answer, int(self.config["lanes"]), memory_per_worker(self.config),
-                          bool(self.config["allow_network"]), self._retire)
+                          bool(self.config["allow_network"]), self._retire, lambda: self.cache.bytes)
         self._ready = asyncio.Event()
 
         async def start() -> None:
@@ -174,13 +183,56 @@ class Front:
             self._exit()  # an abandoned query's thread would keep the interpreter from ending
 
     def _retire(self, reason: str) -> None:
-        """A lane was abandoned (``reason``: timeout or memory): granian's graceful stop of this worker —
-        no new connections, the running requests finish, idle keep-alive connections close — then exit;
-        granian starts a fresh worker (:func:`server.http.serve.serve`)."""
+        """A lane was abandoned (``reason``: timeout or memory); this worker must end to end its query.
+
+        1. For :data:`DRAIN` seconds it goes on serving (a new lane replaced the abandoned one), every
+           answer with ``Connection: close``: active clients move to a new connection after an answer,
+           never in the middle of a request.
+        2. It waits for its turn (at most :data:`TURN_WAIT` s): one worker of the service stops at a time
+           (a lock file shared by the workers) and only while every worker listens (the listening
+           sockets of the port), so the service never stops accepting connections.
+        3. granian's graceful stop: no new connections, the running requests finish, the remaining
+           (idle) keep-alive connections close; then the process exits and granian starts a fresh
+           worker (:func:`server.http.serve.serve`).
+
+        Past the memory cap there is no drain and no wait: the worker stops at once.
+        """
         assert self.lanes is not None
         print(f"jllm-kg: worker {os.getpid()} retires ({self.lanes.retiring}: its query cannot be stopped "
               "otherwise); a fresh worker replaces it", file=sys.stderr, flush=True)
-        os.kill(os.getpid(), signal.SIGTERM)
+        self.draining = True
+        if reason == "memory":
+            self._stop()
+        else:
+            threading.Thread(target=self._stop_in_turn, name="jllm-retire", daemon=True).start()
+
+    def _stop_in_turn(self) -> None:
+        time.sleep(DRAIN)
+        deadline = time.monotonic() + TURN_WAIT
+        lock, port = self.config.get("retire_lock"), int(self.config.get("listen_port") or 0)
+        while lock and time.monotonic() < deadline:
+            if self._take_turn(str(lock)) and listeners(port) >= int(self.config["workers"]):
+                break
+            time.sleep(0.05)
+        self._stop()
+
+    def _take_turn(self, path: str) -> bool:
+        """Hold the service-wide retirement lock (released when this process exits)."""
+        if self._turn is None:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                return True  # no lock to coordinate with: go
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                return False
+            self._turn = fd
+        return True
+
+    def _stop(self) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # granian's graceful stop of this worker
         self._exit_when_due()
 
     def _exit_when_due(self) -> None:
@@ -218,7 +270,8 @@ class Front:
 
     def _error(self, protocol, status: int, message: str, extra: list[tuple[str, str]] = ()) -> tuple[int, int]:
         body = error_body(status, message)
-        protocol.response_bytes(status, [*_BASE_HEADERS, ("content-type", "application/json"), *extra], body)
+        close = _CLOSE if self.draining and ("connection", "close") not in extra else []
+        protocol.response_bytes(status, [*_BASE_HEADERS, ("content-type", "application/json"), *extra, *close], body)
         return status, len(body)
 
     async def _read_body(self, headers: dict[str, str], protocol) -> bytes:
@@ -283,6 +336,8 @@ class Front:
         file = next((v for k, v in out_headers if k.lower() == "x-jllm-file"), None)
         if file is not None:  # a file the build wrote (/dump.ttl): streamed from disk, never through a lane
             out_headers = [(k, v) for k, v in out_headers if k.lower() != "x-jllm-file"]
+            if self.draining:
+                out_headers += _CLOSE
             if method == "HEAD" or status != 200:
                 protocol.response_empty(status, out_headers)
                 return status, 0
@@ -309,12 +364,14 @@ class Front:
             self._modified = {generation: _http_date(stamp)}
         return self._modified[generation]
 
-    @staticmethod
-    def _send(protocol, method: str, request_headers: dict[str, str], status: int,
+    def _send(self, protocol, method: str, request_headers: dict[str, str], status: int,
               headers: list[tuple[str, str]], body: bytes, tag: str | None) -> tuple[int, int]:
+        if self.draining:
+            headers = headers + _CLOSE  # a copy: the list may be a cache entry's
         if tag is not None and _matches(request_headers.get("if-none-match"), tag):
             kept = [(k, v) for k, v in headers if k.lower() in
-                    ("etag", "cache-control", "vary", "last-modified", "content-location", "access-control-allow-origin")]
+                    ("etag", "cache-control", "vary", "last-modified", "content-location", "access-control-allow-origin",
+                     "connection")]
             protocol.response_empty(304, kept)
             return 304, 0
         if method == "HEAD":
@@ -322,6 +379,23 @@ class Front:
             return status, 0
         protocol.response_bytes(status, headers, body)
         return status, len(body)
+
+
+def listeners(port: int) -> int:
+    """Sockets listening on TCP ``port`` (IPv4 and IPv6), from ``/proc/net``: granian's workers each
+    hold one (``SO_REUSEPORT``)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as lines:
+                next(lines, None)
+                for line in lines:
+                    fields = line.split()
+                    if len(fields) > 3 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        count += 1
+        except OSError:
+            continue
+    return count
 
 
 def create_front() -> Front:

@@ -10,11 +10,10 @@ boundary, which is what makes an uncached query cheap (``bench/designs.md``).
 
 pyoxigraph cannot cancel a query and a thread cannot be killed, so the *worker process* is what ends a
 runaway query. A request past its deadline, or running when the worker's resident memory passes its
-share of the memory cap, is answered ``503`` at once; its lane is abandoned (at the lowest CPU
-priority) and the worker **retires**: it stops accepting connections, lets the requests running on
-its other lanes finish and answer, closes its idle keep-alive connections (clients reconnect, as
-HTTP/1.1 allows), then exits; granian starts a fresh worker at once and the other workers go on
-serving meanwhile. A hard exit bounds the retirement (:data:`RETIRE_GRACE` after the last deadline).
+share of the memory cap, is answered ``503`` at once; its lane is abandoned (left at the lowest CPU
+priority; after a timeout a new lane takes its place) and the worker **retires**
+(:meth:`server.http.front.Front._retire`). A hard exit bounds the retirement (:data:`RETIRE_GRACE`
+after the last deadline of the requests still running).
 """
 from __future__ import annotations
 
@@ -215,16 +214,18 @@ class Lane:
 
 
 class Lanes:
-    """``size`` lanes running ``answer(request)``; ``memory_bytes`` caps the worker's resident memory.
+    """``size`` lanes running ``answer(request)``; ``memory_bytes`` caps the worker's resident memory,
+    not counting the ``exempt()`` bytes (the front's response cache, which has its own bound).
 
     ``retire(reason)`` is called once, when a lane had to be abandoned: the worker must then end
     (see the module docstring).
     """
 
     def __init__(self, answer: Callable[[Request], Reply], size: int, memory_bytes: int, allow_network: bool,
-                 retire: Callable[[str], None]) -> None:
+                 retire: Callable[[str], None], exempt: Callable[[], int] = lambda: 0, replace: bool = True) -> None:
         self.answer, self.size, self.memory_bytes = answer, max(1, size), memory_bytes
-        self.allow_network, self._retire = allow_network, retire
+        self.replace = replace  # start a new lane in place of one abandoned at its deadline
+        self.allow_network, self._retire, self._exempt = allow_network, retire, exempt
         self._idle = FairQueue()
         self._live: set[Lane] = set()
         self._numbers = itertools.count(1)
@@ -318,15 +319,18 @@ class Lanes:
                 "and was stopped; try a smaller query")
 
     def _abandon(self, lane: Lane, reason: str) -> None:
-        """Answer ``lane``'s request 503 now, leave its thread to the worker's exit, retire the worker."""
+        """Answer ``lane``'s request 503 now, leave its thread to the worker's exit (a new lane takes its
+        place after a timeout, so the worker keeps serving while it retires), retire the worker."""
         lane.abandoned = reason
         self.abandoned += 1
         self._live.discard(lane)
-        self._update_cap()
         _renice(lane.thread_id, NICE_ABANDONED)
         if lane.future is not None and not lane.future.done():
             lane.future.set_exception(Refusal(503, self._why(lane, reason)))
         self._idle.done(lane.client)
+        if reason == "timeout" and self.replace and not self.broken:
+            self._add()
+        self._update_cap()
         if not self._live:
             self._idle.close()
         if not self.retiring:
@@ -359,7 +363,7 @@ class Lanes:
                     self._abandon(lane, "timeout")
                 elif not lane.demoted and now - lane.started > DEMOTE_AFTER:
                     lane.demoted = _renice(lane.thread_id, NICE_LONG)
-            if self.memory_bytes and resident_bytes(os.getpid()) > self.memory_bytes:
+            if self.memory_bytes and resident_bytes(os.getpid()) - self._exempt() > self.memory_bytes:
                 for lane in [lane for lane in self._live if lane.busy]:  # they share the memory
                     self._abandon(lane, "memory")
 
