@@ -256,7 +256,7 @@ def test_past_the_memory_cap_every_running_request_is_refused_and_no_lane_replac
 
     outcome, retired, live = asyncio.run(scenario())
     assert all(isinstance(o, Refusal) and "out of memory" in o.message for o in outcome)
-    assert retired == ["memory"] and live == 0
+    assert retired == ["memory", "memory"] and live == 0  # one call per abandoned lane
 
 
 def test_a_worker_that_abandons_queries_twice_within_seconds_is_respawned_both_times(seed_store_path):
@@ -304,3 +304,21 @@ def test_a_worker_that_abandons_queries_twice_within_seconds_is_respawned_both_t
         assert post(f"ASK {{}} # after {time.time()}").status_code == 200
         assert server.process.poll() is None
         assert len({frozenset(p) for p in pids}) == 3 and all(len(p) == 1 for p in pids)
+
+
+
+def test_a_stopping_worker_sends_its_waiting_requests_elsewhere_and_finishes_the_running_one():
+    async def scenario() -> tuple:
+        lanes = Lanes(_reply, 1, 0, allow_network=True, retire=lambda reason: None)
+        await lanes.start()
+        running = asyncio.create_task(lanes.call(_request("10.0.0.1", "0.3"), timeout=5))
+        waiting = asyncio.create_task(lanes.call(_request("10.0.0.2", "0"), timeout=5))
+        await asyncio.sleep(0.05)
+        lanes.stop_taking()
+        later = await asyncio.gather(lanes.call(_request("10.0.0.3", "0"), timeout=1), return_exceptions=True)
+        return await running, await asyncio.gather(waiting, return_exceptions=True), later
+
+    running, (waiting,), (later,) = asyncio.run(scenario())
+    assert running[:3] == (200, [], b"0.3")
+    assert isinstance(waiting, Refusal) and waiting.status == 503 and "try again" in waiting.message
+    assert isinstance(later, Refusal) and "restarting" in later.message

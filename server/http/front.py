@@ -47,7 +47,7 @@ _CLOSE = [("connection", "close")]
 DRAIN = 2.0
 #: Seconds a retiring worker waits at most for its turn to stop (one worker of the service at a time,
 #: and only while all the others listen) before it stops anyway.
-TURN_WAIT = 30.0
+TURN_WAIT = 15.0
 
 
 class BodyTooLarge(Exception):
@@ -135,6 +135,8 @@ class Front:
         self._ready: asyncio.Event | None = None
         self._modified: dict[str, str] = {}
         self.draining = False  # retiring: every answer says Connection: close
+        self._stopping = False  # granian's graceful stop has been asked for
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._turn: int | None = None  # the service-wide retirement lock, once held (kept until exit)
 
     # granian's hooks ---------------------------------------------------------------------
@@ -143,6 +145,7 @@ class Front:
         from server.app import create_app
         from server.http.process import respond
 
+        self._loop = loop
         worker_config = {k: (str(v) if k == "store_path" else v) for k, v in self.config.items()}
         if self.relay is not None:
             worker_config["store_relay"] = self.relay.path
@@ -172,10 +175,12 @@ class Front:
                     pass  # answered per request (503) until a build makes the store appear
             await self.lanes.start()
             self._ready.set()
+            self._mark_ready(True)
 
         self._starting = loop.create_task(start())
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._mark_ready(False)
         for part in (self.lanes, self.relay):
             if part is not None:
                 loop.run_until_complete(part.close()) if not loop.is_running() else loop.create_task(part.close())
@@ -189,32 +194,77 @@ class Front:
            answer with ``Connection: close``: active clients move to a new connection after an answer,
            never in the middle of a request.
         2. It waits for its turn (at most :data:`TURN_WAIT` s): one worker of the service stops at a time
-           (a lock file shared by the workers) and only while every worker listens (the listening
-           sockets of the port), so the service never stops accepting connections.
-        3. granian's graceful stop: no new connections, the running requests finish, the remaining
-           (idle) keep-alive connections close; then the process exits and granian starts a fresh
-           worker (:func:`server.http.serve.serve`).
+           (a lock file shared by the workers) and only while every other worker is up and not stopping
+           (each keeps a ``ready-<pid>`` file beside the lock while it serves), so the service never
+           stops accepting connections.
+        3. granian's graceful stop: no new connections; requests still waiting for a lane are answered
+           ``503`` (try again: another worker takes the new connection), the running ones finish, the
+           remaining (idle) keep-alive connections close; then the process exits and granian starts a
+           fresh worker (:func:`server.http.serve.serve`).
 
-        Past the memory cap there is no drain and no wait: the worker stops at once.
+        Past the memory cap there is no drain and no wait: the worker stops at once. Queries abandoned
+        meanwhile (a new lane replaces each) keep running at the lowest priority until the worker exits;
+        the memory cap bounds what they hold. Stopping at once for them instead, without waiting for the
+        turn, left the service with no listening socket for seconds under a stream of such queries
+        (`bench/reliability.md`).
         """
         assert self.lanes is not None
-        print(f"jllm-kg: worker {os.getpid()} retires ({self.lanes.retiring}: its query cannot be stopped "
-              "otherwise); a fresh worker replaces it", file=sys.stderr, flush=True)
-        self.draining = True
-        if reason == "memory":
+        if self._stopping:
+            return
+        now = reason == "memory"
+        if not self.draining:
+            print(f"jllm-kg: worker {os.getpid()} retires ({self.lanes.retiring}: its query cannot be stopped "
+                  "otherwise); a fresh worker replaces it", file=sys.stderr, flush=True)
+            self.draining = True
+            if not now:
+                threading.Thread(target=self._stop_in_turn, name="jllm-retire", daemon=True).start()
+        if now:
             self._stop()
-        else:
-            threading.Thread(target=self._stop_in_turn, name="jllm-retire", daemon=True).start()
 
     def _stop_in_turn(self) -> None:
         time.sleep(DRAIN)
         deadline = time.monotonic() + TURN_WAIT
-        lock, port = self.config.get("retire_lock"), int(self.config.get("listen_port") or 0)
+        lock = self.config.get("retire_lock")
         while lock and time.monotonic() < deadline:
-            if self._take_turn(str(lock)) and listeners(port) >= int(self.config["workers"]):
+            if self._take_turn(str(lock)) and self._others_ready() >= int(self.config["workers"]) - 1:
                 break
             time.sleep(0.05)
         self._stop()
+
+    def _ready_file(self, pid: int) -> str | None:
+        lock = self.config.get("retire_lock")
+        return os.path.join(os.path.dirname(str(lock)), f"ready-{pid}") if lock else None
+
+    def _others_ready(self) -> int:
+        """Other workers of this service that serve and are not stopping (their ``ready-<pid>`` files)."""
+        lock = self.config.get("retire_lock")
+        try:
+            names = os.listdir(os.path.dirname(str(lock)))
+        except OSError:
+            return 0
+        count = 0
+        for name in names:
+            pid = int(name[6:]) if name.startswith("ready-") and name[6:].isdigit() else 0
+            if pid and pid != os.getpid():
+                try:
+                    os.kill(pid, 0)  # a worker that died without removing its file does not count
+                except OSError:
+                    continue
+                count += 1
+        return count
+
+    def _mark_ready(self, ready: bool) -> None:
+        path = self._ready_file(os.getpid())
+        if path is None:
+            return
+        try:
+            if ready:
+                with open(path, "w"):
+                    pass
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
 
     def _take_turn(self, path: str) -> bool:
         """Hold the service-wide retirement lock (released when this process exits)."""
@@ -232,6 +282,15 @@ class Front:
         return True
 
     def _stop(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        self._mark_ready(False)
+        assert self._loop is not None and self.lanes is not None
+        try:  # requests still waiting for a lane are told to come back (to another worker) now
+            self._loop.call_soon_threadsafe(self.lanes.stop_taking)
+        except RuntimeError:  # the loop has ended
+            pass
         os.kill(os.getpid(), signal.SIGTERM)  # granian's graceful stop of this worker
         self._exit_when_due()
 
@@ -247,6 +306,7 @@ class Front:
         timer.start()
 
     def _exit(self) -> None:
+        self._mark_ready(False)
         if self.log is not None:
             self.log.flush()
         sys.stderr.flush()
@@ -379,23 +439,6 @@ class Front:
             return status, 0
         protocol.response_bytes(status, headers, body)
         return status, len(body)
-
-
-def listeners(port: int) -> int:
-    """Sockets listening on TCP ``port`` (IPv4 and IPv6), from ``/proc/net``: granian's workers each
-    hold one (``SO_REUSEPORT``)."""
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as lines:
-                next(lines, None)
-                for line in lines:
-                    fields = line.split()
-                    if len(fields) > 3 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                        count += 1
-        except OSError:
-            continue
-    return count
 
 
 def create_front() -> Front:

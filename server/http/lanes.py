@@ -217,8 +217,8 @@ class Lanes:
     """``size`` lanes running ``answer(request)``; ``memory_bytes`` caps the worker's resident memory,
     not counting the ``exempt()`` bytes (the front's response cache, which has its own bound).
 
-    ``retire(reason)`` is called once, when a lane had to be abandoned: the worker must then end
-    (see the module docstring).
+    ``retire(reason)`` is called each time a lane had to be abandoned (:attr:`abandoned` counts them):
+    the worker must then end (see the module docstring).
     """
 
     def __init__(self, answer: Callable[[Request], Reply], size: int, memory_bytes: int, allow_network: bool,
@@ -234,6 +234,7 @@ class Lanes:
         self.retiring = ""
         self.abandoned = 0
         self.timeout = 0.0  # the latest request's timeout
+        self._live_taking = True  # False once the worker stops (stop_taking)
 
     async def start(self) -> None:
         """Start the lanes and the monitor."""
@@ -266,7 +267,7 @@ class Lanes:
         free lane, then run ``timeout`` seconds (else :class:`Refusal`)."""
         if self.broken:
             raise Refusal(503, self.broken)
-        if not self._live:
+        if not self._live or not self._live_taking:
             raise Refusal(503, self._restarting())
         queue_timeout = timeout if queue_timeout is None else queue_timeout
         self.timeout = timeout
@@ -308,6 +309,13 @@ class Lanes:
             lane.demoted = False
             self._idle.put(lane)
 
+    def stop_taking(self) -> None:
+        """The worker is stopping: requests waiting for a lane, and any later one, get ``503`` (they are
+        better served by another worker than by one that waits for them before it exits)."""
+        self.retiring = self.retiring or "the worker is stopping"
+        self._live_taking = False
+        self._idle.close()
+
     def _restarting(self) -> str:
         return f"this worker is restarting ({self.retiring}); try again in a moment"
 
@@ -336,7 +344,7 @@ class Lanes:
         if not self.retiring:
             self.retiring = ("a request passed its deadline" if reason == "timeout"
                              else "its memory cap was passed")
-            self._retire(reason)
+        self._retire(reason)
 
     def exit_by(self) -> float:
         """When a retiring worker may be gone at the latest (``time.monotonic()``): after the deadlines of

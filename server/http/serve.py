@@ -124,7 +124,7 @@ def serve(store_path: Path, host: str = "127.0.0.1", port: int = 8000, workers: 
     os.environ["JLLM_KG_SERVE_CONFIG"] = json.dumps(
         {"store_path": str(config["store_path"]), "timeout": config["timeout"],
          "workers": worker_processes(config), "public_url": public_url,
-         "retire_lock": os.path.join(turns, "retire.lock"), "listen_port": port})
+         "retire_lock": os.path.join(turns, "retire.lock")})
     mode = "read-write (SPARQL Update enabled with a token)" if config["update_token"] else "read-only"
     echo(f"jllm-kg: SPARQL endpoint at http://{host}:{port}/sparql — store {config['store_path']} ({mode}), "
          f"{worker_processes(config)} workers × {config['lanes']} query lanes, {config['timeout']:g} s timeout, "
