@@ -8,12 +8,13 @@ unique mix (``bench/sparql_mix.lua``, every text new, 16 keep-alive connections)
 server CPU per request from ``/proc``:
 
 - ``oxigraph``: ``oxigraph serve-read-only --union-default-graph`` (the reference);
-- ``shipped``: ``jllm-kg serve`` as shipped (since issue 11: granian workers, each running the RSGI
-  front and its query lanes; before, the front and separate query processes — see ``bench/designs.md``);
-- ``front+lane``: the front (:class:`server.http.front.Front`: body reading, cache, ETag, negotiation,
-  the text guard) with the query run by :func:`server.http.process.respond` on a plain thread of the
-  worker, without the lanes' timeout, memory cap and seccomp filter: the probe that became the
-  shipped design;
+- ``shipped``: ``jllm-kg serve`` as shipped — granian + the RSGI front + query processes;
+- ``front+lane``: the same front (:class:`server.http.front.Front`: body reading, cache, ETag,
+  negotiation, the text guard) with the query run by :func:`server.http.process.respond` on a plain
+  thread of the granian worker instead of a query process, without a kill-based timeout, memory cap
+  or seccomp filter (a thread cannot be killed): a probe. The full design built on it (query lanes
+  with the timeout, the cap, a per-thread filter and worker retirement) is in the history, commits
+  0daf58f…86f270d, and was reverted: ``bench/designs.md`` says why;
 - ``bare``: an RSGI app that parses the form and runs ``Store.query`` + ``serialize`` on a thread of
   the worker — no protocol checks, no guard, no cache: the floor of a Python service on granian.
 
@@ -67,7 +68,7 @@ class _Thread:
 
 
 class _Lane:
-    """Stands in for :class:`server.http.lanes.Lanes`: the request runs on a plain thread of this process."""
+    """Stands in for :class:`server.http.pool.Pool`: the request runs on a plain thread of this process."""
 
     def __init__(self, config: dict) -> None:
         from server.app import create_app
@@ -96,7 +97,7 @@ def lane_front():
 
     class LaneFront(Front):
         def __rsgi_init__(self, loop) -> None:
-            self.lanes = _Lane({k: (str(v) if k == "store_path" else v) for k, v in self.config.items()})
+            self.pool = _Lane({k: (str(v) if k == "store_path" else v) for k, v in self.config.items()})
             self._ready = None
 
         def __rsgi_del__(self, loop) -> None:

@@ -54,11 +54,13 @@ CARTESIAN = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 
 # the server's processes -----------------------------------------------------------------------------
 def role(pid: int, root: int) -> str:
-    """granian's main process, or a worker (the front and the query lanes: "query", so that a worker
-    replaced after an abandoned query counts as a replacement)."""
-    if not Path(f"/proc/{pid}").exists():
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
         return "gone"
-    return "main" if pid == root else "query"
+    if b"server.http.process" in cmd:
+        return "query"
+    return "main" if pid == root else "front"
 
 
 def rss(pid: int) -> int:
@@ -69,7 +71,7 @@ def rss(pid: int) -> int:
 
 
 class Sampler(threading.Thread):
-    """Every second: RSS of each server process by role, and which workers exist."""
+    """Every second: RSS of each server process by role, and which query processes exist."""
 
     def __init__(self, root: int) -> None:
         super().__init__(daemon=True)
@@ -327,7 +329,7 @@ class Attack:
 def probe_main(port: int, seconds: float, kind: str, out: str) -> None:
     """One client, one request at a time on a keep-alive connection, every 20 ms: ``ASK {}`` (kind
     "cached": the front's cache answers) or ``ASK {}`` with a fresh comment (kind "uncached": a
-    query lane must answer). Writes [(time, kind, status, ms, error message)]."""
+    query process must answer). Writes [(time, kind, status, ms, error message)]."""
     import http.client
 
     records = []
@@ -491,7 +493,7 @@ def phase_d(server: LiveServer, store: Path, sampler: Sampler) -> dict:
 
 # the report -----------------------------------------------------------------------------------------
 def failures_timeline(window: tuple[float, float], sampler: Sampler, drain: Drain) -> str:
-    """When, within ``window``, 5xx answers were logged and workers were replaced."""
+    """When, within ``window``, 5xx answers were logged and query processes were replaced."""
     start, end = window
     failures = [f for f in drain.failures if start <= f[0] <= end + 2]
     samples = [s for s in sampler.samples if start <= s["t"] <= end + 1]
@@ -506,7 +508,7 @@ def failures_timeline(window: tuple[float, float], sampler: Sampler, drain: Drai
     text = ("When it went wrong (seconds into the run; 5xx lines as the access log was read, and new query "
             "processes as the once-a-second sampler saw them): 5xx at " +
             (", ".join(f"{sec} s ×{n}" for sec, n in sorted(per_second.items())) or "none") +
-            "; workers replaced at " + (", ".join(f"{t:.0f} s ({n})" for t, n in replaced) or "none") + ".")
+            "; query processes replaced at " + (", ".join(f"{t:.0f} s ({n})" for t, n in replaced) or "none") + ".")
     if failures:
         text += (f" Those 5xx were answered after a median {statistics.median(ms for _, _, ms in failures):,.0f} ms "
                  "(the front's timing).")
@@ -514,7 +516,7 @@ def failures_timeline(window: tuple[float, float], sampler: Sampler, drain: Drai
 
 
 def shape_costs() -> dict[str, float]:
-    """CPU ms of a query lane's shape check (``server.sparql.lexer.check_shape``) on the hostile texts, in process."""
+    """CPU ms of the query process's shape check (``server.sparql.lexer.check_shape``) on the hostile texts, in process."""
     from server.sparql import lexer
 
     texts = {"braces": "SELECT * WHERE " + "{" * 2500 + "}" * 2500,
@@ -546,15 +548,19 @@ def summary(args, a: dict, b: dict, c: dict, d: dict, sampler: Sampler) -> list[
     later = [x for x in sampler.samples if x["phase"] not in ("A: mixed load", "start")]
     if series:
         tail = series[-20:]
-        levels_off = (max(x["query"] for x in tail) - min(x["query"] for x in tail)) < 0.1 * max(x["query"] for x in tail)
-        later_max = max((x["query"] for x in later), default=0)
+        query_flat = max(x["query"] for x in series) < 1.5 * series[0]["query"]
+        front_flat = (max(x["front"] for x in tail) - min(x["front"] for x in tail)) < 0.1 * max(x["front"] for x in tail)
+        front_later = max((x["front"] for x in later), default=0)
         rows.append(("flat memory",
-                     f"workers (front, lanes and each worker's response cache) {mb(series[0]['query'])} → "
-                     f"{mb(series[-1]['query'])} MB (last 20 s: {mb(min(x['query'] for x in tail))}–"
-                     f"{mb(max(x['query'] for x in tail))} MB; at most {mb(later_max)} MB in the phases after A): the "
-                     "response caches (`JLLM_KG_CACHE_MB`, default 256 per worker) fill with the answers to the unique texts",
-                     "met (levels off within A)" if levels_off else
-                     f"grows with the bounded response caches, not yet full at {args.load_seconds:g} s"))
+                     f"query processes {mb(series[0]['query'])} → {mb(series[-1]['query'])} MB (max "
+                     f"{mb(max(x['query'] for x in series))}); front {mb(series[0]['front'])} → {mb(series[-1]['front'])} MB "
+                     f"(last 20 s: {mb(min(x['front'] for x in tail))}–{mb(max(x['front'] for x in tail))} MB; at most "
+                     f"{mb(front_later)} MB in the phases after A): the front's response cache (`JLLM_KG_CACHE_MB`, "
+                     "default 256) fills with the answers to the unique texts",
+                     ("met" if query_flat and front_flat else
+                      "query processes flat; the front grows with its cache and levels off "
+                      f"{'within A' if front_flat else f'only after A (a bounded cache, not yet full at {args.load_seconds:g} s)'}"
+                      if query_flat else "**not flat**")))
     marks = list(b["marks"].values())
     names = list(b["marks"])[:-1]
     for kind, label in (("cached", "`ASK {}` (cache)"), ("uncached", "`ASK {}` + fresh comment")):
@@ -591,7 +597,7 @@ def report(args, command: str, started: str, elapsed: float, a: dict, b: dict, c
         "# Reliability under load and attack (issue 10)",
         "",
         f"Run {started} UTC with `{command}` (one command; {elapsed:.0f} s). Server: `jllm-kg serve --timeout 2` as shipped "
-        f"(`tests/live.py`; {len({p for s in sampler.samples[:3] for p in s['query_pids']})} workers × 2 query lanes (the default: one worker per core), "
+        f"(`tests/live.py`; {len({p for s in sampler.samples[:3] for p in s['query_pids']})} query processes (the default: cores + 1), "
         "access log on, to stderr, read by this script), on a store built for the run "
         f"({quads:,} quads). All traffic on 127.0.0.1. Machine: {os.cpu_count()} cores, shared with other engineers' "
         "jobs during the run; load average (1 min) at the start of each phase: "
@@ -599,17 +605,14 @@ def report(args, command: str, started: str, elapsed: float, a: dict, b: dict, c
         "",
         *summary(args, a, b, c, d, sampler),
         "",
-        "How to read the results (see also the tables below): a query lane (a thread of a worker) serves one request "
-        "at a time, and every request that is not a cache hit — refusals such as SERVICE (403) and the nesting/UNION "
-        f"limits (400) included; that check costs {costs['unions']:.0f} ms CPU for the {costs['unions_kb']:.0f} KB "
-        f"10,000-UNION query and {costs['braces']:.0f} ms for `{{`×2500, measured in process — needs one. A request "
-        "waits up to `JLLM_KG_QUEUE_TIMEOUT` (30 s) for a free lane of its worker, then runs at most the timeout (2 s "
-        "here) from when it starts. Lanes are handed out fairly by client address, and one client may hold at most "
-        "L − 1 of a worker's L lanes, so the attackers (another address) never take the last one; cache hits never "
-        "wait for a lane at all. A query past the timeout is answered 503 at once and retires its worker: a new lane "
-        "takes over, the worker answers for 2 s more with `Connection: close`, waits until it is the only worker "
-        "stopping and every other one listens, then stops gracefully and a fresh worker replaces it "
-        "(docs/server.md).",
+        "How to read the results (see also the tables below): a query process serves one request at a time, and "
+        "every request that is not a cache hit — refusals such as SERVICE (403) and the nesting/UNION limits (400) "
+        f"included; that check costs {costs['unions']:.0f} ms CPU for the {costs['unions_kb']:.0f} KB 10,000-UNION "
+        f"query and {costs['braces']:.0f} ms for `{{`×2500, measured in process — needs one. A request waits up to "
+        "`JLLM_KG_QUEUE_TIMEOUT` (30 s) for a free process, then runs at most the timeout (2 s here) from when it "
+        "starts. Processes are handed out fairly by client address, and one client may hold at most N − 1 of the N "
+        "processes, so the attackers (another address) never take the last one; cache hits never wait for a "
+        "query process at all.",
         "",
     ]
     # A
@@ -620,7 +623,7 @@ def report(args, command: str, started: str, elapsed: float, a: dict, b: dict, c
         "",
         f"`wrk -t2 -c{args.connections} -d{args.load_seconds:g}s --timeout 10s -s bench/requests.lua` rotating over 12 "
         "requests: SPARQL POST forms (lookups repeated, and lookup/lineage/aggregate made unique per request by a "
-        "comment, so query lanes work), a SPARQL GET (aggregate), `/queries/descendants.json?model=llama-2`, "
+        "comment, so query processes work), a SPARQL GET (aggregate), `/queries/descendants.json?model=llama-2`, "
         "`/model/llama-2` and `/model/swallow-7b` (HTML), `/dump.ttl` (1 in 12).",
         "",
         "| requests | req/s | p50 ms | p99 ms | max ms | statuses | non-2xx | socket errors | **errors** |",
@@ -636,8 +639,8 @@ def report(args, command: str, started: str, elapsed: float, a: dict, b: dict, c
         lines += [timeline, ""]
     # memory
     lines += ["### Memory (RSS of all server processes, sampled every second)", "",
-              "| phase | samples | total MB min / first / last / max | workers MB (sum) first / last / max | largest worker MB | worker PIDs seen |",
-              "|---|---:|---:|---:|---:|---:|"]
+              "| phase | samples | total MB min / first / last / max | front MB first / last / max | query processes MB (sum) first / last / max | largest query process MB | query process PIDs seen |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
     phases = []
     for s in sampler.samples:
         if s["phase"] not in phases and s["phase"] not in ("between", "start", "end"):
@@ -647,7 +650,7 @@ def report(args, command: str, started: str, elapsed: float, a: dict, b: dict, c
         pids = {p for s in ss for p in s["query_pids"]}
         lines.append(
             f"| {phase} | {len(ss)} | {mb(min(s['total'] for s in ss))} / {mb(ss[0]['total'])} / {mb(ss[-1]['total'])} / "
-            f"{mb(max(s['total'] for s in ss))} | "
+            f"{mb(max(s['total'] for s in ss))} | {mb(ss[0]['front'])} / {mb(ss[-1]['front'])} / {mb(max(s['front'] for s in ss))} | "
             f"{mb(ss[0]['query'])} / {mb(ss[-1]['query'])} / {mb(max(s['query'] for s in ss))} | "
             f"{mb(max(s['query_max'] for s in ss))} | {len(pids)} |")
     series = [s for s in sampler.samples if s["phase"] == "A: mixed load"]
@@ -665,13 +668,13 @@ def report(args, command: str, started: str, elapsed: float, a: dict, b: dict, c
               f"{args.rate:g} hostile requests/s, each on a new connection (`{{`×2500, 10,000 `UNION`s, `SERVICE:e` with a "
               "prefix naming a listener on 127.0.0.1, `SERVICE <http://127.0.0.1:…/x>`); then the same with a cartesian "
               f"`COUNT(*)` over three triple patterns added to the rotation (1 in 5 of the stream: {args.rate / 5:g}/s, each "
-              "running until the 2 s timeout, which retires its worker). The attackers connect from "
+              "running until the 2 s timeout kills its query process). The attackers connect from "
               f"{ATTACKER}, the normal clients from 127.0.0.1: different clients, which the front serves in turn.",
               "",
               "The normal clients are two separate Python processes (`bench/reliability.py --probe`), each a single "
               "sequential client on one keep-alive connection sending a request every 20 ms after the previous answer: "
               "one sends `GET /sparql?query=ASK {}` (answered from the front's cache), the other `ASK {} # probe <n> <ns>` "
-              "(a new text each time: a query lane must answer). Latency as the client sees it, Python client "
+              "(a new text each time: a query process must answer). Latency as the client sees it, Python client "
               "overhead included.",
               "",
               "| part | variant | requests | non-200 (why) | p50 ms | p99 ms | max ms | target p99 < 50 ms |",
@@ -684,7 +687,7 @@ def report(args, command: str, started: str, elapsed: float, a: dict, b: dict, c
             bad = sum(1 for r in rs if r[2] != 200)
             why = collections.Counter(f"{r[2]} {r[4]}".strip() for r in rs if r[2] != 200)
             ok = pct(lat, 99) < 50 and bad == 0
-            lines.append(f"| {name} | `ASK {{}}` {'(cache)' if kind == 'cached' else '+ fresh comment (query lane)'} | "
+            lines.append(f"| {name} | `ASK {{}}` {'(cache)' if kind == 'cached' else '+ fresh comment (query process)'} | "
                          f"{len(rs)} | {bad}{' (' + '; '.join(f'{k}…: {v}' for k, v in why.items()) + ')' if why else ''} | {pct(lat, 50):.1f} | {pct(lat, 99):.1f} | {max(lat, default=float('nan')):.1f} | "
                          f"{'met' if ok else '**missed**'} |")
     attack: Attack = b["attack"]
@@ -723,7 +726,7 @@ def report(args, command: str, started: str, elapsed: float, a: dict, b: dict, c
               f"| {w['requests']:,} | {w['rps']:,.0f} | {w['p50_us'] / 1000:.1f} | {w['p99_us'] / 1000:.1f} | "
               f"{w['max_us'] / 1000:.0f} | {statuses} | {w['status']} | {w['socket_errors']} | **{w['status'] + w['socket_errors']}** |",
               "", "Error answers by message: " + (", ".join(f"{k}…: {v}" for k, v in sorted(w["errors"].items(), key=lambda kv: -kv[1])[:8]) or "none") + ".",
-              "", failures_timeline(c["window"], sampler, drain) or "No 5xx answers and no worker replaced during C.",
+              "", failures_timeline(c["window"], sampler, drain) or "No 5xx answers and no query process replaced during C.",
               "", "| build | exit code | seconds | last line |", "|---:|---:|---:|---|"]
     for i, (code, seconds, last) in enumerate(c["builds"], 1):
         lines.append(f"| {i} | {code} | {seconds:.1f} | `{last[:110]}` |")

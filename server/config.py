@@ -7,12 +7,11 @@
 | ``timeout`` (seconds a request may run) | ``JLLM_KG_QUERY_TIMEOUT`` | 10 |
 | ``max_result_bytes`` | ``JLLM_KG_MAX_RESULT_BYTES`` | 50 000 000 |
 | ``max_request_bytes`` (largest request body) | ``JLLM_KG_MAX_REQUEST_BYTES`` | 16 MiB |
-| ``workers`` (worker processes of ``jllm-kg serve``; one with an update token) | ``JLLM_KG_WORKERS`` | cores |
-| ``lanes`` (query threads per worker, each running one request at a time; one client may use all but one) | ``JLLM_KG_LANES`` | 2 |
-| ``memory_mb`` (memory cap of the whole service, shared by its workers) | ``JLLM_KG_MEMORY_MB`` | half the machine's RAM |
-| ``cache_mb`` (response cache of each worker's front) | ``JLLM_KG_CACHE_MB`` | 256 |
+| ``workers`` (query processes of ``jllm-kg serve``; one client may use all but one of them) | ``JLLM_KG_WORKERS`` | cores + 1 |
+| ``memory_mb`` (memory cap of the whole service, shared by its query processes) | ``JLLM_KG_MEMORY_MB`` | half the machine's RAM |
+| ``cache_mb`` (response cache of the front) | ``JLLM_KG_CACHE_MB`` | 256 |
 | ``max_age`` (``Cache-Control: max-age`` of cacheable answers, seconds) | ``JLLM_KG_MAX_AGE`` | 300 |
-| ``queue_timeout`` (how long a request may wait for a free query lane before ``503``) | ``JLLM_KG_QUEUE_TIMEOUT`` | 30 |
+| ``queue_timeout`` (how long a request may wait for a free query process before ``503``) | ``JLLM_KG_QUEUE_TIMEOUT`` | 30 |
 | ``header_timeout`` / ``body_timeout`` (reading a request, seconds) | ``JLLM_KG_HEADER_TIMEOUT`` / ``JLLM_KG_BODY_TIMEOUT`` | 5 / 10 |
 | ``access_log`` (``-`` = stderr, a file path, or ``off``) | ``JLLM_KG_ACCESS_LOG`` | ``-`` |
 | ``public_url`` (absolute URLs in pages and descriptions; else from the request) | ``JLLM_KG_PUBLIC_URL`` | none |
@@ -70,8 +69,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "timeout": _number("JLLM_KG_QUERY_TIMEOUT", 10.0),
         "max_result_bytes": int(_number("JLLM_KG_MAX_RESULT_BYTES", 50_000_000, int)),
         "max_request_bytes": int(_number("JLLM_KG_MAX_REQUEST_BYTES", 16 * 1024 * 1024, int)),
-        "workers": int(_number("JLLM_KG_WORKERS", os.cpu_count() or 1, int)),
-        "lanes": int(_number("JLLM_KG_LANES", 2, int)),
+        "workers": int(_number("JLLM_KG_WORKERS", (os.cpu_count() or 1) + 1, int)),
         "memory_mb": int(_number("JLLM_KG_MEMORY_MB", machine_memory_mb() // 2, int)),
         "cache_mb": int(_number("JLLM_KG_CACHE_MB", 256, int)),
         "max_age": int(_number("JLLM_KG_MAX_AGE", 300, int)),
@@ -84,7 +82,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "allow_network": _flag("JLLM_KG_ALLOW_NETWORK", False),
         "text_guard": _flag("JLLM_KG_TEXT_GUARD", True),
         "pointer_ttl": _number("JLLM_KG_POINTER_TTL", 1.0),
-        "store_relay": None,  # set by the front for its query lanes (server/http/relay.py)
+        "store_relay": None,  # set by the front for its query processes (server/http/relay.py)
     }
     config.update({k: v for k, v in (overrides or {}).items() if v is not None})
     if not is_remote(config["store_path"]):
@@ -94,11 +92,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     return config
 
 
-def worker_processes(config: dict[str, Any]) -> int:
-    """How many worker processes serve: one when updates are enabled (RocksDB has a single writer)."""
+def query_processes(config: dict[str, Any]) -> int:
+    """How many query processes serve: one when updates are enabled (RocksDB has a single writer)."""
     return 1 if config["update_token"] else max(1, int(config["workers"]))
 
 
-def memory_per_worker(config: dict[str, Any]) -> int:
-    """Each worker's share of the service's memory cap, in bytes."""
-    return int(config["memory_mb"]) * 1024 * 1024 // worker_processes(config)
+def memory_per_process(config: dict[str, Any]) -> int:
+    """Each query process's share of the service's memory cap, in bytes."""
+    return int(config["memory_mb"]) * 1024 * 1024 // query_processes(config)

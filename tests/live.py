@@ -35,7 +35,7 @@ def stop_group(process: subprocess.Popen, grace: float) -> None:
 
 
 class LiveServer:
-    """``with LiveServer(store) as server: server.url`` — the real endpoint (granian, its workers: the front + query lanes)."""
+    """``with LiveServer(store) as server: server.url`` — the real endpoint (granian + the front + query processes)."""
 
     def __init__(self, store_path: Path | str, *, timeout: float | None = None, workers: int | None = None,
                  env: dict[str, str] | None = None, startup: float = 60, pipe_output: bool = False) -> None:
@@ -70,19 +70,13 @@ class LiveServer:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{output}")
             try:
                 with urllib.request.urlopen(probe, timeout=5) as response:
-                    if response.status == 200 and len(query_lanes(self)) >= self.expected_lanes():
-                        return self  # every worker has started its lanes
+                    if response.status == 200:
+                        return self
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"server on port {self.port} not ready after {self.startup} s")
-
-    def expected_lanes(self) -> int:
-        """How many query lanes the server runs once every worker has started (see server/config.py)."""
-        workers = 1 if self.env.get("JLLM_KG_UPDATE_TOKEN") else (self.workers or int(self.env.get("JLLM_KG_WORKERS") or 0)
-                                                                 or os.cpu_count() or 1)
-        return workers * int(self.env.get("JLLM_KG_LANES") or 2)
 
     def log(self) -> str:
         """What the server has printed so far."""
@@ -90,7 +84,7 @@ class LiveServer:
         return self.output.read().decode(errors="replace")
 
     def stop(self) -> None:
-        """Stop the server and its workers (the whole process group this server started)."""
+        """Stop the server, its front and its query processes (the whole process group this server started)."""
         if self.process:
             stop_group(self.process, 15)
         if getattr(self, "output", None) is not None:
@@ -122,27 +116,17 @@ def process_tree(root: int) -> list[int]:
     return out
 
 
-def query_lanes(server: LiveServer) -> set[tuple[int, int]]:
-    """(pid, thread id) of the server's query lanes: the threads named ``jllm-lane-N`` of its workers."""
-    lanes = set()
+def query_processes(server: LiveServer) -> set[int]:
+    """PIDs of the server's query processes (started with ``server.http.process``)."""
+    pids = set()
     for pid in process_tree(server.process.pid) if server.process else []:
         try:
-            tasks = os.listdir(f"/proc/{pid}/task")
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        for tid in tasks:
-            try:
-                name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
-            except OSError:
-                continue
-            if name.startswith("jllm-lane-"):
-                lanes.add((pid, int(tid)))
-    return lanes
-
-
-def worker_processes(server: LiveServer) -> set[int]:
-    """PIDs of the server's worker processes (the ones with query lanes)."""
-    return {pid for pid, _ in query_lanes(server)}
+        if b"server.http.process import main" in cmdline:
+            pids.add(pid)
+    return pids
 
 
 def wait_until(condition, timeout: float = 15, interval: float = 0.02) -> bool:
@@ -156,16 +140,22 @@ def wait_until(condition, timeout: float = 15, interval: float = 0.02) -> bool:
         time.sleep(interval)
 
 
-def busy_query_lanes(server: LiveServer) -> set[tuple[int, int]]:
-    """Query lanes running or runnable now (an idle one waits for the front on a queue)."""
+def busy_query_processes(server: LiveServer) -> set[int]:
+    """Query processes with a thread running or runnable now (an idle one waits for the front in ``recv``)."""
     busy = set()
-    for pid, tid in query_lanes(server):
+    for pid in query_processes(server):
         try:
-            state = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
             continue
-        if state == "R":
-            busy.add((pid, tid))
+        for tid in tasks:
+            try:
+                state = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state == "R":
+                busy.add(pid)
+                break
     return busy
 
 

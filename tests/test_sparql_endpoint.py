@@ -16,7 +16,7 @@ import pytest
 import requests
 from pyoxigraph import Literal, NamedNode, Quad, Store
 
-from tests.live import LiveServer, busy_query_lanes, wait_until, worker_processes
+from tests.live import LiveServer, busy_query_processes, wait_until
 
 EX = "http://example.org/"
 N = 3000  # triples in the fixture store, spread over 10 named graphs
@@ -207,13 +207,13 @@ def test_explosive_query_times_out_while_others_are_served(server):
 
     thread = threading.Thread(target=explode)
     thread.start()
-    assert wait_until(lambda: busy_query_lanes(server)), "the explosive query did not start"
+    assert wait_until(lambda: busy_query_processes(server)), "the explosive query did not start"
     assert select(server, f"SELECT ?o WHERE {{ <{EX}s42> ?p ?o }}", timeout=10) == [{"o": "42"}]
     thread.join(timeout=60)
     assert outcome["status"] == 503
     assert "timed out after 2 s" in outcome["body"]["error"]
     assert outcome["elapsed"] < 20  # stopped near the 2 s timeout, not run to completion
-    # the retired worker was replaced: the server still answers
+    # the killed worker was replaced: the pool still answers
     assert select(server, f"SELECT ?o WHERE {{ <{EX}s7> ?p ?o }}") == [{"o": "7"}]
 
 
@@ -295,16 +295,11 @@ def test_memory_cap_answers_503_long_before_the_timeout(tmp_path):
     worker it ran in is replaced while the others serve."""
     path = make_store(tmp_path, n=3000)
     with LiveServer(path, timeout=60, workers=2, env={"JLLM_KG_MEMORY_MB": "1200"}) as live:
-        before = worker_processes(live)
         started = time.monotonic()
         query = "SELECT ?a ?b ?c WHERE { ?a ?p ?o . ?b ?q ?r . ?c ?x ?y } ORDER BY ?a ?b ?c LIMIT 1"
         response = requests.post(live.url, data={"query": query}, timeout=120)
         assert response.status_code == 503
         assert "600 MB of memory" in response.json()["error"]
         assert time.monotonic() - started < 30  # stopped by memory, not by the 60 s timeout
-        # past the memory cap a worker stops at once (no drain: its abandoned query still grows); a
-        # request reaching it meanwhile is told to try again, and a fresh worker takes its place
-        assert "retires (its memory cap was passed" in live.log()
-        assert wait_until(lambda: len(worker_processes(live)) == 2 and len(worker_processes(live) & before) == 1, 30)
         for i in (1, 2, 3):  # every worker answers afterwards, the replacement included
             assert select(live, f"SELECT ?o WHERE {{ <{EX}s{i}> ?p ?o }}") == [{"o": str(i)}]

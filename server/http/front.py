@@ -1,16 +1,14 @@
 """The HTTP front of ``jllm-kg serve``: an RSGI application under granian (Rust HTTP, keep-alive).
 
-granian runs ``--workers`` worker processes, each holding a :class:`Front`. granian reads request
-lines and headers (with its own header-read timeout); the front reads each body completely, with a
-deadline and a size cap, before anything runs it, so a slow or idle client holds only a coroutine.
-Then:
+granian reads request lines and headers (with its own header-read timeout); this front reads
+each body completely, with a deadline and a size cap, before any query process is involved, so
+a slow or idle client holds only a coroutine. Then:
 
 1. a cacheable request (GET/HEAD, or a SPARQL query sent by POST) is looked up in the response
    cache (:mod:`server.http.cache`) under the current store generation and its normalised form —
    a hit is answered here, with ``ETag``/``304``;
-2. otherwise the request goes whole to a query lane of this worker (:mod:`server.http.lanes`; the
-   answer itself: :func:`server.http.process.respond`). A lane that passes the deadline or the memory
-   cap is answered ``503`` and the worker retires (:meth:`Front._retire`).
+2. otherwise the request goes whole to a query process (:mod:`server.http.pool`, :mod:`server.http.process`);
+   the front enforces the deadline and the memory cap by ending that process.
 
 Every request gets one access-log line (method, path, status, bytes, ms) unless turned off.
 """
@@ -19,22 +17,20 @@ from __future__ import annotations
 import asyncio
 import calendar
 import email.utils
-import fcntl
 import json
 import os
-import signal
 import sys
-import threading
 import time
 from typing import Any, Hashable
 from urllib.parse import parse_qs
 
 from server.http.access_log import AccessLog
 from server.http.cache import Entry, ResponseCache, etag
-from server.config import load_config, memory_per_worker
+from server.config import load_config, query_processes, memory_per_process
 from graph.store.backend import open_backend
 from graph.store.client import Endpoints, is_remote
-from server.http.lanes import Lanes, Refusal, Reply, Request
+from server.http.pool import Pool, Refusal
+from server.http.process import Request
 from server.sparql.endpoint import SPARQL_PATHS
 
 FORM = "application/x-www-form-urlencoded"
@@ -42,12 +38,6 @@ QUERY = "application/sparql-query"
 #: Headers the front sets itself (granian frames the body).
 _HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 _BASE_HEADERS = [("access-control-allow-origin", "*"), ("x-content-type-options", "nosniff")]
-_CLOSE = [("connection", "close")]
-#: Seconds a retiring worker goes on answering — each answer with ``Connection: close`` — before it stops.
-DRAIN = 2.0
-#: Seconds a retiring worker waits at most for its turn to stop (one worker of the service at a time,
-#: and only while all the others listen) before it stops anyway.
-TURN_WAIT = 15.0
 
 
 class BodyTooLarge(Exception):
@@ -113,7 +103,7 @@ def _matches(if_none_match: str | None, tag: str) -> bool:
 
 
 class Front:
-    """The RSGI application: reads requests whole, answers from the cache or through a query lane."""
+    """The RSGI application: reads requests whole, answers from the cache or through the pool."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
@@ -131,186 +121,32 @@ class Front:
                                bool(config["allow_network"]), float(config["pointer_ttl"]))
         self.cache = ResponseCache(int(config["cache_mb"]) << 20)
         self.log = AccessLog.open(str(config["access_log"]))
-        self.lanes: Lanes | None = None
+        self.pool: Pool | None = None
         self._ready: asyncio.Event | None = None
         self._modified: dict[str, str] = {}
-        self.draining = False  # retiring: every answer says Connection: close
-        self._stopping = False  # granian's graceful stop has been asked for
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._turn: int | None = None  # the service-wide retirement lock, once held (kept until exit)
 
     # granian's hooks ---------------------------------------------------------------------
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start this worker's query lanes (and, for a remote store, the relay they reach it through)."""
-        from server.app import create_app
-        from server.http.process import respond
-
-        self._loop = loop
+        """Start the query processes in this (granian worker) process."""
         worker_config = {k: (str(v) if k == "store_path" else v) for k, v in self.config.items()}
         if self.relay is not None:
             worker_config["store_relay"] = self.relay.path
-        app = create_app(worker_config)
-        handle = app.extensions["jllm"]["store"]
-
-        def answer(request: Request) -> Reply:
-            status, headers, body = respond(app, request)
-            try:
-                generation = handle.generation()
-            except OSError:  # a remote store that went away: answers are not cached under any generation
-                generation = ""
-            return status, headers, body, generation
-
-        self.lanes = Lanes(answer, int(self.config["lanes"]), memory_per_worker(self.config),
-                          bool(self.config["allow_network"]), self._retire, lambda: self.cache.bytes)
+        self.pool = Pool(worker_config, query_processes(self.config), memory_per_process(self.config))
         self._ready = asyncio.Event()
 
         async def start() -> None:
-            assert self.lanes is not None and self._ready is not None
+            assert self.pool is not None and self._ready is not None
             if self.relay is not None:
                 await self.relay.start()
-            else:
-                try:
-                    handle.store()  # open now, not on the first request
-                except OSError:
-                    pass  # answered per request (503) until a build makes the store appear
-            await self.lanes.start()
+            await self.pool.start()
             self._ready.set()
-            self._mark_ready(True)
 
         self._starting = loop.create_task(start())
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._mark_ready(False)
-        for part in (self.lanes, self.relay):
+        for part in (self.pool, self.relay):
             if part is not None:
                 loop.run_until_complete(part.close()) if not loop.is_running() else loop.create_task(part.close())
-        if self.lanes is not None and self.lanes.abandoned:
-            self._exit()  # an abandoned query's thread would keep the interpreter from ending
-
-    def _retire(self, reason: str) -> None:
-        """A lane was abandoned (``reason``: timeout or memory); this worker must end to end its query.
-
-        1. For :data:`DRAIN` seconds it goes on serving (a new lane replaced the abandoned one), every
-           answer with ``Connection: close``: active clients move to a new connection after an answer,
-           never in the middle of a request.
-        2. It waits for its turn (at most :data:`TURN_WAIT` s): one worker of the service stops at a time
-           (a lock file shared by the workers) and only while every other worker is up and not stopping
-           (each keeps a ``ready-<pid>`` file beside the lock while it serves), so the service never
-           stops accepting connections.
-        3. granian's graceful stop: no new connections; requests still waiting for a lane are answered
-           ``503`` (try again: another worker takes the new connection), the running ones finish, the
-           remaining (idle) keep-alive connections close; then the process exits and granian starts a
-           fresh worker (:func:`server.http.serve.serve`).
-
-        Past the memory cap there is no drain and no wait: the worker stops at once. Queries abandoned
-        meanwhile (a new lane replaces each) keep running at the lowest priority until the worker exits;
-        the memory cap bounds what they hold. Stopping at once for them instead, without waiting for the
-        turn, left the service with no listening socket for seconds under a stream of such queries
-        (`bench/reliability.md`).
-        """
-        assert self.lanes is not None
-        if self._stopping:
-            return
-        now = reason == "memory"
-        if not self.draining:
-            print(f"jllm-kg: worker {os.getpid()} retires ({self.lanes.retiring}: its query cannot be stopped "
-                  "otherwise); a fresh worker replaces it", file=sys.stderr, flush=True)
-            self.draining = True
-            if not now:
-                threading.Thread(target=self._stop_in_turn, name="jllm-retire", daemon=True).start()
-        if now:
-            self._stop()
-
-    def _stop_in_turn(self) -> None:
-        time.sleep(DRAIN)
-        deadline = time.monotonic() + TURN_WAIT
-        lock = self.config.get("retire_lock")
-        while lock and time.monotonic() < deadline:
-            if self._take_turn(str(lock)) and self._others_ready() >= int(self.config["workers"]) - 1:
-                break
-            time.sleep(0.05)
-        self._stop()
-
-    def _ready_file(self, pid: int) -> str | None:
-        lock = self.config.get("retire_lock")
-        return os.path.join(os.path.dirname(str(lock)), f"ready-{pid}") if lock else None
-
-    def _others_ready(self) -> int:
-        """Other workers of this service that serve and are not stopping (their ``ready-<pid>`` files)."""
-        lock = self.config.get("retire_lock")
-        try:
-            names = os.listdir(os.path.dirname(str(lock)))
-        except OSError:
-            return 0
-        count = 0
-        for name in names:
-            pid = int(name[6:]) if name.startswith("ready-") and name[6:].isdigit() else 0
-            if pid and pid != os.getpid():
-                try:
-                    os.kill(pid, 0)  # a worker that died without removing its file does not count
-                except OSError:
-                    continue
-                count += 1
-        return count
-
-    def _mark_ready(self, ready: bool) -> None:
-        path = self._ready_file(os.getpid())
-        if path is None:
-            return
-        try:
-            if ready:
-                with open(path, "w"):
-                    pass
-            else:
-                os.unlink(path)
-        except OSError:
-            pass
-
-    def _take_turn(self, path: str) -> bool:
-        """Hold the service-wide retirement lock (released when this process exits)."""
-        if self._turn is None:
-            try:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            except OSError:
-                return True  # no lock to coordinate with: go
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                return False
-            self._turn = fd
-        return True
-
-    def _stop(self) -> None:
-        if self._stopping:
-            return
-        self._stopping = True
-        self._mark_ready(False)
-        assert self._loop is not None and self.lanes is not None
-        try:  # requests still waiting for a lane are told to come back (to another worker) now
-            self._loop.call_soon_threadsafe(self.lanes.stop_taking)
-        except RuntimeError:  # the loop has ended
-            pass
-        os.kill(os.getpid(), signal.SIGTERM)  # granian's graceful stop of this worker
-        self._exit_when_due()
-
-    def _exit_when_due(self) -> None:
-        """Exit once the last running request's deadline (plus a grace) has passed, at the latest; a
-        request that took a lane after the worker began to retire moves that time."""
-        assert self.lanes is not None
-        delay = self.lanes.exit_by() - time.monotonic()
-        if delay <= 0:
-            self._exit()
-        timer = threading.Timer(delay, self._exit_when_due)
-        timer.daemon = True
-        timer.start()
-
-    def _exit(self) -> None:
-        self._mark_ready(False)
-        if self.log is not None:
-            self.log.flush()
-        sys.stderr.flush()
-        os._exit(0)
 
     # requests ----------------------------------------------------------------------------
     async def __call__(self, scope, protocol) -> None:
@@ -330,8 +166,7 @@ class Front:
 
     def _error(self, protocol, status: int, message: str, extra: list[tuple[str, str]] = ()) -> tuple[int, int]:
         body = error_body(status, message)
-        close = _CLOSE if self.draining and ("connection", "close") not in extra else []
-        protocol.response_bytes(status, [*_BASE_HEADERS, ("content-type", "application/json"), *extra, *close], body)
+        protocol.response_bytes(status, [*_BASE_HEADERS, ("content-type", "application/json"), *extra], body)
         return status, len(body)
 
     async def _read_body(self, headers: dict[str, str], protocol) -> bytes:
@@ -384,20 +219,18 @@ class Front:
             try:
                 await asyncio.wait_for(self._ready.wait(), self.timeout)
             except asyncio.TimeoutError:
-                return self._error(protocol, 503, "the query lanes are still starting; try again shortly")
-        assert self.lanes is not None, "the front was not initialised by its server"
+                return self._error(protocol, 503, "the query processes are still starting; try again shortly")
+        assert self.pool is not None, "the front was not initialised by its server"
         request: Request = (method, path, query, list(scope.headers.items()), body, scope.scheme,
                             scope.server, scope.client)
         try:
-            status, out_headers, out_body, generation = await self.lanes.call(request, self.timeout, self.queue_timeout)
+            status, out_headers, out_body, generation = await self.pool.call(request, self.timeout, self.queue_timeout)
         except Refusal as refusal:
             return self._error(protocol, refusal.status, refusal.message)
         out_headers = [(k, v) for k, v in out_headers if k.lower() not in _HOP]
         file = next((v for k, v in out_headers if k.lower() == "x-jllm-file"), None)
-        if file is not None:  # a file the build wrote (/dump.ttl): streamed from disk, never through a lane
+        if file is not None:  # a file the build wrote (/dump.ttl): streamed from disk, never through a query process
             out_headers = [(k, v) for k, v in out_headers if k.lower() != "x-jllm-file"]
-            if self.draining:
-                out_headers += _CLOSE
             if method == "HEAD" or status != 200:
                 protocol.response_empty(status, out_headers)
                 return status, 0
@@ -424,14 +257,12 @@ class Front:
             self._modified = {generation: _http_date(stamp)}
         return self._modified[generation]
 
-    def _send(self, protocol, method: str, request_headers: dict[str, str], status: int,
+    @staticmethod
+    def _send(protocol, method: str, request_headers: dict[str, str], status: int,
               headers: list[tuple[str, str]], body: bytes, tag: str | None) -> tuple[int, int]:
-        if self.draining:
-            headers = headers + _CLOSE  # a copy: the list may be a cache entry's
         if tag is not None and _matches(request_headers.get("if-none-match"), tag):
             kept = [(k, v) for k, v in headers if k.lower() in
-                    ("etag", "cache-control", "vary", "last-modified", "content-location", "access-control-allow-origin",
-                     "connection")]
+                    ("etag", "cache-control", "vary", "last-modified", "content-location", "access-control-allow-origin")]
             protocol.response_empty(304, kept)
             return 304, 0
         if method == "HEAD":
