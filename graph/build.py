@@ -26,8 +26,8 @@ from graph.rdf.family_summary import summary_quads
 from graph.rdf.first_children import first_children_quads
 from graph.rdf.lineage_levels import base_links, level_quads
 from graph.rdf.mapping import catalog_quads
-from graph.store.export import SortedWriter, description_subjects, engine_dump, quad_lines, write_sorted_into
-from graph.store.mapped_text import MappedText, load_in_parts
+from graph.store.export import SortedWriter, description_subjects, quad_lines, write_sorted_into
+from graph.store.mapped_text import MappedText, load_file
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
 from graph.rdf.validate import validate_store
 from graph.rdf.vocab import curie
@@ -86,6 +86,34 @@ class _Progress:
         print(f"[{time.perf_counter() - self.started:5.2f}s] {message}", file=sys.stderr, flush=True)
 
 
+class _Ticker:
+    """While the engine loads (it reports nothing), a progress line every ``every`` seconds with the size of
+    the generation's files so far."""
+
+    def __init__(self, progress: _Progress, generation: Path, text_bytes: int, every: float = 10.0) -> None:
+        self.progress, self.generation, self.text_bytes, self.every = progress, generation, text_bytes, every
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="load-progress", daemon=True)
+
+    def _run(self) -> None:
+        started = time.perf_counter()
+        while not self.stopped.wait(self.every):
+            try:
+                size = sum(entry.stat().st_size for entry in os.scandir(self.generation) if entry.is_file())
+            except OSError:  # a file compacted away while it was counted
+                continue
+            self.progress(f"loading: {time.perf_counter() - started:,.0f} s, store files {size / 1e6:,.0f} MB "
+                          f"(from {self.text_bytes / 1e6:,.0f} MB of N-Quads)")
+
+    def __enter__(self) -> "_Ticker":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+
 def _relay(stream, progress: _Progress, last: list[str]) -> None:
     """Copy a child's stderr lines to ours (progress lines re-timed to the build's clock)."""
     for raw in stream:
@@ -100,12 +128,10 @@ def mapper_count() -> int:
     return max(1, int(os.environ.get(MAPPERS_ENV) or (2 if (os.cpu_count() or 1) >= 2 else 1)))
 
 
-def _load(store: Store, catalog_dir: Path, iris: Iris, scratch: Path, progress: _Progress, mapped: Path,
-          part_bytes: int = 0) -> dict:
-    """Stream the catalog's quads into ``store``; the mapping runs in :func:`mapper_count` child processes
-    (:mod:`graph.rdf.nquads`), each on its share of the model files. Their N-Quads go to the file ``mapped``
-    and from it into the store, in parts of about ``part_bytes`` if not 0 (:mod:`graph.store.mapped_text`).
-    Their merged report."""
+def _map(catalog_dir: Path, iris: Iris, scratch: Path, progress: _Progress, mapped: Path) -> dict:
+    """Map the catalog into the N-Quads file ``mapped``: :func:`mapper_count` child processes
+    (:mod:`graph.rdf.nquads`), each on its share of the model files, their output copied whole lines at a
+    time into the file (:class:`graph.store.mapped_text.MappedText`) until all are done. Their merged report."""
     parts = mapper_count()
     children, lasts, relays = [], [], []
     for part in range(parts):
@@ -118,26 +144,25 @@ def _load(store: Store, catalog_dir: Path, iris: Iris, scratch: Path, progress: 
         children.append(child)
         lasts.append(last)
         relays.append(relay)
+    text: MappedText | None = None
+    copied = False
     try:
-        text = MappedText([c.stdout for c in children], mapped)
-    except OSError as err:  # the scratch file cannot be made
-        for child in children:
-            child.kill()
-            child.wait()
-        raise UserError(f"writing the mapped quads to {mapped} failed: {err.strerror or err}") from None
-    try:
-        parts_loaded = load_in_parts(store, text, part_bytes)
-        text.wait_done()
-    except (SyntaxError, OSError, ValueError) as err:
-        # the copy failed, or children were still mapping (they are stopped below), or every child
-        # closed its output and succeeded: the load's own error; else the failed child's (below)
-        if text.error is not None or not text.done or not any(c.wait() for c in children):
+        try:
+            text = MappedText([c.stdout for c in children], mapped)
+        except OSError as err:  # the scratch file cannot be made
+            raise UserError(f"writing the mapped quads to {mapped} failed: {err.strerror or err}") from None
+        try:
+            text.wait_done()
+        except OSError as err:
             raise UserError(f"loading the mapped quads failed: {err}") from None
+        copied = True
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        text.stop()  # before the pipes close: the copying thread selects on them
+        if not copied:  # a failed copy, or an interrupted build: the children may be blocked on a full pipe
+            for child in children:
+                if child.poll() is None:
+                    child.kill()
+            if text is not None:
+                text.stop()
         for child in children:
             child.stdout.close()
         codes = [c.wait() for c in children]
@@ -146,10 +171,8 @@ def _load(store: Store, catalog_dir: Path, iris: Iris, scratch: Path, progress: 
     for code, last in zip(codes, lasts):
         if code != 0:
             raise UserError((last[0] if last else f"exit status {code}").removeprefix("error: "))
-    merged = _merged([json.loads((scratch / f"mapping-{part}.json").read_text(encoding="utf-8")) for part in range(parts)],
-                     catalog_dir)
-    merged["parts"] = parts_loaded
-    return merged
+    return _merged([json.loads((scratch / f"mapping-{part}.json").read_text(encoding="utf-8")) for part in range(parts)],
+                   catalog_dir)
 
 
 def _merged(reports: list[dict], catalog_dir: Path) -> dict:
@@ -193,12 +216,12 @@ class _Dump:
         self.feeder: threading.Thread | None = None
         self.failed: list[BaseException] = []
 
-    def start(self, store: Store) -> None:
-        """The load has ended: sort the mapped text (``store`` holds it)."""
-        if engine_dump(store):
+    def start(self, report: dict) -> None:
+        """The mapping has ended (``report``: its counts): sort the mapped text, beside the load. With a quad in
+        the default graph (or a graph of another base), a line's last term might not be its graph: the store
+        is sorted at the end instead (:meth:`add`)."""
+        if "(default)" not in report["per_kind"]:
             self.writer = SortedWriter("ttl", str(self.partial), {}, scratch=self.scratch, inputs=[self.mapped])
-        else:  # a quad in the default graph: a line's last term would not be its graph; sort the store at the end
-            self.mapped.unlink()
 
     def add(self, store: Store, graphs: list[NamedNode], top: dict) -> None:
         """The ``graphs`` of ``store`` are complete: write them after the mapped text (a thread feeds them
@@ -268,21 +291,30 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
     cat = load_catalog(catalog_dir, families=False)
     with build_lock(store_path):
         generation = new_generation(store_path)
-        progress(f"loading into {generation.name}")
+        progress(f"mapping and loading into {generation.name}")
         dump = store = None
         try:
             with tempfile.TemporaryDirectory(prefix="jllm-kg-build-", dir=generation.parent) as tmp:
-                load_started = time.perf_counter()
                 store = Store(str(generation))
                 dump = _Dump(dump_path(generation), Path(tmp))
-                report = _load(store, catalog_dir, iris, Path(tmp), progress, dump.mapped, part_bytes)
+                report = _map(catalog_dir, iris, Path(tmp), progress, dump.mapped)
+                dump.start(report)
+                size = dump.mapped.stat().st_size
+                progress(f"mapped {report['entities']:,} entities, {report['quads']:,} quads ({size / 1e6:,.0f} MB of "
+                         "N-Quads); loading them, and sorting them for the Turtle dump on the side")
+                load_started = time.perf_counter()
+                try:
+                    with _Ticker(progress, generation, size):
+                        parts = load_file(store, dump.mapped, part_bytes)
+                except (SyntaxError, OSError, ValueError) as err:
+                    raise UserError(f"loading the mapped quads failed: {err}") from None
+                if dump.writer is None:  # not sorted from the text (see _Dump.start): its disk space back now
+                    dump.mapped.unlink()
                 store.flush()
                 rate = report["quads"] / max(time.perf_counter() - load_started, 1e-9)
-                parts = f", in {report['parts']} parts" if report["parts"] > 1 else ""
                 progress(f"loaded {report['entities']:,} entities, {report['quads']:,} quads "
-                         f"({rate:,.0f} quads/s{parts}; the same quad in two entities is stored once); "
-                         "sorting them for the Turtle dump on the side")
-                dump.start(store)
+                         f"({rate:,.0f} quads/s{f', in {parts} parts' if parts > 1 else ''}; "
+                         "the same quad in two entities is stored once)")
                 bases = base_links(store)
                 store.bulk_extend(level_quads(store, iris, bases))
                 store.bulk_extend(first_children_quads(store, iris, bases))

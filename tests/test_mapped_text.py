@@ -1,5 +1,5 @@
 """The mapped N-Quads' way into the store (graph/store/mapped_text.py): copied from several pipes at line
-boundaries into a file, bulk-loaded from it in parts that end at line ends."""
+boundaries into a file, then bulk-loaded from it, in one call or in parts that end at line ends."""
 from __future__ import annotations
 
 import os
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pyoxigraph import RdfFormat, Store, parse
 
-from graph.store.mapped_text import MappedText, load_in_parts
+from graph.store.mapped_text import MappedText, load_file
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog"
 
@@ -41,25 +41,28 @@ def test_parts_load_what_one_call_loads(tmp_path: Path):
     a, b = lines_of(1, 3000), lines_of(2, 2000)
     pipes, threads = start_writers([(b"".join(a), 977), (b"".join(b), 4093)])
     text = MappedText(pipes, tmp_path / "mapped.nq")
-    store = Store()
-    parts = load_in_parts(store, text, part_bytes=20_000)
     text.wait_done()
     for t in threads:
         t.join()
     written = (tmp_path / "mapped.nq").read_bytes()
+    assert text.written == len(written)
     assert sorted(written.splitlines(keepends=True)) == sorted(a + b)  # whole lines, none lost or merged
+    store, whole = Store(), Store()
+    parts = load_file(store, tmp_path / "mapped.nq", part_bytes=20_000)
     assert abs(parts - len(written) / 20_000) <= 2 and parts > 10
+    assert load_file(whole, tmp_path / "mapped.nq") == 1
     expected = set(parse(b"".join(a + b), RdfFormat.N_QUADS))
-    assert set(store) == expected and len(store) == 5000
+    assert set(store) == set(whole) == expected and len(store) == 5000
 
 
 def test_a_cut_off_last_line_is_a_syntax_error_not_merged(tmp_path: Path):
     good = b"".join(lines_of(1, 50))
     pipes, threads = start_writers([(good + b'<http://ex.org/cut> <http://ex.org/p> "no end', 13), (b"".join(lines_of(2, 50)), 11)])
     text = MappedText(pipes, tmp_path / "mapped.nq")
-    with pytest.raises(SyntaxError):
-        load_in_parts(Store(), text, part_bytes=1 << 20)
-    text.stop()
+    text.wait_done()
+    for part_bytes in (0, 1 << 20, 100):
+        with pytest.raises(SyntaxError):
+            load_file(Store(), tmp_path / "mapped.nq", part_bytes=part_bytes)
     for t in threads:
         t.join()
     cut = [line for line in (tmp_path / "mapped.nq").read_bytes().splitlines() if b"cut" in line]
@@ -71,11 +74,9 @@ def test_a_failed_copy_is_reported(tmp_path: Path):
         pytest.skip("no /dev/full on this machine to make a write fail")
     pipes, threads = start_writers([(b"".join(lines_of(1, 100)), 100)])
     text = MappedText(pipes, Path("/dev/full"))
-    store = Store()
-    load_in_parts(store, text)
     with pytest.raises(OSError, match="/dev/full"):
         text.wait_done()
-    assert len(store) == 0
+    assert text.done and text.error is not None
     for t in threads:
         t.join(timeout=5)
 
@@ -122,26 +123,29 @@ def test_load_part_mb_must_be_a_size(tmp_path: Path):
     assert not (tmp_path / "s").exists()
 
 
-def test_the_copy_waits_for_the_loader_past_its_run_ahead(tmp_path: Path, monkeypatch):
-    import time
-
-    from graph.store import mapped_text
-
-    monkeypatch.setattr(mapped_text, "AHEAD", 10_000)
-    data = b"".join(lines_of(1, 6000))  # ~480 kB: far more than the bound and than a pipe holds
+def test_the_copy_runs_ahead_of_any_reader_to_the_end(tmp_path: Path):
+    """The children are never held back: the whole text is copied before anything loads it."""
+    data = b"".join(lines_of(1, 6000))  # ~480 kB: far more than a pipe holds
     pipes, threads = start_writers([(data, 4096)])
     text = MappedText(pipes, tmp_path / "mapped.nq")
-    deadline = time.monotonic() + 10
-    while text.written <= 10_000 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.3)  # nothing reads: the copy stops one pipe read past the bound
-    assert 10_000 < text.written <= 10_000 + 65_536 and not text.done
-    store = Store()
-    load_in_parts(store, text, part_bytes=50_000)
     text.wait_done()
     for t in threads:
         t.join()
-    assert len(store) == 6000 and text.written == len(data)
+    assert text.done and text.written == len(data) == (tmp_path / "mapped.nq").stat().st_size
+    store = Store()
+    assert load_file(store, tmp_path / "mapped.nq", part_bytes=50_000) >= 9
+    assert len(store) == 6000
+
+
+def test_an_empty_text_loads_nothing(tmp_path: Path):
+    pipes, threads = start_writers([(b"", 10)])
+    text = MappedText(pipes, tmp_path / "mapped.nq")
+    text.wait_done()
+    for t in threads:
+        t.join()
+    for part_bytes in (0, 1000):
+        store = Store()
+        assert load_file(store, tmp_path / "mapped.nq", part_bytes) == 1 and len(store) == 0
 
 
 def test_a_scratch_file_that_cannot_be_made_fails_the_build_with_one_line(tmp_path: Path, monkeypatch):

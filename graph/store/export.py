@@ -71,6 +71,9 @@ def sorted_quads(quads: Iterable[Quad], top: dict) -> list[Quad]:
     return sorted(set(quads), key=key)
 
 
+#: Formats whose lines are the sorted lines themselves (no serializer stage).
+LINE_FORMATS = ("nt", "nq")
+
 #: Memory for the sort (GNU ``sort -S``); past it, sorted runs are spilled to disk and merged.
 SORT_BUFFER = "256M"
 
@@ -174,19 +177,32 @@ class SortedWriter:
              "-v", flag, _RECORD_AWK, *files, *(["-"] if files else [])], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.sorter = subprocess.Popen(["sort", "-u", "-S", buffer, f"--parallel={min(os.cpu_count() or 1, 4)}",
                                         "-T", self.tmp.name], stdin=self.records.stdout, stdout=subprocess.PIPE, env=env)
-        self.lines = subprocess.Popen([awk, "-F", "\t", "-v", flag, _LINE_AWK], stdin=self.sorter.stdout,
-                                      stdout=subprocess.PIPE, env=env)
         self.records.stdout.close()
-        self.sorter.stdout.close()
         self.failed: list[BaseException] = []
-        # the last stage in its own process, so no thread of the caller holds the GIL for each quad: it writes
-        # the file itself, else (a buffer) a thread copies its output in large chunks
+        # the last stage writes the file itself, else (a buffer) a thread copies its output in large chunks;
+        # N-Triples and N-Quads are the sorted lines themselves (the engine's own N-Quads, which its serializer
+        # would write unchanged); other formats are written by pyoxigraph in a process of its own, so no thread
+        # of the caller holds the GIL for each quad
         path, fd = _file_of(output) or ("", subprocess.PIPE)
-        self.serializer = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from graph.store.export import serialize_lines; "
-             "serialize_lines(sys.argv[1], sys.stdin.buffer, sys.argv[2] or sys.stdout.buffer)", fmt, path],
-            stdin=self.lines.stdout, stdout=fd)
-        self.lines.stdout.close()
+        if fmt in LINE_FORMATS:
+            out = open(path, "wb") if path else None
+            try:
+                self.lines = subprocess.Popen([awk, "-F", "\t", "-v", flag, _LINE_AWK], stdin=self.sorter.stdout,
+                                              stdout=out if out is not None else fd, env=env)
+            finally:
+                if out is not None:
+                    out.close()
+            self.serializer = self.lines
+            self.sorter.stdout.close()
+        else:
+            self.lines = subprocess.Popen([awk, "-F", "\t", "-v", flag, _LINE_AWK], stdin=self.sorter.stdout,
+                                          stdout=subprocess.PIPE, env=env)
+            self.serializer = subprocess.Popen(
+                [sys.executable, "-c", "import sys; from graph.store.export import serialize_lines; "
+                 "serialize_lines(sys.argv[1], sys.stdin.buffer, sys.argv[2] or sys.stdout.buffer)", fmt, path],
+                stdin=self.lines.stdout, stdout=fd)
+            self.sorter.stdout.close()
+            self.lines.stdout.close()
         self.writer = threading.Thread(target=self._serialize, args=(fmt, output), name="export-write", daemon=True)
         self.writer.start()
         self.sink = self.records.stdin
@@ -227,7 +243,7 @@ class SortedWriter:
 
     def abort(self) -> None:
         """Stop every stage (the output is incomplete) and remove the temporary files."""
-        procs = [self.records, self.sorter, self.lines, self.serializer]
+        procs = list(dict.fromkeys([self.records, self.sorter, self.lines, self.serializer]))
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
@@ -297,17 +313,58 @@ def serialize_store(store: Store, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+def _opened_dump(store_path: Path | str) -> BinaryIO | None:
+    """The Turtle dump the build wrote next to the generation ``store_path`` points at now
+    (:func:`graph.store.generations.dump_path`), opened; None for a remote store, or a store without one.
+    It is the store's ``ttl`` export, byte for byte: the build sorts it with :class:`SortedWriter`
+    (``graph.build._Dump``; tests compare it with :func:`serialize_store`)."""
+    from graph.store.client import is_remote
+    from graph.store.generations import dump_path
+
+    if is_remote(store_path):
+        return None
+    generation = Path(store_path).resolve()
+    try:
+        return open(dump_path(generation), "rb") if generation.is_dir() else None
+    except OSError:  # none (a store not made by `jllm-kg build`), or gone with its generation
+        return None
+
+
+def _copy(source: BinaryIO, output: BinaryIO) -> None:
+    """``source`` to ``output``: by the kernel (``sendfile``) where both are files, else in 1 MB chunks."""
+    try:
+        output.flush()
+        out_fd = output.fileno()
+        offset = 0
+        while sent := os.sendfile(out_fd, source.fileno(), offset, 1 << 30):
+            offset += sent
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        shutil.copyfileobj(source, output, 1 << 20)
+
+
 def export_store(store_path: Path | str, fmt: str = "ttl", output: Path | None = None) -> None:
-    """``jllm-kg export``: write the store (a path, or a remote store's URL) in ``fmt`` to ``output`` (default: stdout), streaming."""
+    """``jllm-kg export``: write the store (a path, or a remote store's URL) in ``fmt`` to ``output`` (default: stdout), streaming.
+
+    Turtle from an embedded store the build made is the dump it wrote (:func:`_opened_dump`), copied;
+    everything else is sorted from the store (:func:`write_sorted`)."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
-    store = open_reader(store_path)
+    dumped = _opened_dump(store_path) if fmt == "ttl" else None
+    store = open_reader(store_path) if dumped is None else None
+
+    def write(handle: BinaryIO) -> None:
+        if dumped is None:
+            write_sorted(store, fmt, handle)
+            return
+        with dumped:
+            _copy(dumped, handle)
+
     if output is None:
-        write_sorted(store, fmt, sys.stdout.buffer)
+        write(sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
     try:
         with open(output, "wb") as handle:
-            write_sorted(store, fmt, handle)
+            write(handle)
     except OSError as err:
         raise UserError(f"cannot write {output}: {err.strerror}") from None

@@ -1,15 +1,23 @@
-"""The mapping children's N-Quads on their way into the store: copied to a file, loaded from it in parts.
+"""The mapping children's N-Quads on their way into the store: copied to a file, then bulk-loaded from it.
 
-A thread (:class:`MappedText`) copies whole lines from the children's pipes into a scratch file, at
-most :data:`AHEAD` bytes ahead of the loader. The build's loader reads that file
-behind the thread (:func:`load_in_parts`): in one ``Store.bulk_load`` call by default, or, with a part
-size (``jllm-kg build --load-part-mb``), one call per part. pyoxigraph's bulk loader sizes its batches
-by quads (about a million per batch and thread, "around 2 GB per thread" by its documentation) and
-exposes no memory setting: one call over a large input holds two full batches at once. Parts of a
-few hundred megabytes bound what the loader holds, whatever the catalog's size, at a price: the
-parts' files overlap in key order, so the engine compacts them (in the background during the load,
-and in the build's ``optimize``), and reads before that compaction are slower. The same file is the
-text the Turtle dump is sorted from (:class:`graph.build._Dump`).
+A thread (:class:`MappedText`) copies whole lines from the children's pipes into a scratch file, as fast
+as the children write them. When every child is done, the engine loads the finished file
+(:func:`load_file`): by default in one ``Store.bulk_load(path=...)`` call, which reads the file itself,
+without Python; or, with a part size (``jllm-kg build --load-part-mb``), one call per part.
+pyoxigraph's bulk loader sizes its batches by quads (about a million per batch and thread, "around 2 GB
+per thread" by its documentation) and exposes no memory setting: one call over a large input holds
+two full batches at once. Parts of a few hundred megabytes bound what the loader holds, whatever the
+catalog's size, at a price: the parts' files overlap in key order, so the engine compacts them (in the
+background during the load, and in the build's ``optimize``), and reads before that compaction are
+slower. The same file is the text the Turtle dump is sorted from (:class:`graph.build._Dump`), which
+starts when the mapping ends, beside the load.
+
+Mapping first, loading second: earlier builds loaded the file while the children were still writing
+it (the loader reading through Python, at most 64 MB behind the copy). On two cores that made the
+children and the loader share the cores for the whole load and read every byte through the GIL; at
+128,000 families the load phase took 380-409 s against 205 s for a raw ``bulk_load`` of the same
+quads. In sequence the children have both cores (about 90 s), the engine loads as fast as a raw
+``bulk_load``, and the dump's sort uses what the loader leaves of the second core (bench/scale.md).
 
 Parts end at line ends, so no N-Quads statement is split. Each call scopes blank-node labels anew;
 the mapping writes none (every node it makes is an IRI or a literal).
@@ -19,29 +27,21 @@ from __future__ import annotations
 import io
 import os
 import selectors
-import sys
 import threading
 from pathlib import Path
 
 from pyoxigraph import RdfFormat, Store
 
-AHEAD = 64 << 20
-"""How far the copy may run ahead of the loader (bytes), as the pipes' back-pressure bounded it before.
-Unbounded, the children can take the cores from the engine's loader, which then indexes its backlog
-alone after them (bench/scale.md: "The copy's run-ahead")."""
-
 
 class MappedText:
-    """A file that grows by whole N-Quads lines read from ``pipes`` by a thread."""
+    """A file that a thread fills with the whole N-Quads lines read from ``pipes``, until each is closed."""
 
     def __init__(self, pipes: list, path: Path) -> None:
         self.path = path
         self.written = 0
-        self.read = 0
         self.done = False
         self.stopped = False
         self.error: BaseException | None = None
-        self.changed = threading.Condition()
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         self.thread = threading.Thread(target=self._copy, args=(pipes,), name="mapped-text", daemon=True)
         self.thread.start()
@@ -52,9 +52,6 @@ class MappedText:
             for pipe in pipes:
                 selector.register(pipe, selectors.EVENT_READ, bytearray())
             while selector.get_map() and not self.stopped:
-                with self.changed:  # at most AHEAD bytes past the loader: the children share the cores with it
-                    while self.written - self.read > AHEAD and not self.stopped:
-                        self.changed.wait(1.0)
                 for key, _ in selector.select(timeout=1.0):
                     chunk = os.read(key.fd, 1 << 20)
                     rest: bytearray = key.data
@@ -67,48 +64,36 @@ class MappedText:
                         lines = bytes(rest[:cut])
                         del rest[:cut]
                     self._append(lines)
-        except BaseException as err:  # reported by the loader (wait_done)
+        except BaseException as err:  # reported by wait_done
             self.error = err
         finally:
             selector.close()
             os.close(self.fd)
-            with self.changed:
-                self.done = True
-                self.changed.notify_all()
+            self.done = True
 
     def _append(self, lines: bytes) -> None:
         view = memoryview(lines)
         while view:
             view = view[os.write(self.fd, view):]
-        if lines:
-            with self.changed:
-                self.written += len(lines)
-                self.changed.notify_all()
-
-    def available(self, pos: int) -> int:
-        """Bytes written past ``pos``, waiting while there are none and the copy goes on (0: the end)."""
-        with self.changed:
-            while self.written <= pos and not self.done:
-                self.changed.wait()
-            return self.written - pos
+        self.written += len(lines)
 
     def stop(self) -> None:
-        """Stop copying (a failed load); the thread ends within a second."""
+        """Stop copying (a failed build); the thread ends within a second."""
         self.stopped = True
         self.thread.join()
 
     def wait_done(self) -> None:
-        """Wait for the copy to end; its error (a full disk, say) as :class:`OSError`."""
+        """Wait until every pipe is closed and copied; a failed copy (a full disk, say) as :class:`OSError`."""
         self.thread.join()
         if self.error is not None:
             raise OSError(f"copying the mapped N-Quads to {self.path} failed: {self.error}")
 
 
 class Part(io.RawIOBase):
-    """``text`` from byte ``start`` to a line end near ``start + size`` (or the text's end)."""
+    """The file ``reader`` from byte ``start`` to the first line end at or past ``start + size`` (or its end)."""
 
-    def __init__(self, text: MappedText, reader: int, start: int, size: int) -> None:
-        self.text, self.reader, self.pos, self.stop_at = text, reader, start, start + size
+    def __init__(self, reader: int, start: int, size: int) -> None:
+        self.reader, self.pos, self.stop_at = reader, start, start + size
         self.ended = False
 
     def readable(self) -> bool:
@@ -117,34 +102,36 @@ class Part(io.RawIOBase):
     def readinto(self, buffer) -> int:
         if self.ended:
             return 0
-        n = min(len(buffer), self.text.available(self.pos))
-        if n == 0:
+        data = os.pread(self.reader, len(buffer), self.pos)
+        if not data:
             self.ended = True
             return 0
-        data = os.pread(self.reader, n, self.pos)
         if self.pos + len(data) >= self.stop_at:
             cut = data.rfind(b"\n") + 1
             if cut:
                 data, self.ended = data[:cut], True
         buffer[:len(data)] = data
         self.pos += len(data)
-        with self.text.changed:
-            self.text.read = self.pos
-            self.text.changed.notify_all()
         return len(data)
 
 
-def load_in_parts(store: Store, text: MappedText, part_bytes: int = 0) -> int:
-    """Bulk-load ``text`` into ``store`` as it is written, one ``bulk_load`` call per part of about
-    ``part_bytes`` (0: one part); how many parts."""
-    reader = os.open(text.path, os.O_RDONLY)
+def load_file(store: Store, path: Path, part_bytes: int = 0) -> int:
+    """Bulk-load the N-Quads file ``path`` into ``store``: by path in one call (``part_bytes`` 0), else one call
+    per part of about ``part_bytes``; how many calls."""
+    if part_bytes <= 0:
+        store.bulk_load(path=str(path), format=RdfFormat.N_QUADS)
+        return 1
+    reader = os.open(path, os.O_RDONLY)
     try:
+        size = os.fstat(reader).st_size
         pos = parts = 0
-        while True:
-            part = Part(text, reader, pos, part_bytes or sys.maxsize)
+        while pos < size or parts == 0:
+            part = Part(reader, pos, part_bytes)
             store.bulk_load(part, RdfFormat.N_QUADS)
+            parts += 1
             if part.pos == pos:
-                return parts
-            pos, parts = part.pos, parts + 1
+                break
+            pos = part.pos
+        return parts
     finally:
         os.close(reader)
