@@ -206,8 +206,8 @@ class _Dump:
     not from the store: the N-Quads the mapping children wrote (:attr:`mapped`, which the engine loads
     from; typed literals are written as the engine stores them, :func:`graph.rdf.mapping.terms.typed`, so
     the text equals the store's own dump), then the graphs the build adds afterwards (:meth:`add`). The
-    sort starts when the load ends (:meth:`start`) and runs beside the rest of the build; the engine
-    never dumps."""
+    sort starts when the mapping ends (:meth:`start`) and runs beside the load and the rest of the build;
+    the engine never dumps."""
 
     def __init__(self, path: Path, scratch: Path) -> None:
         self.path, self.partial, self.scratch = path, path.with_name(path.name + ".tmp"), scratch
@@ -275,8 +275,9 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
     which bounds the loader's memory (:mod:`graph.store.mapped_text`); 0: in one bulk load.
 
     Streaming: child processes read the model files and write each entity's quads as N-Quads
-    into the bulk loader of a new generation (:mod:`graph.rdf.nquads`). From then on the sorted
-    Turtle dump is written on the side (:class:`_Dump`), while the build adds the lineage levels,
+    (:mod:`graph.rdf.nquads`) into a scratch file, which the engine then bulk-loads into a new generation
+    (:mod:`graph.store.mapped_text`). From then on the sorted Turtle dump is written on the side
+    (:class:`_Dump`), while the engine loads, the build adds the lineage levels,
     the engine counts the VoID statistics and the generation is checked against the SHACL shapes,
     as SPARQL queries (:func:`graph.rdf.validate.validate_store`). A graph with violations is never swapped in (the violations are
     printed, the generation is deleted and :class:`UserError` is raised). Returns the number of quads.

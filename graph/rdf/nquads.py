@@ -1,4 +1,4 @@
-"""The catalog as an N-Quads stream, written by a child process while the build's bulk loader reads it.
+"""The catalog as an N-Quads stream, written by a child process of the build (which copies it to the file its bulk loader reads).
 
 ``python -m graph.rdf.nquads CATALOG BASE REPORT [PART PARTS]`` reads the catalog (model files one at a time;
 with PARTS > 1, the model files whose position modulo PARTS is PART, and everything else only in part 0),
@@ -7,9 +7,9 @@ stdout; progress goes to stderr, and at the end a JSON report (entities and dist
 kind of graph, rows import kept aside) is written to the file ``REPORT``. A catalog error is one
 line on stderr and exit status 2.
 
-Reading and mapping run in this process, on one core, while the parent's pyoxigraph bulk loader
-parses and indexes on the other: the Python work overlaps the engine's, and the parent holds
-no Python object per quad. Memory is bounded by the pipe and the loader's batches.
+Reading and mapping run in this process, one per core: the Python work runs outside the build
+process, which holds no Python object per quad, and the engine loads the finished text afterwards
+(:mod:`graph.store.mapped_text` says why not at the same time). Memory is one model file's records.
 """
 from __future__ import annotations
 
