@@ -98,9 +98,14 @@ class _Ticker:
     def _run(self) -> None:
         started = time.perf_counter()
         while not self.stopped.wait(self.every):
+            size = 0
             try:
-                size = sum(entry.stat().st_size for entry in os.scandir(self.generation) if entry.is_file())
-            except OSError:  # a file compacted away while it was counted
+                for entry in os.scandir(self.generation):
+                    try:
+                        size += entry.stat().st_size if entry.is_file() else 0
+                    except OSError:  # compacted away while it was counted
+                        pass
+            except OSError:
                 continue
             self.progress(f"loading: {time.perf_counter() - started:,.0f} s, store files {size / 1e6:,.0f} MB "
                           f"(from {self.text_bytes / 1e6:,.0f} MB of N-Quads)")

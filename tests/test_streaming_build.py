@@ -122,6 +122,22 @@ def test_build_prints_progress_with_counts(tmp_path, capsys):
     assert "] checked 1/" in err and "constraints as SPARQL" in err and "0 violation(s)" in err
 
 
+def test_while_the_engine_loads_a_line_gives_the_store_s_size(tmp_path):
+    """The engine reports nothing while it bulk-loads: a ticker says how far the generation's files have grown."""
+    import time
+
+    from graph.build import _Ticker
+
+    (tmp_path / "000001.sst").write_bytes(b"x" * 2_500_000)
+    lines: list[str] = []
+    with _Ticker(lines.append, tmp_path, 7_000_000, every=0.05):
+        time.sleep(0.3)
+    assert lines and all(line.endswith("s, store files 2 MB (from 7 MB of N-Quads)") for line in lines), lines
+    count = len(lines)
+    time.sleep(0.2)
+    assert len(lines) == count  # stopped with the load
+
+
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_streaming_export_equals_in_memory_sort(tmp_path, fmt):
     build_store(catalog_dir=FIXTURE, store_path=tmp_path / "store", echo=QUIET)
