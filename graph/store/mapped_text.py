@@ -14,10 +14,11 @@ starts when the mapping ends, beside the load.
 
 Mapping first, loading second: earlier builds loaded the file while the children were still writing
 it (the loader reading through Python, at most 64 MB behind the copy). On two cores that made the
-children and the loader share the cores for the whole load and read every byte through the GIL; at
-128,000 families the load phase took 380-409 s against 205 s for a raw ``bulk_load`` of the same
-quads. In sequence the children have both cores (about 90 s), the engine loads as fast as a raw
-``bulk_load``, and the dump's sort uses what the loader leaves of the second core (bench/scale.md).
+children and the loader share the cores for the whole load and read every byte through the GIL (15-20 %
+of a 10 k load in isolation). In sequence the children have both cores (70 s at 128,000 families), the
+engine reads the file natively, and the dump's sort uses what the loader leaves of the second core. A
+same-hour A/B pair at 128,000 families measured the whole builds equal (580 s against 573 s), so the
+order is chosen for those reasons and its simplicity, not for a measured speed-up (bench/scale.md).
 
 Parts end at line ends, so no N-Quads statement is split. Each call scopes blank-node labels anew;
 the mapping writes none (every node it makes is an IRI or a literal).
