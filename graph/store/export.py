@@ -184,24 +184,20 @@ class SortedWriter:
         # would write unchanged); other formats are written by pyoxigraph in a process of its own, so no thread
         # of the caller holds the GIL for each quad
         path, fd = _file_of(output) or ("", subprocess.PIPE)
-        if fmt in LINE_FORMATS:
-            out = open(path, "wb") if path else None
-            try:
-                self.lines = subprocess.Popen([awk, "-F", "\t", "-v", flag, _LINE_AWK], stdin=self.sorter.stdout,
-                                              stdout=out if out is not None else fd, env=env)
-            finally:
-                if out is not None:
-                    out.close()
-            self.serializer = self.lines
-            self.sorter.stdout.close()
-        else:
-            self.lines = subprocess.Popen([awk, "-F", "\t", "-v", flag, _LINE_AWK], stdin=self.sorter.stdout,
-                                          stdout=subprocess.PIPE, env=env)
-            self.serializer = subprocess.Popen(
-                [sys.executable, "-c", "import sys; from graph.store.export import serialize_lines; "
-                 "serialize_lines(sys.argv[1], sys.stdin.buffer, sys.argv[2] or sys.stdout.buffer)", fmt, path],
-                stdin=self.lines.stdout, stdout=fd)
-            self.sorter.stdout.close()
+        line_format = fmt in LINE_FORMATS
+        out = open(path, "wb") if line_format and path else None
+        try:
+            self.lines = subprocess.Popen([awk, "-F", "\t", "-v", flag, _LINE_AWK], stdin=self.sorter.stdout, env=env,
+                                          stdout=(out if out is not None else fd) if line_format else subprocess.PIPE)
+        finally:
+            if out is not None:
+                out.close()
+        self.sorter.stdout.close()
+        self.serializer = self.lines if line_format else subprocess.Popen(
+            [sys.executable, "-c", "import sys; from graph.store.export import serialize_lines; "
+             "serialize_lines(sys.argv[1], sys.stdin.buffer, sys.argv[2] or sys.stdout.buffer)", fmt, path],
+            stdin=self.lines.stdout, stdout=fd)
+        if not line_format:
             self.lines.stdout.close()
         self.writer = threading.Thread(target=self._serialize, args=(fmt, output), name="export-write", daemon=True)
         self.writer.start()
