@@ -262,3 +262,17 @@ def test_build_if_changed_skips_only_an_unchanged_store(tmp_path):
 
     build_store(catalog_dir=catalog, store_path=store, echo=lambda *a, **k: None)  # swapped in by other means
     assert "built " in run_cli(*args).stdout
+
+
+def test_generation_names_come_from_one_clock_read(tmp_path, monkeypatch):
+    """Seconds and nanoseconds of a generation's name are one instant: read separately, a build just before a
+    second ends could be named after one made just after it, and generations would sort out of build order."""
+    from graph.store.generations import new_generation
+
+    monkeypatch.setattr(time, "time_ns", lambda: 1_764_667_294_999_999_999)  # 2025-12-02T09:21:34.999999999Z
+    late = new_generation(tmp_path / "store")
+    monkeypatch.setattr(time, "time_ns", lambda: 1_764_667_295_000_000_001)
+    early_next = new_generation(tmp_path / "store")
+    assert late.name == "store.gen-20251202T092134-999999999"
+    assert early_next.name == "store.gen-20251202T092135-000000001"
+    assert sorted([early_next, late]) == [late, early_next]

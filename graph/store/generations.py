@@ -67,7 +67,8 @@ def new_generation(store_path: Path) -> Path:
     """A fresh, not yet existing generation path: ``<store_path>.gen-<UTC timestamp>-<ns>``."""
     path = Path(store_path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 1_000_000_000:09d}"
+    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)  # one clock read: names sort in build order
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(seconds)) + f"-{nanos:09d}"
     return path.parent / f"{path.name}{GEN_MARK}{stamp}"
 
 
