@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.live import LiveServer  # noqa: E402
 
+DISK_STEPS = ["build", "build in parts", "export nq", "raw dump nq", "raw bulk_load"]
 URLS = ["/queries/descendants.json?model=llama-2", "/queries/descendants.json?model=llama-2&limit=100&offset=1000",
         "/model/llama-2", "/"]
 
@@ -46,6 +47,8 @@ class Step:
     code: int
     killed: str = ""
     last_line: str = ""
+    disk_mb: float = 0.0
+    """Peak of the disk space used on the work directory's file system above its level at the step's start."""
 
     @property
     def ok(self) -> bool:
@@ -83,13 +86,15 @@ def run(name: str, args: list[str], limit: float, max_rss_gb: float, log: Path, 
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                 env={**os.environ, **(env or {})}, cwd=ROOT)
         killed = ""
-        peak = 0.0
+        peak = disk = 0.0
+        used_before = shutil.disk_usage(log.parent).used
 
         def watch() -> None:
-            nonlocal killed, peak
+            nonlocal killed, peak, disk
             while proc.returncode is None:
                 rss = _rss_mb(proc.pid)
                 peak = max(peak, rss)
+                disk = max(disk, (shutil.disk_usage(log.parent).used - used_before) / 2**20)
                 if rss > max_rss_gb * 1024:
                     killed = f"RSS over {max_rss_gb:g} GB"
                 elif time.perf_counter() - started > limit:
@@ -105,12 +110,12 @@ def run(name: str, args: list[str], limit: float, max_rss_gb: float, log: Path, 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started  # before the watcher's join, which adds up to its 0.5 s poll
         proc.returncode = os.waitstatus_to_exitcode(status)
         watcher.join(timeout=2)
-    seconds = time.perf_counter() - started
     lines = [l for l in log.read_text(errors="replace").splitlines() if l.strip()]
     last = next((l for l in reversed(lines) if l.startswith("[")), lines[-1] if lines else "")
-    return Step(name, seconds, max(usage.ru_maxrss / 1024, peak), proc.returncode, killed, last)
+    return Step(name, seconds, max(usage.ru_maxrss / 1024, peak), proc.returncode, killed, last, disk)
 
 
 def py(*code_args: str) -> list[str]:
@@ -192,7 +197,7 @@ class SizeResult:
     """Load average (1, 5, 15 min) when this size started."""
 
 
-def run_size(n: int, workdir: Path, limit: float, max_rss_gb: float, requests: int, part_mb: int = 0) -> SizeResult:
+def run_size(n: int, workdir: Path, limit: float, max_rss_gb: float, requests: int, part_mb: int | None = None) -> SizeResult:
     res = SizeResult(n)
     res.load = "{:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
     here = workdir / f"{n}"
@@ -203,7 +208,7 @@ def run_size(n: int, workdir: Path, limit: float, max_rss_gb: float, requests: i
         ("synth", py(str(ROOT / "bench" / "synth.py"), "--families", str(n), "--out", str(cat))),
         ("build", cli("build", "--catalog", str(cat), "--store", str(store))),
         *([("build in parts", cli("build", "--catalog", str(cat), "--store", str(here / "store-parts"),
-                                   "--load-part-mb", str(part_mb)))] if part_mb else []),
+                                   "--load-part-mb", str(part_mb)))] if part_mb is not None else []),
         ("validate", cli("validate", "--store", str(store))),
         ("export ttl", cli("export", "--format", "ttl", "-o", str(here / "export.ttl"), "--store", str(store))),
         ("export nq", cli("export", "--format", "nq", "-o", str(here / "export.nq"), "--store", str(store))),
@@ -261,7 +266,7 @@ def ratio(a: Step | None, b: Step | None) -> str:
 
 
 def report(results: list[SizeResult], command: str, started: str, machine_line: str, limit: float, max_rss: float,
-           part_mb: int = 0) -> str:
+           part_mb: int | None = None) -> str:
     lines = ["# Scale runs (issue 12)", "",
              f"Command: `{command}` (started {started} UTC).", "", f"Machine: {machine_line}.", "",
              f"Each step is a child process: wall time / peak RSS (from `wait4`, max with /proc polling); a step is "
@@ -283,14 +288,22 @@ def report(results: list[SizeResult], command: str, started: str, machine_line: 
                      f"{ratio(s.get('export ttl'), s.get('raw dump trig'))} | {ratio(s.get('export nq'), s.get('raw dump nq'))} | "
                      f"{ratio(s.get('export trig'), s.get('raw dump trig'))} |")
     if any("build in parts" in r.steps for r in results):
-        lines += ["", f"The same build with `--load-part-mb {part_mb}` (the mapped N-Quads bulk-loaded in parts of about "
-                  f"{part_mb} MB, one `bulk_load` call each, which bounds the engine loader's memory), in the same run:", "",
+        how = (f"in parts of about {part_mb} MB, one `bulk_load` call each" if part_mb else "in one `bulk_load` call, "
+               "whatever their size")
+        lines += ["", f"The same build with `--load-part-mb {part_mb}` (the mapped N-Quads bulk-loaded {how}; by default "
+                  "`jllm-kg build` loads up to 1 GB of N-Quads in one call and larger texts in parts of 256 MB), in the same run:", "",
                   "| families | `jllm-kg build --load-part-mb` | / raw `bulk_load` | / `jllm-kg build` |", "|---|---|---|---|"]
         for r in results:
             if "build in parts" in r.steps:
                 s = r.steps
                 lines.append(f"| {r.families:,} | {s['build in parts'].cell()} | {ratio(s.get('build in parts'), s.get('raw bulk_load'))} | "
                              f"{ratio(s.get('build in parts'), s.get('build'))} |")
+    lines += ["", "Peak disk space used above the level at each step's start (the file system of the work directory, "
+              "polled every 0.5 s; other writers on it would count too):", "",
+              "| families | " + " | ".join(f"`{k}`" for k in DISK_STEPS) + " |", "|---|" + "---|" * len(DISK_STEPS)]
+    for r in results:
+        lines.append(f"| {r.families:,} | " + " | ".join(
+            f"{r.steps[k].disk_mb / 1024:,.2f} GB" if k in r.steps else "—" for k in DISK_STEPS) + " |")
     lines += ["", "Served (`jllm-kg serve --workers 2` via tests/live.py). *Uncached*: the median of N requests each made distinct "
               "for the front's per-generation response cache (canned queries: an `offset=0` and repeated `lang=en`; pages: an "
               "ignored `nocache=i` argument), so each one is computed; *cached*: the median of N repeats of the URL itself. "
@@ -321,7 +334,7 @@ def http_only(args: argparse.Namespace) -> int:
         results.append(res)
     command = meta["command"] + f"; then HTTP re-measured: python bench/scale.py --http-only --requests {args.requests}"
     args.out.write_text(report(results, command, meta["started"], meta["machine"], meta["limit"], meta["max_rss"],
-                               meta.get("part_mb", 0)),
+                               meta.get("part_mb")),
                         encoding="utf-8")
     return 0
 
@@ -334,8 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rss-gb", type=float, default=8)
     parser.add_argument("--requests", type=int, default=10)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "scale.md")
-    parser.add_argument("--part-mb", type=int, default=0,
-                        help="also time `jllm-kg build --load-part-mb N` at each size (0: not)")
+    parser.add_argument("--part-mb", type=int, default=None,
+                        help="also time `jllm-kg build --load-part-mb N` at each size (0: in one bulk load)")
     parser.add_argument("--http-only", action="store_true",
                         help="re-measure HTTP on the stores a previous run left in --workdir (its results.json)")
     args = parser.parse_args(argv)

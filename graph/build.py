@@ -27,7 +27,7 @@ from graph.rdf.first_children import first_children_quads
 from graph.rdf.lineage_levels import base_links, level_quads
 from graph.rdf.mapping import catalog_quads
 from graph.store.export import SortedWriter, description_subjects, quad_lines, write_sorted_into
-from graph.store.mapped_text import MappedText, load_file
+from graph.store.mapped_text import MappedText, load_file, part_size
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
 from graph.rdf.validate import validate_store
 from graph.rdf.vocab import curie
@@ -273,11 +273,12 @@ class _Dump:
 
 
 def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"), base: str | None = None,
-                echo: Callable[..., None] = print, part_bytes: int = 0) -> int:
+                echo: Callable[..., None] = print, part_bytes: int | None = None) -> int:
     """Build the store at ``store_path`` from ``catalog_dir`` (default: the shipped catalog).
 
     ``part_bytes``: load the mapped N-Quads in parts of about that size, one engine bulk load each,
-    which bounds the loader's memory (:mod:`graph.store.mapped_text`); 0: in one bulk load.
+    which bounds the loader's memory (:mod:`graph.store.mapped_text`); 0: in one bulk load; None: one
+    bulk load for a text up to 1 GB, parts of 256 MB above (:func:`graph.store.mapped_text.part_size`).
 
     Streaming: child processes read the model files and write each entity's quads as N-Quads
     (:mod:`graph.rdf.nquads`) into a scratch file, which the engine then bulk-loads into a new generation
@@ -306,12 +307,14 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 report = _map(catalog_dir, iris, Path(tmp), progress, dump.mapped)
                 dump.start(report)
                 size = dump.mapped.stat().st_size
+                part = part_size(size, part_bytes)
                 progress(f"mapped {report['entities']:,} entities, {report['quads']:,} quads ({size / 1e6:,.0f} MB of "
-                         "N-Quads); loading them, and sorting them for the Turtle dump on the side")
+                         f"N-Quads); loading them{f' in parts of {part / 2**20:,.0f} MB' if part else ''}, "
+                         "and sorting them for the Turtle dump on the side")
                 load_started = time.perf_counter()
                 try:
                     with _Ticker(progress, generation, size):
-                        parts = load_file(store, dump.mapped, part_bytes)
+                        parts = load_file(store, dump.mapped, part)
                 except (SyntaxError, OSError, ValueError) as err:
                     raise UserError(f"loading the mapped quads failed: {err}") from None
                 if dump.writer is None:  # not sorted from the text (see _Dump.start): its disk space back now

@@ -106,10 +106,12 @@ def import_cmd(readme: Path | None, upstream: Path | None, rev: str | None, en: 
 @STORE_OPTION
 @click.option("--base", "base", default=None, help="IRI base for resources (default: $JLLM_KG_BASE or https://w3id.org/jllm-kg/).")
 @click.option("--if-changed", is_flag=True, help="Do nothing when the store was built from the same catalog, ontology and code.")
-@click.option("--load-part-mb", "load_part_mb", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--load-part-mb", "load_part_mb", type=click.IntRange(min=0), default=None,
               help="Load the mapped N-Quads in parts of about this many MB, one engine bulk load each: bounds the "
-                   "loader's memory (about 1 GB at 256), costs a compaction. 0: one bulk load.")
-def build_cmd(catalog_dir: Path | None, store: str | None, base: str | None, if_changed: bool, load_part_mb: int) -> None:
+                   "loader's memory, costs a compaction. 0: one bulk load. Default: one bulk load up to 1 GB of "
+                   "N-Quads, parts of 256 MB above.")
+def build_cmd(catalog_dir: Path | None, store: str | None, base: str | None, if_changed: bool,
+              load_part_mb: int | None) -> None:
     """Build the graph from the catalog into the store (atomic, SHACL-validated)."""
     import catalog as catalog_package
     import ontology
@@ -118,6 +120,7 @@ def build_cmd(catalog_dir: Path | None, store: str | None, base: str | None, if_
     from graph.rdf.iris import Iris
 
     store_path = _location(store)
+    part_bytes = None if load_part_mb is None else load_part_mb << 20
     inputs = fingerprint(catalog_dir or catalog_package.PATH, ontology.PATH, Iris.default(base).base)
     if isinstance(store_path, str):
         from graph.store.client import Endpoints, HttpTransport
@@ -129,12 +132,12 @@ def build_cmd(catalog_dir: Path | None, store: str | None, base: str | None, if_
             click.echo(f"{store_path} is up to date (same catalog, ontology and code): not rebuilt")
             return
         build_remote(store_path, catalog_dir=catalog_dir, base=base, inputs=inputs, echo=click.echo, transport=transport,
-                     part_bytes=load_part_mb << 20)
+                     part_bytes=part_bytes)
         return
     if if_changed and up_to_date(store_path, inputs):
         click.echo(f"{store_path} is up to date (same catalog, ontology and code): not rebuilt")
         return
-    build_store(catalog_dir=catalog_dir, store_path=store_path, base=base, echo=click.echo, part_bytes=load_part_mb << 20)
+    build_store(catalog_dir=catalog_dir, store_path=store_path, base=base, echo=click.echo, part_bytes=part_bytes)
     record(store_path, inputs)
 
 

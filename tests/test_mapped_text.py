@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pyoxigraph import RdfFormat, Store, parse
 
-from graph.store.mapped_text import MappedText, load_file
+from graph.store.mapped_text import AUTO_ABOVE, AUTO_PART_BYTES, MappedText, load_file, part_size
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog"
 
@@ -113,6 +113,35 @@ def test_build_in_parts_from_the_command_line_equals_the_build_in_one_call(tmp_p
     assert loaded and int(loaded[0].split(", in ")[1].split(" parts")[0]) >= 3, loaded
     dumps = [next(tmp_path.glob(f"{name}.gen-*.dump.ttl")).read_bytes() for name in ("one", "parts")]
     assert dumps[0] == dumps[1] and len(dumps[0]) > 1_000_000
+
+
+def test_the_default_part_size_depends_on_the_text_and_a_given_size_wins():
+    assert AUTO_ABOVE == 1 << 30 and AUTO_PART_BYTES == 256 << 20
+    assert part_size(400 << 20, None) == 0  # a 10 k-family catalog's text: one call
+    assert part_size(AUTO_ABOVE, None) == 0
+    assert part_size(AUTO_ABOVE + 1, None) == AUTO_PART_BYTES  # 128 k families' 5.1 GB: parts of 256 MB
+    assert part_size(5 << 30, 0) == 0 and part_size(10, 1 << 20) == 1 << 20
+
+
+def test_a_default_build_above_the_threshold_loads_in_parts(tmp_path: Path, monkeypatch):
+    """With the threshold and part size scaled down to the fixture, the default build goes in parts, says so,
+    and gives the same store as one call."""
+    import graph.store.mapped_text as mapped_text
+    from graph.build import build_store
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764547200")
+    lines: list[str] = []
+    build_store(catalog_dir=FIXTURE, store_path=tmp_path / "one", echo=lambda *a, **k: None)
+    monkeypatch.setattr(mapped_text, "AUTO_ABOVE", 1000)
+    monkeypatch.setattr(mapped_text, "AUTO_PART_BYTES", 20_000)
+    monkeypatch.setattr("graph.build._Progress.__call__", lambda self, message: lines.append(message))
+    build_store(catalog_dir=FIXTURE, store_path=tmp_path / "parts", echo=lambda *a, **k: None)
+    mapped = [m for m in lines if m.startswith("mapped ")]
+    loaded = [m for m in lines if m.startswith("loaded ")]
+    assert mapped and "loading them in parts of " in mapped[0], mapped
+    assert loaded and int(loaded[0].split(", in ")[1].split(" parts")[0]) >= 3, loaded
+    stores = [set(Store.read_only(str((tmp_path / name).resolve()))) for name in ("one", "parts")]
+    assert stores[0] == stores[1] and len(stores[0]) > 1000
 
 
 def test_load_part_mb_must_be_a_size(tmp_path: Path):

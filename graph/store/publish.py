@@ -131,7 +131,7 @@ def _discard(transport: Transport, new: Pointer) -> None:
 
 
 def build_remote(location: str, catalog_dir=None, base: str | None = None, inputs: str = "",
-                 echo: Callable[..., None] = print, transport: Transport | None = None, part_bytes: int = 0) -> Pointer:
+                 echo: Callable[..., None] = print, transport: Transport | None = None, part_bytes: int | None = None) -> Pointer:
     """``jllm-kg build --store http://…``: build and validate a generation in a scratch directory
     (the embedded build, SHACL included), then :func:`publish` it; the scratch is removed."""
     import shutil
