@@ -11,8 +11,8 @@ per thread" by its documentation) and exposes no memory setting: one call over a
 two full batches at once. Parts of a few hundred megabytes bound what the loader holds, whatever the
 catalog's size, at a price: the parts' files overlap in key order, so the engine compacts them (in the
 background during the load, and in the build's ``optimize``), and reads before that compaction are
-slower (measured at 128,000 families, 5.1 GB of text: one call peaks at 2.49 GB of RSS, parts of
-256 MB at 1.65 GB and take 6 % longer; at 10,000 families, 0.4 GB of text, one call peaks at 1.86 GB
+slower (measured at 128,000 families, 5.1 GB of text: one call peaks at 2.46 GB of RSS, parts of
+256 MB at 1.63 GB and take 6-7 % longer; at 10,000 families, 0.4 GB of text, one call peaks at 1.85 GB
 and two parts cost 7 %: bench/scale.md). The same file is the text the Turtle dump is sorted from (:class:`graph.build._Dump`), which
 starts when the mapping ends, beside the load.
 
@@ -122,7 +122,7 @@ class Part(io.RawIOBase):
 
 #: By default (no part size given), texts larger than this are loaded in parts.
 AUTO_ABOVE = 1 << 30
-#: The parts' size then: the loader's memory stays near 1.65 GB whatever the catalog's size.
+#: The parts' size then: the build's memory stayed at 1.63 GB at 128,000 families (2.46 GB in one call).
 AUTO_PART_BYTES = 256 << 20
 
 
