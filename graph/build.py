@@ -354,6 +354,7 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 optimizer.join()
                 if optimized[0] is not None:
                     raise UserError(f"compacting the store failed: {optimized[0]}")
+                progress("compacted the store; waiting for the Turtle dump")
                 if violations:
                     for v in violations:
                         echo(v.render())

@@ -64,6 +64,7 @@ def broken_quads() -> list[Quad]:
     g = _node("graph/model/broken")
     fam, var, var2, paper, ds, lic = (_node("model/broken"), _node("model/hf/x/broken"), _node("model/hf/x/broken-2"),
                                       _node("paper/arxiv/broken"), _node("dataset/broken"), _node("licence/broken"))
+    stray = _node("thing/untyped")
     stage, usage, deriv, sec = (_node("model/broken/stage/1"), _node("model/broken/stage/1/usage/1"),
                                 _node("model/broken/derivation/x"), _node("section/broken"))
     facts = [
@@ -103,6 +104,10 @@ def broken_quads() -> list[Quad]:
         (lic, DCTERMS.identifier, Literal("a")), (lic, DCTERMS.identifier, Literal("b")),
         (lic, JLLM.commercialUse, Literal("1", datatype=XSD.boolean)),                         # valid, odd form
         (sec, SKOS.broader, fam), (sec, RDFS.label, Literal("S")),
+        # not a focus node of any shape (no type): its values on the shapes' paths break nothing
+        (stray, JLLM.baseModel, Literal("llama-2")), (stray, JLLM.variantOf, fam), (stray, JLLM.variantOf, var),
+        (stray, PROV.entity, ds), (stray, JLLM.contextLength, Literal("big")), (stray, SCHEMA.url, Literal("x")),
+        (stray, JLLM.introduces, lic),
     ]
     quads = [Quad(s, p, o, g) for s, p, o in facts]
     quads.append(Quad(fam, JLLM.section, sec, _node("graph/model/other")))  # the same value from another graph
