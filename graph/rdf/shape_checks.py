@@ -8,8 +8,9 @@
 ==================  ===========================================================  ==================
 constraint          SPARQL (``?f``: a focus node, ``?v``: a value on the path)   decided in Python
 ==================  ===========================================================  ==================
-``sh:minCount 1``   ``{ focus } MINUS { ?f path ?v }``                           —
+``sh:minCount 1``   ``{ focus } FILTER NOT EXISTS { ?f path ?v }``               —
 ``sh:minCount n``   ``GROUP BY ?f HAVING (COUNT(DISTINCT ?v) < n)``              —
+``sh:maxCount 1``   two values ``?v``, ``?w`` that are not the same term         —
 ``sh:maxCount n``   ``?f path ?v GROUP BY ?f HAVING (COUNT(DISTINCT ?v) > n)``   —
 ``sh:class C``      ``?f path ?v MINUS { ?v a C }``                              —
 ``sh:or`` of        ``?f path ?v MINUS { ?v a C1 } MINUS { ?v a C2 } …``         —
@@ -24,11 +25,14 @@ constraint          SPARQL (``?f``: a focus node, ``?v``: a value on the path)  
 ``Inclusive``
 ==================  ===========================================================  ==================
 
-Except for ``sh:minCount``, a check does not start from the focus nodes: it finds the violating rows
-among all the values on the path, in a subquery, and joins them with the distinct focus nodes, another
-subquery, which the engine does as one hash join (:func:`_joined`). Starting from each focus node and
-looking its values up, or testing ``NOT EXISTS`` per row, cost 2.6 times as long on a 32,000-family
-catalog (31 s against 12 s, one thread; bench/scale.md).
+Except for ``sh:minCount`` and ``sh:maxCount 1``, a check does not start from the focus nodes: it finds
+the violating rows among all the values on the path, in a subquery, and joins them with the distinct
+focus nodes, another subquery, which the engine does as one hash join (:func:`_joined`). Starting from
+each focus node and looking its values up, or testing ``NOT EXISTS`` per row, cost 2.6 times as long on
+a 32,000-family catalog (31 s against 12 s, one thread; bench/scale.md). The two exceptions start from
+the focus nodes because the faster forms hold every subject with a value on the path in memory:
+``MINUS`` (``sh:minCount 1``) 350 MB and ``GROUP BY`` (``sh:maxCount 1``) 560 MB more at 128,000
+families for ``prov:entity`` alone, against 1.3 s and 1.4 s saved.
 
 Every query runs over the union of the store's graphs (pySHACL sees the triples without their
 graph names), so a fact in any entity graph counts. The checks of the values on one path from the
@@ -214,10 +218,12 @@ def _property_checks(shapes: rdflib.Graph, node_shape: rdflib.term.Node, prop: r
             word = "Less" if rule == "<" else "More"
             generic = (lambda f, n=n, word=word: f"{word} than {n} values on {_stringify(rdflib.Graph(), f)}->{path_text}")
             if rule == "<" and n == 1:
-                query = f"SELECT ?f WHERE {{ {{ {focus} }} MINUS {{ ?f {p} ?v }} }}"
+                query = f"SELECT ?f WHERE {{ {{ {focus} }} FILTER NOT EXISTS {{ ?f {p} ?v }} }}"
             elif rule == "<":
                 query = (f"SELECT ?f WHERE {{ {{ {focus} }} OPTIONAL {{ ?f {p} ?v }} }} "
                          f"GROUP BY ?f HAVING (COUNT(DISTINCT ?v) < {n})")
+            elif n == 1:
+                query = f"SELECT ?f WHERE {{ {{ {focus} }} ?f {p} ?v . ?f {p} ?w . FILTER(!sameTerm(?v, ?w)) }}"
             else:
                 query = _joined(values, focus_nodes, "?f", f"GROUP BY ?f HAVING (COUNT(DISTINCT ?v) > {n}) ")
             add(name.fragment, query, generic)
@@ -330,7 +336,9 @@ CHECK_THREADS = min(4, os.cpu_count() or 1)
 def run_checks(store: ox.Store, checks: list[Check], term: Callable[[object], rdflib.term.Node]
                ) -> Iterator[tuple[Check, Results]]:
     """Each check with its :func:`run_check` results, in order, evaluated on :data:`CHECK_THREADS` threads;
-    the checks of the values on one path from the same focus nodes in one query (:func:`run_together`)."""
+    the checks of the values on one path from the same focus nodes in one query (:func:`run_together`).
+    Each query holds its hash tables (a ``MINUS`` side, the distinct focus nodes) while it runs, up to
+    about 360 MB at 128,000 families: the threads' peaks add up (bench/scale.md)."""
     groups: dict[object, list[int]] = {}
     for n, check in enumerate(checks):
         groups.setdefault((check.values, check.focus) if check.values else n, []).append(n)
