@@ -150,3 +150,34 @@ def test_a_shape_sparql_cannot_run_goes_to_pyshacl(tmp_path, monkeypatch):
     reference = locate(store, validate_quads(list(store), IRIS.base, extra), IRIS.base)
     assert found == reference
     assert validate_store_pyshacl(store, IRIS.base, only=[shape], batch_size=3) == validate_quads(list(store), IRIS.base, extra)
+
+
+def test_counts_other_than_one_agree_with_pyshacl(monkeypatch):
+    """sh:minCount 2 and sh:maxCount 2 (compiled to GROUP BY, unused by the shipped shapes): the same
+    violations as pySHACL, a value repeated in two graphs counted once, a stray subject ignored."""
+    extra = shapes_graph()
+    shape = rdflib.URIRef("https://w3id.org/jllm-kg/shapes#Counts")
+    prop = rdflib.BNode()
+    extra.add((shape, rdflib.RDF.type, SH.NodeShape))
+    extra.add((shape, SH.targetClass, rdflib.URIRef(str(JLLM.Licence.value))))
+    extra.add((shape, SH.property, prop))
+    extra.add((prop, SH.path, rdflib.URIRef(str(DCTERMS.identifier.value))))
+    extra.add((prop, SH.minCount, rdflib.Literal(2)))
+    extra.add((prop, SH.maxCount, rdflib.Literal(2)))
+    checks, left = compile_shapes(extra)
+    assert left == [] and {c.component for c in checks if c.shape == shape} == {"minCount", "maxCount"}
+    monkeypatch.setattr("graph.rdf.validate.shapes_graph", lambda: extra)
+    store = _store(Path(__file__).parent / "fixtures" / "catalog")
+    three, two, stray = _node("licence/three"), _node("licence/two"), _node("thing/untyped")
+    g, h = _node("graph/licence/three"), _node("graph/licence/two")
+    store.bulk_extend([Quad(three, TYPE, JLLM.Licence, g), Quad(three, RDFS.label, Literal("3"), g)]
+                      + [Quad(three, DCTERMS.identifier, Literal(x), g) for x in "abc"]
+                      + [Quad(two, TYPE, JLLM.Licence, h), Quad(two, RDFS.label, Literal("2"), h)]
+                      + [Quad(two, DCTERMS.identifier, Literal(x), h) for x in "ab"]
+                      + [Quad(two, DCTERMS.identifier, Literal("a"), g)]
+                      + [Quad(stray, DCTERMS.identifier, Literal(x), h) for x in "abc"])
+    found = validate_store(store, IRIS.base)
+    assert found == locate(store, validate_quads(list(store), IRIS.base, extra), IRIS.base)
+    more = [v for v in found if v.message.startswith("More than 2")]
+    assert [v.focus for v in more] == ["licence/three"]
+    assert any(v.message.startswith("Less than 2") for v in found)  # the fixture's licences have one identifier

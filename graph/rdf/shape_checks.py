@@ -321,9 +321,9 @@ def run_together(store: ox.Store, checks: list[Check], term: Callable[[object], 
     if len(checks) == 1:
         return [run_check(store, checks[0], term)]
     binds = " ".join(f"BIND(COALESCE({c.condition}, false) AS ?c{n})" for n, c in enumerate(checks))
-    flags = " ".join(f"?c{n}" for n in range(len(checks)))
-    query = _joined(f"{checks[0].values} {binds} FILTER({' || '.join(flags.split())})", checks[0].focus or "",
-                    f"?f ?v {flags}")
+    flags = [f"?c{n}" for n in range(len(checks))]
+    query = _joined(f"{checks[0].values} {binds} FILTER({' || '.join(flags)})", checks[0].focus or "",
+                    f"?f ?v {' '.join(flags)}")
     rows = [(row["f"], row["v"], [row[f"c{n}"].value == "true" for n in range(len(checks))])
             for row in store.query(query, use_default_graph_as_union=True)]
     return [_results(check, ((f, v) for f, v, flags in rows if flags[n]), term) for n, check in enumerate(checks)]
