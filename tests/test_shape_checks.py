@@ -131,16 +131,23 @@ def test_sparql_checks_equal_pyshacl_on_every_constraint_kind(catalog_dir):
     assert len(found) >= 30 and len({str(p) for p in shapes.predicates() if str(p).startswith(str(SH))}) > 5
 
 
-def test_a_shape_sparql_cannot_run_goes_to_pyshacl(tmp_path, monkeypatch):
-    """sh:hasValue is not compiled: that node shape is checked by pySHACL, the rest by SPARQL, same result."""
+def _with_licence_shape(name: str, path: NamedNode, constraints: dict) -> tuple[rdflib.Graph, rdflib.URIRef]:
+    """The shipped shapes plus a node shape ``name`` on every licence, one property shape on ``path``."""
     extra = shapes_graph()
-    shape = rdflib.URIRef("https://w3id.org/jllm-kg/shapes#Extra")
+    shape = rdflib.URIRef(f"https://w3id.org/jllm-kg/shapes#{name}")
     prop = rdflib.BNode()
     extra.add((shape, rdflib.RDF.type, SH.NodeShape))
     extra.add((shape, SH.targetClass, rdflib.URIRef(str(JLLM.Licence.value))))
     extra.add((shape, SH.property, prop))
-    extra.add((prop, SH.path, rdflib.URIRef(str(JLLM.commercialUse.value))))
-    extra.add((prop, SH.hasValue, rdflib.Literal(True)))
+    extra.add((prop, SH.path, rdflib.URIRef(str(path.value))))
+    for key, value in constraints.items():
+        extra.add((prop, key, rdflib.Literal(value)))
+    return extra, shape
+
+
+def test_a_shape_sparql_cannot_run_goes_to_pyshacl(tmp_path, monkeypatch):
+    """sh:hasValue is not compiled: that node shape is checked by pySHACL, the rest by SPARQL, same result."""
+    extra, shape = _with_licence_shape("Extra", JLLM.commercialUse, {SH.hasValue: True})
     checks, left = compile_shapes(extra)
     assert left == [shape]
     monkeypatch.setattr("graph.rdf.validate.shapes_graph", lambda: extra)
@@ -155,15 +162,7 @@ def test_a_shape_sparql_cannot_run_goes_to_pyshacl(tmp_path, monkeypatch):
 def test_counts_other_than_one_agree_with_pyshacl(monkeypatch):
     """sh:minCount 2 and sh:maxCount 2 (compiled to GROUP BY, unused by the shipped shapes): the same
     violations as pySHACL, a value repeated in two graphs counted once, a stray subject ignored."""
-    extra = shapes_graph()
-    shape = rdflib.URIRef("https://w3id.org/jllm-kg/shapes#Counts")
-    prop = rdflib.BNode()
-    extra.add((shape, rdflib.RDF.type, SH.NodeShape))
-    extra.add((shape, SH.targetClass, rdflib.URIRef(str(JLLM.Licence.value))))
-    extra.add((shape, SH.property, prop))
-    extra.add((prop, SH.path, rdflib.URIRef(str(DCTERMS.identifier.value))))
-    extra.add((prop, SH.minCount, rdflib.Literal(2)))
-    extra.add((prop, SH.maxCount, rdflib.Literal(2)))
+    extra, shape = _with_licence_shape("Counts", DCTERMS.identifier, {SH.minCount: 2, SH.maxCount: 2})
     checks, left = compile_shapes(extra)
     assert left == [] and {c.component for c in checks if c.shape == shape} == {"minCount", "maxCount"}
     monkeypatch.setattr("graph.rdf.validate.shapes_graph", lambda: extra)
