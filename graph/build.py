@@ -27,7 +27,7 @@ from graph.rdf.first_children import first_children_quads
 from graph.rdf.lineage_levels import base_links, level_quads
 from graph.rdf.mapping import catalog_quads
 from graph.store.export import SortedWriter, description_subjects, quad_lines, write_sorted_into
-from graph.store.mapped_text import MappedText, load_file, part_size
+from graph.store.mapped_text import MappedText, load_file, loader_count, part_size
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
 from graph.rdf.validate import validate_store
 from graph.rdf.vocab import curie
@@ -299,7 +299,7 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
     with build_lock(store_path):
         generation = new_generation(store_path)
         progress(f"mapping and loading into {generation.name}")
-        dump = store = None
+        dump = store = optimizer = None
         try:
             with tempfile.TemporaryDirectory(prefix="jllm-kg-build-", dir=generation.parent) as tmp:
                 store = Store(str(generation))
@@ -308,13 +308,14 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 dump.start(report)
                 size = dump.mapped.stat().st_size
                 part = part_size(size, part_bytes)
+                loaders = loader_count()
                 progress(f"mapped {report['entities']:,} entities, {report['quads']:,} quads ({size / 1e6:,.0f} MB of "
-                         f"N-Quads); loading them{f' in parts of {part / 2**20:,.0f} MB' if part else ''}, "
+                         f"N-Quads); loading them{f' in parts of {part / 2**20:,.0f} MB, {loaders} at a time' if part else ''}, "
                          "and sorting them for the Turtle dump on the side")
                 load_started = time.perf_counter()
                 try:
                     with _Ticker(progress, generation, size):
-                        parts = load_file(store, dump.mapped, part)
+                        parts = load_file(store, dump.mapped, part, loaders)
                 except (SyntaxError, OSError, ValueError) as err:
                     raise UserError(f"loading the mapped quads failed: {err}") from None
                 if dump.writer is None:  # not sorted from the text (see _Dump.start): its disk space back now
@@ -366,6 +367,8 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
         except BaseException:
             if dump is not None:
                 dump.abort()
+            if optimizer is not None:
+                optimizer.join()  # the engine cannot stop a compaction: it ends before the generation goes
             store = None  # closed (its background work ended) before its directory goes
             discard(generation)
             raise

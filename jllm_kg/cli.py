@@ -107,9 +107,9 @@ def import_cmd(readme: Path | None, upstream: Path | None, rev: str | None, en: 
 @click.option("--base", "base", default=None, help="IRI base for resources (default: $JLLM_KG_BASE or https://w3id.org/jllm-kg/).")
 @click.option("--if-changed", is_flag=True, help="Do nothing when the store was built from the same catalog, ontology and code.")
 @click.option("--load-part-mb", "load_part_mb", type=click.IntRange(min=0), default=None,
-              help="Load the mapped N-Quads in parts of about this many MB, one engine bulk load each: bounds the "
-                   "loader's memory, costs a compaction. 0: one bulk load. Default: one bulk load up to 1 GB of "
-                   "N-Quads, parts of 256 MB above.")
+              help="Load the mapped N-Quads in parts of about this many MB, one engine bulk load each, two at a time "
+                   "($JLLM_KG_BUILD_LOADERS): bounds the loader's memory, costs a compaction. 0: one bulk load. "
+                   "Default: one bulk load up to 1 GB of N-Quads, parts of 64 MB above.")
 def build_cmd(catalog_dir: Path | None, store: str | None, base: str | None, if_changed: bool,
               load_part_mb: int | None) -> None:
     """Build the graph from the catalog into the store (atomic, SHACL-validated)."""

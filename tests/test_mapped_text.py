@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pyoxigraph import RdfFormat, Store, parse
 
-from graph.store.mapped_text import AUTO_ABOVE, AUTO_PART_BYTES, MappedText, load_file, part_size
+from graph.store.mapped_text import AUTO_ABOVE, AUTO_PART_BYTES, MappedText, load_file, part_bounds, part_size
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog"
 
@@ -51,8 +51,35 @@ def test_parts_load_what_one_call_loads(tmp_path: Path):
     parts = load_file(store, tmp_path / "mapped.nq", part_bytes=20_000)
     assert abs(parts - len(written) / 20_000) <= 2 and parts > 10
     assert load_file(whole, tmp_path / "mapped.nq") == 1
+    together = Store()
+    assert load_file(together, tmp_path / "mapped.nq", part_bytes=20_000, loaders=2) == parts
     expected = set(parse(b"".join(a + b), RdfFormat.N_QUADS))
-    assert set(store) == set(whole) == expected and len(store) == 5000
+    assert set(store) == set(whole) == set(together) == expected and len(store) == 5000
+
+
+@pytest.mark.parametrize("data", [b"", b"a\n", b"aaa\nbb\nc\n", b"aaa\nbb\nc", b"\n\n\n", b"x" * 70_000 + b"\n" + b"y" * 5])
+def test_parts_cover_the_file_once_and_end_at_line_ends(tmp_path: Path, data: bytes):
+    (tmp_path / "t").write_bytes(data)
+    reader = os.open(tmp_path / "t", os.O_RDONLY)
+    try:
+        for part_bytes in (1, 2, 3, 50, 1 << 20):
+            bounds = part_bounds(reader, part_bytes)
+            pieces = [data[start:end] for start, end in bounds]
+            assert b"".join(pieces) == data and all(start < end for start, end in bounds[:-1] or bounds[:0])
+            assert all(piece.endswith(b"\n") for piece in pieces[:-1]), (part_bytes, bounds)
+    finally:
+        os.close(reader)
+
+
+def test_with_two_loaders_a_bad_part_fails_the_load_and_no_part_starts_after_it(tmp_path: Path):
+    good = [line for n in range(40) for line in lines_of(n, 100)]
+    bad_at = len(good) // 4
+    text = b"".join(good[:bad_at]) + b"<http://ex.org/bad> <http://ex.org/p> oops .\n" + b"".join(good[bad_at:])
+    (tmp_path / "mapped.nq").write_bytes(text)
+    store = Store()
+    with pytest.raises(SyntaxError):
+        load_file(store, tmp_path / "mapped.nq", part_bytes=4_000, loaders=2)
+    assert 0 < len(store) < len(good) // 2  # the parts after the bad one (about three quarters of the text) never loaded
 
 
 def test_a_cut_off_last_line_is_a_syntax_error_not_merged(tmp_path: Path):
@@ -60,9 +87,9 @@ def test_a_cut_off_last_line_is_a_syntax_error_not_merged(tmp_path: Path):
     pipes, threads = start_writers([(good + b'<http://ex.org/cut> <http://ex.org/p> "no end', 13), (b"".join(lines_of(2, 50)), 11)])
     text = MappedText(pipes, tmp_path / "mapped.nq")
     text.wait_done()
-    for part_bytes in (0, 1 << 20, 100):
+    for part_bytes, loaders in ((0, 1), (1 << 20, 1), (100, 1), (100, 2)):
         with pytest.raises(SyntaxError):
-            load_file(Store(), tmp_path / "mapped.nq", part_bytes=part_bytes)
+            load_file(Store(), tmp_path / "mapped.nq", part_bytes=part_bytes, loaders=loaders)
     for t in threads:
         t.join()
     cut = [line for line in (tmp_path / "mapped.nq").read_bytes().splitlines() if b"cut" in line]
@@ -116,10 +143,10 @@ def test_build_in_parts_from_the_command_line_equals_the_build_in_one_call(tmp_p
 
 
 def test_the_default_part_size_depends_on_the_text_and_a_given_size_wins():
-    assert AUTO_ABOVE == 1 << 30 and AUTO_PART_BYTES == 256 << 20
+    assert AUTO_ABOVE == 1 << 30 and AUTO_PART_BYTES == 64 << 20
     assert part_size(400 << 20, None) == 0  # a 10 k-family catalog's text: one call
     assert part_size(AUTO_ABOVE, None) == 0
-    assert part_size(AUTO_ABOVE + 1, None) == AUTO_PART_BYTES  # 128 k families' 5.1 GB: parts of 256 MB
+    assert part_size(AUTO_ABOVE + 1, None) == AUTO_PART_BYTES  # 32 k families' 1.26 GB, 128 k families' 5.1 GB: parts of 64 MB
     assert part_size(5 << 30, 0) == 0 and part_size(10, 1 << 20) == 1 << 20
 
 

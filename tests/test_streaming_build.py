@@ -203,6 +203,35 @@ def test_dump_route_sends_the_build_file_with_etag_and_ranges(client, seed_store
     assert part.status_code == 206 and part.data == path.read_bytes()[:100]
 
 
+def test_a_build_failing_while_the_engine_compacts_waits_for_it_then_removes_the_generation(tmp_path, monkeypatch):
+    """`optimize` runs beside the SHACL checks: a failure there must not pull the generation's directory
+    from under a running compaction."""
+    import threading
+    import time
+
+    import graph.build as build
+
+    real_optimize = build._optimize
+    ended: list[float] = []
+
+    def slow_optimize(store, result):
+        time.sleep(1.5)
+        real_optimize(store, result)
+        ended.append(time.monotonic())
+
+    def failing_checks(store, base, progress=None):
+        raise RuntimeError("checking failed")
+
+    monkeypatch.setattr(build, "_optimize", slow_optimize)
+    monkeypatch.setattr(build, "validate_store", failing_checks)
+    with pytest.raises(RuntimeError, match="checking failed"):
+        build_store(catalog_dir=FIXTURE, store_path=tmp_path / "store", echo=QUIET)
+    failed_at = time.monotonic()
+    assert ended and ended[0] <= failed_at  # the compaction ended before the build gave up
+    assert not [t for t in threading.enumerate() if t.name == "optimize"]
+    assert not (tmp_path / "store").exists() and not list(tmp_path.glob("store.gen-*"))
+
+
 def test_the_store_is_the_same_with_one_or_several_mapping_processes(tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     stores = {}

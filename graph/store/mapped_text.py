@@ -3,18 +3,34 @@
 A thread (:class:`MappedText`) copies whole lines from the children's pipes into a scratch file, as fast
 as the children write them. When every child is done, the engine loads the finished file
 (:func:`load_file`): in one ``Store.bulk_load(path=...)`` call, which reads the file itself, without
-Python; or one call per part of a given size (``jllm-kg build --load-part-mb``). By default
+Python; or one call per part of a given size (``jllm-kg build --load-part-mb``), :func:`loader_count`
+parts at a time on as many threads (the engine releases the GIL while it loads). By default
 (:func:`part_size`) a text up to :data:`AUTO_ABOVE` is one call and a larger one goes in parts of
-:data:`AUTO_PART_BYTES`.
+:data:`AUTO_PART_BYTES`, two at a time on two cores.
+
 pyoxigraph's bulk loader sizes its batches by quads (about a million per batch and thread, "around 2 GB
 per thread" by its documentation) and exposes no memory setting: one call over a large input holds
-two full batches at once. Parts of a few hundred megabytes bound what the loader holds, whatever the
-catalog's size, at a price: the parts' files overlap in key order, so the engine compacts them (in the
-background during the load, and in the build's ``optimize``), and reads before that compaction are
-slower (measured at 128,000 families, 5.1 GB of text: one call peaks at 2.46 GB of RSS, parts of
-256 MB at 1.63 GB and take 6-7 % longer; at 10,000 families, 0.4 GB of text, one call peaks at 1.85 GB
-and two parts cost 7 %: bench/scale.md). The same file is the text the Turtle dump is sorted from (:class:`graph.build._Dump`), which
-starts when the mapping ends, beside the load.
+two full batches at once. A part bounds what its call holds. Parts loaded one after another are slower:
+a call leaves the second core idle for part of its time. Measured on the same 1.26 GB of N-Quads
+(32,000 families, the loader alone, 2 cores; wall time, CPU time, peak RSS):
+
+=====================================  ==========  =========  ========
+how                                    wall        CPU        RSS
+=====================================  ==========  =========  ========
+one call                               40-42 s     66-71 s    1.8 GB
+parts of 256 MB, one at a time         58-59 s     79-80 s    1.2 GB
+parts of 700 MB, one at a time         46-48 s     73-80 s    1.7 GB
+parts of 64 MB, two at a time          42-45 s     77-84 s    0.6-0.7 GB
+=====================================  ==========  =========  ========
+
+Up to :data:`AUTO_ABOVE` the text goes in one call: at 10,000 families (0.4 GB) the two ways took the
+same time within the host's noise (builds of 63-76 s in one call against 71-77 s in parts of 64 MB, on
+a loaded host), one call holding 1.5-1.6 GB against 0.66 GB for the whole build.
+
+The parts' files overlap in key order, so the engine compacts them (in the background during the load,
+and in the build's ``optimize``). Parts end at line ends, so no N-Quads statement is split; each is read
+by positioned reads (:class:`Part`), so two can be read at once. The same file is the text the Turtle
+dump is sorted from (:class:`graph.build._Dump`), which starts when the mapping ends, beside the load.
 
 Mapping first, loading second: earlier builds loaded the file while the children were still writing
 it (the loader reading through Python, at most 64 MB behind the copy). On two cores that made the
@@ -24,8 +40,8 @@ engine reads the file natively, and the dump's sort uses what the loader leaves 
 same-hour A/B pair at 128,000 families measured the whole builds equal (580 s against 573 s), so the
 order is chosen for those reasons and its simplicity, not for a measured speed-up (bench/scale.md).
 
-Parts end at line ends, so no N-Quads statement is split. Each call scopes blank-node labels anew;
-the mapping writes none (every node it makes is an IRI or a literal).
+Each call scopes blank-node labels anew; the mapping writes none (every node it makes is an IRI or a
+literal).
 """
 from __future__ import annotations
 
@@ -95,26 +111,19 @@ class MappedText:
 
 
 class Part(io.RawIOBase):
-    """The file ``reader`` from byte ``start`` to the first line end at or past ``start + size`` (or its end)."""
+    """The bytes ``start`` to ``end`` of the file ``reader`` (positioned reads: parts of one file can be read at once)."""
 
-    def __init__(self, reader: int, start: int, size: int) -> None:
-        self.reader, self.pos, self.stop_at = reader, start, start + size
-        self.ended = False
+    def __init__(self, reader: int, start: int, end: int) -> None:
+        self.reader, self.pos, self.end = reader, start, end
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        if self.ended:
+        want = min(len(buffer), self.end - self.pos)
+        if want <= 0:
             return 0
-        data = os.pread(self.reader, len(buffer), self.pos)
-        if not data:
-            self.ended = True
-            return 0
-        if self.pos + len(data) >= self.stop_at:
-            cut = data.rfind(b"\n") + 1
-            if cut:
-                data, self.ended = data[:cut], True
+        data = os.pread(self.reader, want, self.pos)
         buffer[:len(data)] = data
         self.pos += len(data)
         return len(data)
@@ -122,8 +131,10 @@ class Part(io.RawIOBase):
 
 #: By default (no part size given), texts larger than this are loaded in parts.
 AUTO_ABOVE = 1 << 30
-#: The parts' size then: the build's memory stayed at 1.63 GB at 128,000 families (2.46 GB in one call).
-AUTO_PART_BYTES = 256 << 20
+#: The parts' size then (see the module's docstring for the measurements).
+AUTO_PART_BYTES = 64 << 20
+LOADERS_ENV = "JLLM_KG_BUILD_LOADERS"
+"""How many parts the engine loads at once (default: 2 on two cores or more)."""
 
 
 def part_size(text_bytes: int, part_bytes: int | None) -> int:
@@ -134,23 +145,66 @@ def part_size(text_bytes: int, part_bytes: int | None) -> int:
     return AUTO_PART_BYTES if text_bytes > AUTO_ABOVE else 0
 
 
-def load_file(store: Store, path: Path, part_bytes: int = 0) -> int:
+def loader_count() -> int:
+    """Parts loaded at once: ``$JLLM_KG_BUILD_LOADERS``, else 2 on two cores or more."""
+    return max(1, int(os.environ.get(LOADERS_ENV) or (2 if (os.cpu_count() or 1) >= 2 else 1)))
+
+
+def part_bounds(reader: int, part_bytes: int) -> list[tuple[int, int]]:
+    """The file ``reader`` cut into parts of about ``part_bytes``, each ending at a line end (or the file's end):
+    their (start, end) offsets, at least one."""
+    size = os.fstat(reader).st_size
+    bounds, pos = [], 0
+    while pos < size:
+        end = min(pos + max(part_bytes, 1), size)
+        while end < size:  # on to the first line end at or past the cut
+            chunk = os.pread(reader, 1 << 16, end - 1)
+            at = chunk.find(b"\n")
+            if at >= 0:
+                end += at
+                break
+            end += len(chunk)
+        end = min(end, size)
+        bounds.append((pos, end))
+        pos = end
+    return bounds or [(0, 0)]
+
+
+def load_file(store: Store, path: Path, part_bytes: int = 0, loaders: int = 1) -> int:
     """Bulk-load the N-Quads file ``path`` into ``store``: by path in one call (``part_bytes`` 0), else one call
-    per part of about ``part_bytes``; how many calls."""
+    per part of about ``part_bytes``, ``loaders`` parts at a time (each call releases the GIL while the
+    engine works); how many calls. The first failed part (a syntax error, say) is raised once the parts
+    already started have ended; no part starts after it."""
     if part_bytes <= 0:
         store.bulk_load(path=str(path), format=RdfFormat.N_QUADS)
         return 1
     reader = os.open(path, os.O_RDONLY)
     try:
-        size = os.fstat(reader).st_size
-        pos = parts = 0
-        while pos < size or parts == 0:
-            part = Part(reader, pos, part_bytes)
-            store.bulk_load(part, RdfFormat.N_QUADS)
-            parts += 1
-            if part.pos == pos:
-                break
-            pos = part.pos
-        return parts
+        bounds = part_bounds(reader, part_bytes)
+        queue = iter(bounds)
+        lock = threading.Lock()
+        failed: list[BaseException] = []
+
+        def work() -> None:
+            while True:
+                with lock:
+                    bound = None if failed else next(queue, None)
+                if bound is None:
+                    return
+                try:
+                    store.bulk_load(Part(reader, *bound), RdfFormat.N_QUADS)
+                except BaseException as err:  # raised below, in the caller's thread
+                    with lock:
+                        failed.append(err)
+                    return
+
+        threads = [threading.Thread(target=work, name=f"load-{n}", daemon=True) for n in range(max(1, min(loaders, len(bounds))))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failed:
+            raise failed[0]
+        return len(bounds)
     finally:
         os.close(reader)
