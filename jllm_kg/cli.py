@@ -109,7 +109,7 @@ def import_cmd(readme: Path | None, upstream: Path | None, rev: str | None, en: 
 @click.option("--load-part-mb", "load_part_mb", type=click.IntRange(min=0), default=None,
               help="Load the mapped N-Quads in parts of about this many MB, one engine bulk load each, two at a time "
                    "($JLLM_KG_BUILD_LOADERS): bounds the loader's memory, costs a compaction. 0: one bulk load. "
-                   "Default: one bulk load up to 1 GB of N-Quads, parts of 64 MB above.")
+                   "Default: one bulk load up to 256 MB of N-Quads, parts of 64 MB above.")
 def build_cmd(catalog_dir: Path | None, store: str | None, base: str | None, if_changed: bool,
               load_part_mb: int | None) -> None:
     """Build the graph from the catalog into the store (atomic, SHACL-validated)."""

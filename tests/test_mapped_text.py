@@ -143,10 +143,10 @@ def test_build_in_parts_from_the_command_line_equals_the_build_in_one_call(tmp_p
 
 
 def test_the_default_part_size_depends_on_the_text_and_a_given_size_wins():
-    assert AUTO_ABOVE == 1 << 30 and AUTO_PART_BYTES == 64 << 20
-    assert part_size(400 << 20, None) == 0  # a 10 k-family catalog's text: one call
+    assert AUTO_ABOVE == 256 << 20 and AUTO_PART_BYTES == 64 << 20
+    assert part_size(80 << 20, None) == 0  # a 2,000-family catalog's text: one call
     assert part_size(AUTO_ABOVE, None) == 0
-    assert part_size(AUTO_ABOVE + 1, None) == AUTO_PART_BYTES  # 32 k families' 1.26 GB, 128 k families' 5.1 GB: parts of 64 MB
+    assert part_size(400 << 20, None) == AUTO_PART_BYTES  # 10 k families' 0.4 GB, 128 k families' 5.1 GB: parts of 64 MB
     assert part_size(5 << 30, 0) == 0 and part_size(10, 1 << 20) == 1 << 20
 
 

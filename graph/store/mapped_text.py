@@ -23,9 +23,10 @@ parts of 700 MB, one at a time         46-48 s     73-80 s    1.7 GB
 parts of 64 MB, two at a time          42-45 s     77-84 s    0.6-0.7 GB
 =====================================  ==========  =========  ========
 
-Up to :data:`AUTO_ABOVE` the text goes in one call: at 10,000 families (0.4 GB) the two ways took the
-same time within the host's noise (builds of 63-76 s in one call against 71-77 s in parts of 64 MB, on
-a loaded host), one call holding 1.5-1.6 GB against 0.66 GB for the whole build.
+Up to :data:`AUTO_ABOVE` (about 6,000 families) the text goes in one call. At 10,000 families (0.4 GB
+of N-Quads) whole builds took the same time either way, and parts held less than half the memory
+(`jllm-kg build --load-part-mb 64` against `0`, alternating: 40.6 and 42.4 s at 0.65-0.68 GB of peak RSS,
+against 40.7 and 43.9 s at 1.48-1.52 GB).
 
 The parts' files overlap in key order, so the engine compacts them (in the background during the load,
 and in the build's ``optimize``). Parts end at line ends, so no N-Quads statement is split; each is read
@@ -130,7 +131,7 @@ class Part(io.RawIOBase):
 
 
 #: By default (no part size given), texts larger than this are loaded in parts.
-AUTO_ABOVE = 1 << 30
+AUTO_ABOVE = 256 << 20
 #: The parts' size then (see the module's docstring for the measurements).
 AUTO_PART_BYTES = 64 << 20
 LOADERS_ENV = "JLLM_KG_BUILD_LOADERS"
