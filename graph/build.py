@@ -27,7 +27,7 @@ from graph.rdf.first_children import first_children_quads
 from graph.rdf.lineage_levels import base_links, level_quads
 from graph.rdf.mapping import catalog_quads
 from graph.store.export import SortedWriter, description_subjects, quad_lines, write_sorted_into
-from graph.store.mapped_text import MappedText, load_file, loader_count, part_size
+from graph.store.mapped_text import MappedText, load_file, loader_count, part_size, worker_count
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
 from graph.rdf.validate import validate_store
 from graph.rdf.vocab import curie
@@ -130,7 +130,7 @@ def _relay(stream, progress: _Progress, last: list[str]) -> None:
 
 def mapper_count() -> int:
     """Child processes mapping the catalog: ``$JLLM_KG_BUILD_MAPPERS``, else 2 on two cores or more."""
-    return max(1, int(os.environ.get(MAPPERS_ENV) or (2 if (os.cpu_count() or 1) >= 2 else 1)))
+    return worker_count(MAPPERS_ENV)
 
 
 def _map(catalog_dir: Path, iris: Iris, scratch: Path, progress: _Progress, mapped: Path) -> dict:

@@ -220,3 +220,43 @@ def test_a_scratch_file_that_cannot_be_made_fails_the_build_with_one_line(tmp_pa
         build_store(catalog_dir=FIXTURE, store_path=tmp_path / "store", echo=lambda *a, **k: None)
     assert not (tmp_path / "store").exists()
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("store.gen-")]
+
+
+def test_an_interrupt_stops_the_loaders_before_the_file_closes(tmp_path: Path, monkeypatch):
+    """Ctrl-C during a load in parts: no part starts after it, and every running part has ended when it is
+    raised (the text's descriptor is closed only then, so no loader reads a reused one)."""
+    import signal
+    import time
+
+    import graph.store.mapped_text as mapped_text
+
+    lines = [line for n in range(400) for line in lines_of(n, 100)]  # about 3 MB: 16 parts of 200 kB
+    (tmp_path / "mapped.nq").write_bytes(b"".join(lines))
+    started: list[int] = []
+    read_errors: list[OSError] = []
+
+    class InterruptingPart(mapped_text.Part):
+        def __init__(self, reader: int, start: int, end: int) -> None:
+            super().__init__(reader, start, end)
+            started.append(start)
+            if len(started) == 3:  # Ctrl-C when the third part starts, once both loaders run and the caller waits
+                while len([t for t in threading.enumerate() if t.name.startswith("load-")]) < 2:
+                    time.sleep(0.001)
+                time.sleep(0.05)
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+        def readinto(self, buffer) -> int:
+            try:
+                return super().readinto(buffer)
+            except OSError as err:  # the text's descriptor closed under a running part
+                read_errors.append(err)
+                raise
+
+    monkeypatch.setattr(mapped_text, "Part", InterruptingPart)
+    store = Store()
+    with pytest.raises(KeyboardInterrupt):
+        load_file(store, tmp_path / "mapped.nq", part_bytes=200_000, loaders=2)
+    loaded = len(store)
+    time.sleep(0.3)
+    assert len(store) == loaded and not read_errors  # no loader goes on writing, or reads a closed descriptor
+    assert 3 <= len(started) < 16 and 0 < loaded < len(lines)

@@ -146,9 +146,14 @@ def part_size(text_bytes: int, part_bytes: int | None) -> int:
     return AUTO_PART_BYTES if text_bytes > AUTO_ABOVE else 0
 
 
+def worker_count(env: str) -> int:
+    """How many workers a build step runs: ``$env``, else 2 on two cores or more."""
+    return max(1, int(os.environ.get(env) or (2 if (os.cpu_count() or 1) >= 2 else 1)))
+
+
 def loader_count() -> int:
     """Parts loaded at once: ``$JLLM_KG_BUILD_LOADERS``, else 2 on two cores or more."""
-    return max(1, int(os.environ.get(LOADERS_ENV) or (2 if (os.cpu_count() or 1) >= 2 else 1)))
+    return worker_count(LOADERS_ENV)
 
 
 def part_bounds(reader: int, part_bytes: int) -> list[tuple[int, int]]:
@@ -185,25 +190,36 @@ def load_file(store: Store, path: Path, part_bytes: int = 0, loaders: int = 1) -
         queue = iter(bounds)
         lock = threading.Lock()
         failed: list[BaseException] = []
+        count = max(1, min(loaders, len(bounds)))
+        ended = [threading.Event() for _ in range(count)]
 
-        def work() -> None:
-            while True:
-                with lock:
-                    bound = None if failed else next(queue, None)
-                if bound is None:
-                    return
-                try:
-                    store.bulk_load(Part(reader, *bound), RdfFormat.N_QUADS)
-                except BaseException as err:  # raised below, in the caller's thread
+        def work(n: int) -> None:
+            try:
+                while True:
                     with lock:
-                        failed.append(err)
-                    return
+                        bound = None if failed else next(queue, None)
+                    if bound is None:
+                        return
+                    try:
+                        store.bulk_load(Part(reader, *bound), RdfFormat.N_QUADS)
+                    except BaseException as err:  # raised below, in the caller's thread
+                        with lock:
+                            failed.append(err)
+                        return
+            finally:
+                ended[n].set()
 
-        threads = [threading.Thread(target=work, name=f"load-{n}", daemon=True) for n in range(max(1, min(loaders, len(bounds))))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        for n in range(count):
+            threading.Thread(target=work, args=(n,), name=f"load-{n}", daemon=True).start()
+        try:
+            for event in ended:
+                event.wait()
+        except BaseException as err:  # an interrupt: no part starts after it, and the file stays open until the
+            with lock:                # running ones end (an event, not Thread.join: Python 3.11's join, once
+                failed.append(err)    # interrupted, may take a running thread for ended)
+            for event in ended:
+                event.wait()
+            raise
         if failed:
             raise failed[0]
         return len(bounds)
