@@ -26,6 +26,7 @@ from graph.rdf.family_summary import summary_quads
 from graph.rdf.first_children import first_children_quads
 from graph.rdf.lineage_levels import base_links, level_quads
 from graph.rdf.mapping import catalog_quads
+from graph.rdf.nquads import typed_path
 from graph.store.export import SortedWriter, description_subjects, quad_lines, write_sorted_into
 from graph.store.mapped_text import MappedText, load_file, loader_count, part_size, worker_count
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
@@ -180,12 +181,30 @@ def _map(catalog_dir: Path, iris: Iris, scratch: Path, progress: _Progress, mapp
                    catalog_dir)
 
 
+def _distinct_lines(paths: list[Path], scratch: Path) -> subprocess.Popen:
+    """GNU ``sort -u`` of the text files ``paths`` into ``scratch/distinct.txt``, started (count it with :func:`_lines`)."""
+    with open(scratch / "distinct.txt", "wb") as out:
+        return subprocess.Popen(["sort", "-u", "-S", "64M", "-T", str(scratch), *map(str, paths)], stdout=out,
+                                env={**os.environ, "LC_ALL": "C"})
+
+
+def _lines(sort: subprocess.Popen, scratch: Path) -> int:
+    """The number of distinct lines :func:`_distinct_lines` found (waits for it)."""
+    if sort.wait() != 0:
+        raise UserError(f"counting the typed subjects failed (sort exit status {sort.returncode})")
+    count = 0
+    with open(scratch / "distinct.txt", "rb") as lines:
+        while chunk := lines.read(1 << 20):
+            count += chunk.count(b"\n")
+    return count
+
+
 def _merged(reports: list[dict], catalog_dir: Path) -> dict:
     """One report from the mapping children's: counts added (shared graphs counted once), rows kept aside in file order."""
     from graph.catalog import model_files
     from graph.rdf.nquads import SHARED
 
-    out: dict = {"entities": 0, "quads": 0, "per_kind": Counter(), "graphs": Counter(), "kept_aside": []}
+    out: dict = {"entities": 0, "quads": 0, "per_kind": Counter(), "graphs": Counter(), "kept_aside": [], "parts": len(reports)}
     for report in reports:
         out["entities"] += report["entities"]
         out["quads"] += report["quads"]
@@ -299,13 +318,14 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
     with build_lock(store_path):
         generation = new_generation(store_path)
         progress(f"mapping and loading into {generation.name}")
-        dump = store = optimizer = None
+        dump = store = optimizer = typed = None
         try:
             with tempfile.TemporaryDirectory(prefix="jllm-kg-build-", dir=generation.parent) as tmp:
                 store = Store(str(generation))
                 dump = _Dump(dump_path(generation), Path(tmp))
                 report = _map(catalog_dir, iris, Path(tmp), progress, dump.mapped)
                 dump.start(report)
+                typed = _distinct_lines([typed_path(Path(tmp) / f"mapping-{n}.json") for n in range(report["parts"])], Path(tmp))
                 size = dump.mapped.stat().st_size
                 part = part_size(size, part_bytes)
                 loaders = loader_count()
@@ -335,7 +355,7 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                     echo(f"rows kept aside by import (under other/, not in the graph): {len(report['kept_aside'])}")
                     for where in report["kept_aside"]:
                         echo(f"  {where}")
-                counts = store_counts(store, iris)
+                counts = store_counts(store, iris, entities=_lines(typed, Path(tmp)))  # the lineage graph types nothing
                 summary = _summary_lines(report["per_kind"], report["graphs"],
                                          ((c.value, n) for c, n in counts.classes.items()), iris)
                 store.bulk_extend(describe(counts, iris, cat.commit, build_date(), cat.date))
@@ -365,6 +385,9 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 store = None
             _pause("before-swap")
         except BaseException:
+            if typed is not None and typed.poll() is None:
+                typed.kill()
+                typed.wait()
             if dump is not None:
                 dump.abort()
             if optimizer is not None:

@@ -270,3 +270,13 @@ def test_typed_literals_are_written_as_the_store_writes_them_back(datatype, lexi
     for n, lexical in enumerate(lexicals):
         assert typed(lexical, dt) == stored[f"http://example.org/s{n}"], lexical
     assert decimal("13.0").value == "13" and decimal(7).value == "7" and decimal("1,234.50").value == "1234.5"
+
+
+def test_typed_subjects_are_counted_once_across_mapping_children(tmp_path):
+    from graph.build import _distinct_lines, _lines
+
+    (tmp_path / "a.txt").write_text("https://x/a\nhttps://x/b\nhttps://x/b\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("https://x/b\nhttps://x/c\n", encoding="utf-8")
+    (tmp_path / "c.txt").write_text("", encoding="utf-8")
+    sort = _distinct_lines([tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "c.txt"], tmp_path)
+    assert _lines(sort, tmp_path) == 3

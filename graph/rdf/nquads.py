@@ -4,7 +4,10 @@
 with PARTS > 1, the model files whose position modulo PARTS is PART, and everything else only in part 0),
 maps each entity (:func:`graph.rdf.mapping.entity_batches`) and writes its quads as N-Quads to
 stdout; progress goes to stderr, and at the end a JSON report (entities and distinct quads per
-kind of graph, rows import kept aside) is written to the file ``REPORT``. A catalog error is one
+kind of graph, rows import kept aside) is written to the file ``REPORT``. Beside it, in
+:func:`typed_path` of ``REPORT``, the typed subjects under BASE (in named graphs), one IRI per line, each once
+per entity: the build counts them once (``sort -u``) for VoID's ``void:entities``, which the engine
+could count only by reading back the text of every typed subject. A catalog error is one
 line on stderr and exit status 2.
 
 Reading and mapping run in this process, one per core: the Python work runs outside the build
@@ -22,6 +25,8 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from graph.rdf.vocab import TYPE
+
 
 #: Kinds of graph that many entities write into (one graph each).
 SHARED = {"provenance", "ontology", "void", "(default)"}
@@ -35,6 +40,11 @@ def kind_of(graph: ox.NamedNode | ox.DefaultGraph, prefix: str) -> str:
     """
     name = graph.value if isinstance(graph, ox.NamedNode) else ""
     return name[len(prefix):].split("/", 1)[0] if name.startswith(prefix) else "(default)"
+
+
+def typed_path(report: Path) -> Path:
+    """Where the child that writes ``report`` lists the typed subjects under the base (see above)."""
+    return report.with_name(report.stem + ".typed.txt")
 
 
 def write_catalog(catalog_dir: Path, base: str, out, report: Path, every: float = 5.0, part: int = 0, parts: int = 1) -> None:
@@ -51,6 +61,7 @@ def write_catalog(catalog_dir: Path, base: str, out, report: Path, every: float 
     graphs: Counter[str] = Counter()
     shared: set[str] = set()
     entities = emitted = 0
+    typed_out = open(typed_path(report), "w", encoding="utf-8")
     gc.collect()
     gc.freeze()  # registries and ontology stay: keep the collector off them
     gc.disable()  # records and quads hold no cycles; one generation-0 pass per model file is enough
@@ -68,6 +79,7 @@ def write_catalog(catalog_dir: Path, base: str, out, report: Path, every: float 
                     shared.add(kind)
                 else:
                     graphs[kind] += 1
+            typed_out.writelines(typed_lines(distinct, iris.base))
             yield from distinct
             if entities % 1000 == 0:
                 gc.collect(0)
@@ -77,11 +89,30 @@ def write_catalog(catalog_dir: Path, base: str, out, report: Path, every: float 
                     print(f"[{now - started:5.2f}s] {f'part {part + 1}/{parts}: ' if parts > 1 else ''}mapped {entities:,} entities, {emitted:,} quads "
                           f"({emitted / (now - started):,.0f} quads/s)", file=sys.stderr, flush=True)
 
-    ox.serialize(batches(), out, ox.RdfFormat.N_QUADS)
+    with typed_out:
+        ox.serialize(batches(), out, ox.RdfFormat.N_QUADS)
     out.flush()
     graphs.update({kind: 1 for kind in shared})
     report.write_text(json.dumps({"entities": entities, "quads": emitted, "per_kind": dict(quads),
                                   "graphs": dict(graphs), "kept_aside": cat.kept_aside}), encoding="utf-8")
+
+
+def typed_lines(quads: set[ox.Quad], base: str) -> set[str]:
+    """The subjects under ``base`` typed (``rdf:type``) in a named graph by ``quads``, as lines.
+
+    >>> t = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    >>> g, c = ox.NamedNode("http://b/graph/x"), ox.NamedNode("http://b/C")
+    >>> sorted(typed_lines({ox.Quad(ox.NamedNode("http://b/x"), t, c, g), ox.Quad(ox.NamedNode("http://b/x"), t, t, g),
+    ...                     ox.Quad(ox.NamedNode("http://o/y"), t, c, g), ox.Quad(ox.NamedNode("http://b/z"), t, c)}, "http://b/"))
+    ['http://b/x\\n']
+    """
+    lines = set()
+    for q in quads:
+        if q.predicate == TYPE:
+            subject = q.subject
+            if type(subject) is ox.NamedNode and subject.value.startswith(base) and type(q.graph_name) is ox.NamedNode:
+                lines.add(subject.value + "\n")
+    return lines
 
 
 def main(argv: list[str]) -> int:
