@@ -24,9 +24,9 @@ from graph.errors import UserError
 from graph.rdf.iris import Iris
 from graph.rdf.family_summary import summary_quads
 from graph.rdf.first_children import first_children_quads
-from graph.rdf.lineage_levels import base_links, level_quads
+from graph.rdf.lineage_levels import base_links_in, level_quads
 from graph.rdf.mapping import catalog_quads
-from graph.rdf.nquads import typed_path
+from graph.rdf.nquads import links_path, typed_path
 from graph.store.export import SortedWriter, description_subjects, quad_lines, write_sorted_into
 from graph.store.mapped_text import MappedText, load_file, loader_count, part_size, worker_count
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
@@ -345,7 +345,7 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 progress(f"loaded {report['entities']:,} entities, {report['quads']:,} quads "
                          f"({rate:,.0f} quads/s{f', in {parts} parts' if parts > 1 else ''}; "
                          "the same quad in two entities is stored once)")
-                bases = base_links(store)
+                bases = base_links_in(links_path(Path(tmp) / f"mapping-{n}.json") for n in range(report["parts"]))
                 store.bulk_extend(level_quads(store, iris, bases))
                 store.bulk_extend(first_children_quads(store, iris, bases))
                 del bases

@@ -220,3 +220,22 @@ def test_a_hub_page_counts_every_child_and_draws_the_first_in_iri_order(syntheti
     assert len(row.values) == INCOMING_LIMIT and len(row.values) + row.more == len(kids)
     html = make_app(store_path).test_client().get("/model/llama-2.html?lang=en").get_data(as_text=True)
     assert f"<title>+{len(kids) - MAX_CHILDREN} more</title>" in html
+
+
+def test_the_lineage_levels_and_first_children_follow_the_stored_links(synthetic):
+    """The build computes them from its mapping children's lists of links: the same as from the store's own links."""
+    from graph.rdf.first_children import first_children
+    from graph.rdf.iris import Iris
+    from graph.rdf.lineage_levels import base_links, levels
+    from graph.rdf.vocab import JLLM
+
+    _, store_path = synthetic
+    store = open_store(store_path)
+    lineage = Iris.default().graph("lineage")
+    links = base_links(store)
+    stored = {q.subject.value: int(q.object.value) for q in store.quads_for_pattern(None, JLLM.lineageLevel, None, lineage)}
+    assert stored == levels(links) and len(stored) > 1000 and max(stored.values()) >= 10
+    hubs: dict[str, list[str]] = {}
+    for q in store.quads_for_pattern(None, JLLM.firstChild, None, lineage):
+        hubs.setdefault(q.subject.value, []).append(q.object.value)
+    assert {h: sorted(k) for h, k in hubs.items()} == first_children(store, bases=links) != {}

@@ -7,12 +7,14 @@ walk up the chain, so a page of a lineage with tens of thousands of descendants 
 a page of a small one. On a lineage tree the difference is the length of the chain; where a
 model merges several bases it is the longest chain through any of them.
 
-The levels are computed from the ``jllm:baseModel`` edges of the loaded store (one Python entry
-per model: the only per-model structure the build keeps) and stored in ``<base>graph/lineage``.
+The levels are computed from the ``jllm:baseModel`` edges (one Python entry per model: the only
+per-model structure the build keeps) and stored in ``<base>graph/lineage``. The build reads the edges
+from the lists its mapping children write (:func:`base_links_in`); :func:`base_links` reads them from a store.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from pyoxigraph import Literal, NamedNode, Quad, Store
 
@@ -53,6 +55,20 @@ def base_links(store: Store) -> dict[str, list[str]]:
     for q in store.quads_for_pattern(None, JLLM.baseModel, None, None):
         if isinstance(q.subject, NamedNode) and isinstance(q.object, NamedNode):
             bases.setdefault(q.subject.value, []).append(q.object.value)
+    for targets in bases.values():
+        targets[:] = sorted(set(targets))
+    return bases
+
+
+def base_links_in(paths: Iterable[Path]) -> dict[str, list[str]]:
+    """:func:`base_links` from the lists the build's mapping children write (``child<TAB>base`` per line,
+    :func:`graph.rdf.nquads.side_lines`): the same links, without reading back every IRI's text from the engine."""
+    bases: dict[str, list[str]] = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as lines:
+            for line in lines:
+                child, _, base = line.rstrip("\n").partition("\t")
+                bases.setdefault(child, []).append(base)
     for targets in bases.values():
         targets[:] = sorted(set(targets))
     return bases

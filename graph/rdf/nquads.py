@@ -4,10 +4,12 @@
 with PARTS > 1, the model files whose position modulo PARTS is PART, and everything else only in part 0),
 maps each entity (:func:`graph.rdf.mapping.entity_batches`) and writes its quads as N-Quads to
 stdout; progress goes to stderr, and at the end a JSON report (entities and distinct quads per
-kind of graph, rows import kept aside) is written to the file ``REPORT``. Beside it, in
-:func:`typed_path` of ``REPORT``, the typed subjects under BASE (in named graphs), one IRI per line, each once
-per entity: the build counts them once (``sort -u``) for VoID's ``void:entities``, which the engine
-could count only by reading back the text of every typed subject. A catalog error is one
+kind of graph, rows import kept aside) is written to the file ``REPORT``. Beside it, two lists
+the build would otherwise read back from the engine, which must then fetch the text of every IRI
+(:func:`side_lines`): in :func:`typed_path` of ``REPORT``, the typed subjects under BASE (in named graphs),
+one IRI per line, each once per entity, which the build counts once (``sort -u``) for VoID's
+``void:entities``; in :func:`links_path`, the ``jllm:baseModel`` links, ``child<TAB>base`` per line, from
+which it computes the lineage levels. A catalog error is one
 line on stderr and exit status 2.
 
 Reading and mapping run in this process, one per core: the Python work runs outside the build
@@ -25,7 +27,9 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from graph.rdf.vocab import TYPE
+from graph.rdf.vocab import JLLM, TYPE
+
+BASE_MODEL = JLLM.baseModel
 
 
 #: Kinds of graph that many entities write into (one graph each).
@@ -47,6 +51,11 @@ def typed_path(report: Path) -> Path:
     return report.with_name(report.stem + ".typed.txt")
 
 
+def links_path(report: Path) -> Path:
+    """Where the child that writes ``report`` lists the ``jllm:baseModel`` links (see above)."""
+    return report.with_name(report.stem + ".bases.txt")
+
+
 def write_catalog(catalog_dir: Path, base: str, out, report: Path, every: float = 5.0, part: int = 0, parts: int = 1) -> None:
     """Write the quads of ``catalog_dir`` to the binary stream ``out`` as N-Quads; the report to ``report``."""
     from graph.catalog import iter_families, load_catalog
@@ -62,6 +71,7 @@ def write_catalog(catalog_dir: Path, base: str, out, report: Path, every: float 
     shared: set[str] = set()
     entities = emitted = 0
     typed_out = open(typed_path(report), "w", encoding="utf-8")
+    links_out = open(links_path(report), "w", encoding="utf-8")
     gc.collect()
     gc.freeze()  # registries and ontology stay: keep the collector off them
     gc.disable()  # records and quads hold no cycles; one generation-0 pass per model file is enough
@@ -79,7 +89,9 @@ def write_catalog(catalog_dir: Path, base: str, out, report: Path, every: float 
                     shared.add(kind)
                 else:
                     graphs[kind] += 1
-            typed_out.writelines(typed_lines(distinct, iris.base))
+            typed, links = side_lines(distinct, iris.base)
+            typed_out.writelines(typed)
+            links_out.writelines(links)
             yield from distinct
             if entities % 1000 == 0:
                 gc.collect(0)
@@ -89,7 +101,7 @@ def write_catalog(catalog_dir: Path, base: str, out, report: Path, every: float 
                     print(f"[{now - started:5.2f}s] {f'part {part + 1}/{parts}: ' if parts > 1 else ''}mapped {entities:,} entities, {emitted:,} quads "
                           f"({emitted / (now - started):,.0f} quads/s)", file=sys.stderr, flush=True)
 
-    with typed_out:
+    with typed_out, links_out:
         ox.serialize(batches(), out, ox.RdfFormat.N_QUADS)
     out.flush()
     graphs.update({kind: 1 for kind in shared})
@@ -97,22 +109,31 @@ def write_catalog(catalog_dir: Path, base: str, out, report: Path, every: float 
                                   "graphs": dict(graphs), "kept_aside": cat.kept_aside}), encoding="utf-8")
 
 
-def typed_lines(quads: set[ox.Quad], base: str) -> set[str]:
-    """The subjects under ``base`` typed (``rdf:type``) in a named graph by ``quads``, as lines.
+def side_lines(quads: set[ox.Quad], base: str) -> tuple[set[str], set[str]]:
+    """The lines ``quads`` add to the two lists beside the report: the subjects under ``base`` typed
+    (``rdf:type``) in a named graph, and the ``jllm:baseModel`` links between IRIs (``child<TAB>base``).
 
-    >>> t = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    >>> t, b = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"), BASE_MODEL
     >>> g, c = ox.NamedNode("http://b/graph/x"), ox.NamedNode("http://b/C")
-    >>> sorted(typed_lines({ox.Quad(ox.NamedNode("http://b/x"), t, c, g), ox.Quad(ox.NamedNode("http://b/x"), t, t, g),
-    ...                     ox.Quad(ox.NamedNode("http://o/y"), t, c, g), ox.Quad(ox.NamedNode("http://b/z"), t, c)}, "http://b/"))
-    ['http://b/x\\n']
+    >>> typed, links = side_lines({ox.Quad(ox.NamedNode("http://b/x"), t, c, g), ox.Quad(ox.NamedNode("http://b/x"), t, t, g),
+    ...     ox.Quad(ox.NamedNode("http://o/y"), t, c, g), ox.Quad(ox.NamedNode("http://b/z"), t, c),
+    ...     ox.Quad(ox.NamedNode("http://b/x"), b, ox.NamedNode("http://b/z"), g), ox.Quad(ox.NamedNode("http://b/x"), b, ox.Literal("z"), g)},
+    ...     "http://b/")
+    >>> sorted(typed), sorted(links)
+    (['http://b/x\\n'], ['http://b/x\\thttp://b/z\\n'])
     """
-    lines = set()
+    typed, links = set(), set()
     for q in quads:
-        if q.predicate == TYPE:
+        predicate = q.predicate
+        if predicate == TYPE:
             subject = q.subject
             if type(subject) is ox.NamedNode and subject.value.startswith(base) and type(q.graph_name) is ox.NamedNode:
-                lines.add(subject.value + "\n")
-    return lines
+                typed.add(subject.value + "\n")
+        elif predicate == BASE_MODEL:
+            subject, target = q.subject, q.object
+            if type(subject) is ox.NamedNode and type(target) is ox.NamedNode:
+                links.add(f"{subject.value}\t{target.value}\n")
+    return typed, links
 
 
 def main(argv: list[str]) -> int:
