@@ -325,7 +325,8 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 dump = _Dump(dump_path(generation), Path(tmp))
                 report = _map(catalog_dir, iris, Path(tmp), progress, dump.mapped)
                 dump.start(report)
-                typed = _distinct_lines([typed_path(Path(tmp) / f"mapping-{n}.json") for n in range(report["parts"])], Path(tmp))
+                reports = [Path(tmp) / f"mapping-{n}.json" for n in range(report["parts"])]
+                typed = _distinct_lines([typed_path(r) for r in reports], Path(tmp))
                 size = dump.mapped.stat().st_size
                 part = part_size(size, part_bytes)
                 loaders = loader_count()
@@ -345,7 +346,7 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 progress(f"loaded {report['entities']:,} entities, {report['quads']:,} quads "
                          f"({rate:,.0f} quads/s{f', in {parts} parts' if parts > 1 else ''}; "
                          "the same quad in two entities is stored once)")
-                bases = base_links_in(links_path(Path(tmp) / f"mapping-{n}.json") for n in range(report["parts"]))
+                bases = base_links_in(links_path(r) for r in reports)
                 store.bulk_extend(level_quads(store, iris, bases))
                 store.bulk_extend(first_children_quads(store, iris, bases))
                 del bases

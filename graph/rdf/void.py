@@ -80,13 +80,14 @@ def store_counts(store: Store, iris: Iris, entities: int | None = None) -> Count
     base = iris.base.replace("\\", "\\\\").replace('"', '\\"')
     # the engine releases the GIL while it evaluates: the aggregates run side by side
     with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
-        counted = pool.submit(lambda: entities) if entities is not None else pool.submit(one, "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { GRAPH ?g { ?s a ?c } "
-                                    f'FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{base}")) }}')
+        counted = None if entities is not None else pool.submit(
+            one, "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { GRAPH ?g { ?s a ?c } "
+                 f'FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{base}")) }}')
         subjects = pool.submit(one, "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
         graphs = pool.submit(one, "SELECT (COUNT(?g) AS ?n) WHERE { GRAPH ?g { } }")  # the build makes no empty graph
         classes = pool.submit(grouped, "SELECT ?c (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s a ?c } FILTER(isIRI(?c)) } GROUP BY ?c")
         properties = pool.submit(grouped, "SELECT ?p (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?p")
-        return Counts(triples=len(store), entities=counted.result(), subjects=subjects.result(), graphs=graphs.result(),
+        return Counts(triples=len(store), entities=counted.result() if counted is not None else entities, subjects=subjects.result(), graphs=graphs.result(),
                       classes=classes.result(), properties=properties.result())
 
 
