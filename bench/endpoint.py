@@ -251,6 +251,11 @@ class Run:
         """Server CPU (all its processes) per request, ms."""
         return sum(self.cpu.values()) / self.requests * 1000 if self.requests else float("nan")
 
+    @property
+    def cores(self) -> float:
+        """Cores the server kept busy during the run (its CPU seconds over the run's seconds)."""
+        return sum(self.cpu.values()) / self.seconds if self.seconds else float("nan")
+
 
 def wrk(url: str, queries_file: Path, mix: str, connections: int, seconds: float, threads: int,
         tree: dict[int, str] | None = None) -> tuple[dict, str, dict[str, float]]:
@@ -452,7 +457,7 @@ def summary_rows(runs: list[Run], args) -> list[str]:
 
 def report(args, info: dict[str, str], quads: int, agree: dict, runs: list[Run], logged: list[Run],
            prof: dict | None, engine_ms: float, flask: dict, loads: list[tuple[float, float, float]], others: str,
-           command: str, started: str) -> str:
+           command: str, started: str, sweep: dict[int, tuple[Run, Run]] | None = None) -> str:
     lines = [
         "# Endpoint benchmark: `jllm-kg serve` vs `oxigraph serve-read-only`",
         "",
@@ -477,7 +482,7 @@ def report(args, info: dict[str, str], quads: int, agree: dict, runs: list[Run],
         f"- Same quads: the store's {quads:,} quads exported to N-Quads and loaded with `oxigraph load` into a temporary "
         "directory served by `oxigraph serve-read-only --union-default-graph` (POST `/query`).",
         "- Ours: `jllm-kg serve` as shipped (`tests/live.py`): granian + the RSGI front (response cache, ETag), "
-        f"{args.workers_seen} query processes (default: cores + 1, of which one client may use all but one) under seccomp, 10 s kill-based timeout, the memory "
+        f"{args.workers_seen} query processes (default: 2 × cores + 2, of which one client may use all but one) under seccomp, 10 s kill-based timeout, the memory "
         "cap, negotiation and the SERVICE/LOAD guard all on; `JLLM_KG_ACCESS_LOG=off` for the measured rounds "
         "(access log on: see below). POST `/sparql`.",
         f"- Load: `wrk -t{args.threads} -cN -d{args.duration:g}s --timeout 5s --latency -s bench/sparql_mix.lua URL -- "
@@ -501,15 +506,27 @@ def report(args, info: dict[str, str], quads: int, agree: dict, runs: list[Run],
         *summary_rows(runs, args),
         "",
         "Every run (server CPU = user + system time of all the server's processes during the run, per request; "
-        "bytes/req includes headers):",
+        "cores busy = that CPU time over the run's duration; bytes/req includes headers):",
         "",
-        "| round | server | mix | conns | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | socket errors | bytes/req | server CPU ms/req |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| round | server | mix | conns | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | socket errors | bytes/req | server CPU ms/req | cores busy |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in sorted(runs, key=lambda r: (r.mix, r.connections, r.round, r.server)):
         lines.append(f"| {r.round} | {r.server} | {r.mix} | {r.connections} | {r.requests:,} | {r.rps:,.0f} | {r.p50:.1f} | "
                      f"{r.p90:.1f} | {r.p99:.1f} | {r.maximum:.1f} | {r.non2xx} | {r.socket_errors} | "
-                     f"{r.bytes / max(1, r.requests):,.0f} | {r.cpu_ms:.2f} |")
+                     f"{r.bytes / max(1, r.requests):,.0f} | {r.cpu_ms:.2f} | {r.cores:.2f} |")
+    if sweep:
+        lines += ["", "### How many query processes", "",
+                  f"Unique mix, 16 connections, one run of {args.duration:g} s per setting: `jllm-kg serve` restarted with "
+                  "`JLLM_KG_WORKERS=N` (one client, the load generator, may hold N − 1 of them), each run next to an "
+                  "`oxigraph serve` run (the one that goes first alternates). *Cores busy* is the server's CPU time over "
+                  "the run's duration: with too few processes ours leaves the cores idle between a reply and the next "
+                  "request a process is handed, whatever its CPU cost per request.", "",
+                  "| query processes | ours req/s | oxigraph req/s | **ratio** | ours p50 / p99 ms | ours CPU ms/req | ours cores busy | oxigraph cores busy |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for n, (a, b) in sweep.items():
+            lines.append(f"| {n}{' (default)' if n == args.workers_seen else ''} | {a.rps:,.0f} | {b.rps:,.0f} | "
+                         f"**{a.rps / b.rps:.2f}×** | {a.p50:.1f} / {a.p99:.1f} | {a.cpu_ms:.2f} | {a.cores:.2f} | {b.cores:.2f} |")
     if logged:
         lines += ["", "### With the access log on", "",
                   "The same server restarted with the default `JLLM_KG_ACCESS_LOG=-` (one line per request to stderr, "
@@ -564,10 +581,12 @@ def report(args, info: dict[str, str], quads: int, agree: dict, runs: list[Run],
     unique_ratio = med([a.rps / b.rps for a, b in zip(
         sorted(ours_unique, key=lambda r: (r.connections, r.round)), sorted(ox_unique, key=lambda r: (r.connections, r.round)))])
     budget = ox_cpu / 0.7
+    ours_cores, ox_cores = med([r.cores for r in ours_unique]), med([r.cores for r in ox_unique])
     lines += [
         "",
-        "**Reading.** With the load generator and both servers on 2 cores (and other jobs besides), the unique mix is "
-        f"CPU-bound: throughput follows CPU per request. oxigraph / ours CPU per request = {ox_cpu:.2f} / {ours_cpu:.2f} = "
+        "**Reading.** With the load generator and both servers on 2 cores (and other jobs besides), throughput on the "
+        "unique mix is CPU per request times the cores a server keeps busy. Cores busy (median over unique-mix runs): "
+        f"ours {ours_cores:.2f}, oxigraph {ox_cores:.2f}. oxigraph / ours CPU per request = {ox_cpu:.2f} / {ours_cpu:.2f} = "
         f"**{ox_cpu / ours_cpu:.2f}**, against a measured req/s ratio of {unique_ratio:.2f} (median over rounds and "
         f"connection counts). `oxigraph serve` spends about what pyoxigraph alone spends on the query and its JSON "
         f"({engine_ms:.2f} ms): its HTTP costs next to nothing. Ours adds, per request, {front_ms:.2f} ms in the front "
@@ -575,20 +594,24 @@ def report(args, info: dict[str, str], quads: int, agree: dict, runs: list[Run],
         f"body read, the cache look-up, the pickled round trip to a query process) and {query_ms - engine_ms:.2f} ms in the "
         f"query process beyond the engine (werkzeug's request object, our protocol parsing, negotiation and guard, "
         f"the socket round trip; {flask['app_ms'] - engine_ms:.2f} ms of it measured in process). "
-        f"For the 0.7× target ours may spend at most {ox_cpu:.2f} / 0.7 = {budget:.2f} ms per request, i.e. "
-        f"{budget - engine_ms:.2f} ms above the engine, against {ours_cpu - engine_ms:.2f} ms now. Even with no Flask at "
-        f"all, the front alone ({front_ms:.2f} ms) leaves the ratio at about {ox_cpu / (engine_ms + front_ms):.2f}×.",
+        f"For the 0.7× target with the cores equally busy, ours may spend at most {ox_cpu:.2f} / 0.7 = {budget:.2f} ms "
+        f"per request, i.e. {budget - engine_ms:.2f} ms above the engine, against {ours_cpu - engine_ms:.2f} ms now. "
+        f"Even with no Flask at all, the front alone ({front_ms:.2f} ms) leaves the CPU ratio at about "
+        f"{ox_cpu / (engine_ms + front_ms):.2f}×.",
         "",
         "**What is done, and what would close the rest** (the last two not measured here). Done: SPARQL queries skip "
-        "the Flask dispatch in the query process (`server.http.process.respond`), and the front runs on uvloop. Left: "
+        "the Flask dispatch in the query process (`server.http.process.respond`); the front runs on uvloop; and the "
+        "default number of query processes is 2 × cores + 2 (was cores + 1): a process is idle from its reply until "
+        "the front hands it the next request, so one client holding cores processes kept the cores only partly busy "
+        "(the table *How many query processes* above). Left: "
         f"(1) werkzeug's request object and our protocol code ({flask['app_ms'] - engine_ms:.2f} ms) could shrink to a "
         "plain form/query-string parse for the common protocol forms; (2) the front's Python per request — granian's "
         "Rust thread hands every request to the asyncio loop, and a miss makes a pickled round trip to a query "
         "process — would go with a front written in Rust (the cache look-up and the dispatch outside the GIL), or by "
         "evaluating queries in the front's own process, which gives up what the query processes buy: a killed query "
         "ends only its own request, and the kernel filter sits on the processes that evaluate queries, not on the "
-        "one holding the client connections. We keep that isolation and miss the unique-mix target. (3) More cores do "
-        "not change the ratio, which is the CPU ratio. The repeated mix clears its target by a wide margin because "
+        "one holding the client connections (`bench/designs.md`). (3) More cores do "
+        "not change the CPU ratio. The repeated mix clears its target by a wide margin because "
         "the front answers from its cache at ~0.1 ms CPU per request, less than the engine alone.",
     ]
     if prof:
@@ -613,7 +636,7 @@ def report(args, info: dict[str, str], quads: int, agree: dict, runs: list[Run],
             lines.append("")
     if args.findings:
         lines += ["### Findings", "", Path(args.findings).read_text(encoding="utf-8").strip(), ""]
-    lines += ["## Rows returned by each query (both servers agree)", "",
+    lines += ["", "## Rows returned by each query (both servers agree)", "",
               "| query | " + " | ".join(agree) + " |", "|---|" + "---:|" * len(agree)]
     for query in next(iter(agree.values())):
         lines.append(f"| {query} | " + " | ".join(str(agree[name][query]) for name in agree) + " |")
@@ -646,6 +669,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3, help="warm-up seconds per server (default 3)")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile run")
     parser.add_argument("--no-access-log-run", action="store_true", help="skip the runs with the access log on")
+    parser.add_argument("--sweep", type=lambda s: [int(x) for x in s.split(",") if x], default=[3, 4, 6, 8],
+                        help="query-process counts to compare on the unique mix (default 3,4,6,8; '' for none)")
     parser.add_argument("--findings", help="a Markdown file of findings to include in the report")
     parser.add_argument("--out", help="write the Markdown report here (default: print it)")
     args = parser.parse_args()
@@ -690,6 +715,17 @@ def main() -> None:
                 if not args.no_profile:
                     print("profiling a unique-mix run of ours", flush=True)
                     prof = profile(ours, queries_file, args, work)
+            sweep = {}
+            for i, n in enumerate(args.sweep):
+                with LiveServer(store_path, env={"JLLM_KG_ACCESS_LOG": "off", "JLLM_KG_WORKERS": str(n)},
+                                pipe_output=True) as probe:
+                    Drain(probe.process.stdout).start()
+                    probe_tree = roles(probe.process.pid)
+                    wrk(probe.url, queries_file, "unique", 16, args.warmup / 2, args.threads)
+                    pair = [("ours", probe.url, probe_tree), ("oxigraph", oxigraph.url, ox_tree)]
+                    got = {name: measure(f"{name}/{n}" if name == "ours" else name, url, queries_file, "unique", 16, 0,
+                                         args, t) for name, url, t in (pair if i % 2 == 0 else pair[::-1])}
+                    sweep[n] = (got["ours"], got["oxigraph"])
             if not args.no_access_log_run:
                 logged_server = LiveServer(store_path, env={"JLLM_KG_ACCESS_LOG": "-"}, pipe_output=True)
                 with logged_server as ours:
@@ -709,7 +745,8 @@ def main() -> None:
         finally:
             oxigraph.stop()
         args.elapsed = time.monotonic() - started
-        text = report(args, info, quads, agree, runs, logged, prof, engine_ms, flask, loads, others, command, started_at)
+        text = report(args, info, quads, agree, runs, logged, prof, engine_ms, flask, loads, others, command, started_at,
+                      sweep)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"wrote {args.out}")

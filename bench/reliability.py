@@ -597,7 +597,7 @@ def report(args, command: str, started: str, elapsed: float, a: dict, b: dict, c
         "# Reliability under load and attack (issue 10)",
         "",
         f"Run {started} UTC with `{command}` (one command; {elapsed:.0f} s). Server: `jllm-kg serve --timeout 2` as shipped "
-        f"(`tests/live.py`; {len({p for s in sampler.samples[:3] for p in s['query_pids']})} query processes (the default: cores + 1), "
+        f"(`tests/live.py`; {len({p for s in sampler.samples[:3] for p in s['query_pids']})} query processes (the default: 2 × cores + 2), "
         "access log on, to stderr, read by this script), on a store built for the run "
         f"({quads:,} quads). All traffic on 127.0.0.1. Machine: {os.cpu_count()} cores, shared with other engineers' "
         "jobs during the run; load average (1 min) at the start of each phase: "

@@ -181,7 +181,7 @@ def query_cmd(name: str | None, params: tuple[str, ...], fmt: str, store: str | 
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=None, type=click.IntRange(min=1),
-              help="Query processes, each running one request at a time; one client may use all but one (default: $JLLM_KG_WORKERS or cores + 1).")
+              help="Query processes, each running one request at a time; one client may use all but one (default: $JLLM_KG_WORKERS or 2 × cores + 2).")
 @click.option("--timeout", default=None, type=click.FloatRange(min=0.1), help="Per-query timeout in seconds (default: $JLLM_KG_QUERY_TIMEOUT or 10).")
 def serve_cmd(store: str | None, host: str, port: int, workers: int | None, timeout: float | None) -> None:
     """Serve the SPARQL endpoint, resource pages and canned queries (builds the store first if missing)."""

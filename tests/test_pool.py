@@ -7,7 +7,7 @@ import threading
 import time
 from urllib.parse import urlencode
 
-from server.http.pool import FairQueue
+from server.http.pool import NICE_LONG, FairQueue
 from tests.live import LiveServer, busy_query_processes, query_processes, wait_until
 
 
@@ -151,7 +151,7 @@ def test_a_long_request_runs_at_a_lower_priority_until_it_ends(seed_store_path):
         deadline = time.monotonic() + 10
         demoted = False
         while time.monotonic() < deadline and not done:
-            if 10 in _thread_nices(query_processes(server)).values():
+            if NICE_LONG in _thread_nices(query_processes(server)).values():
                 demoted = True
                 break
             time.sleep(0.05)

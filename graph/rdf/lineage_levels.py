@@ -49,29 +49,31 @@ def levels(bases: dict[str, list[str]]) -> dict[str, int]:
     return level
 
 
+def _grouped(links: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """``(child, base)`` pairs as child → its bases, sorted and without repeats."""
+    bases: dict[str, list[str]] = {}
+    for child, base in links:
+        bases.setdefault(child, []).append(base)
+    return {child: sorted(set(targets)) for child, targets in bases.items()}
+
+
 def base_links(store: Store) -> dict[str, list[str]]:
     """Model IRI → the IRIs of its base models (``jllm:baseModel``), sorted, read once for the build's lineage facts."""
-    bases: dict[str, list[str]] = {}
-    for q in store.quads_for_pattern(None, JLLM.baseModel, None, None):
-        if isinstance(q.subject, NamedNode) and isinstance(q.object, NamedNode):
-            bases.setdefault(q.subject.value, []).append(q.object.value)
-    for targets in bases.values():
-        targets[:] = sorted(set(targets))
-    return bases
+    return _grouped((q.subject.value, q.object.value) for q in store.quads_for_pattern(None, JLLM.baseModel, None, None)
+                    if isinstance(q.subject, NamedNode) and isinstance(q.object, NamedNode))
 
 
 def base_links_in(paths: Iterable[Path]) -> dict[str, list[str]]:
     """:func:`base_links` from the lists the build's mapping children write (``child<TAB>base`` per line,
     :func:`graph.rdf.nquads.side_lines`): the same links, without reading back every IRI's text from the engine."""
-    bases: dict[str, list[str]] = {}
-    for path in paths:
-        with open(path, encoding="utf-8") as lines:
-            for line in lines:
-                child, _, base = line.rstrip("\n").partition("\t")
-                bases.setdefault(child, []).append(base)
-    for targets in bases.values():
-        targets[:] = sorted(set(targets))
-    return bases
+    def links() -> Iterator[tuple[str, str]]:
+        for path in paths:
+            with open(path, encoding="utf-8") as lines:
+                for line in lines:
+                    child, _, base = line.rstrip("\n").partition("\t")
+                    yield child, base
+
+    return _grouped(links())
 
 
 def level_quads(store: Store, iris: Iris, bases: dict[str, list[str]] | None = None) -> Iterator[Quad]:

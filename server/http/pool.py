@@ -31,7 +31,7 @@ STARTUP = 120.0
 #: A request running longer than this (seconds) runs at a lower CPU priority (nice :data:`NICE_LONG`),
 #: so that short requests of other clients keep their latency while long ones share the cores.
 DEMOTE_AFTER = 0.1
-NICE_LONG = 10
+NICE_LONG = 19
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -197,7 +197,7 @@ class Pool:
             assert isinstance(ready, tuple) and ready[0] == "ready"
             process.thread = int(ready[2])
             if replacement:
-                _renice(process.thread, 0)  # the thread that runs requests; stays at nice 10 where not allowed
+                _renice(process.thread, 0)  # the thread that runs requests; stays at NICE_LONG where not allowed
         except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, AssertionError) as err:
             self._retire(process)
             print(f"jllm-kg: a query process did not start ({type(err).__name__}); retrying", file=sys.stderr)

@@ -65,7 +65,7 @@ def serve(store_path: Path, host: str = "127.0.0.1", port: int = 8000, workers: 
           echo: Callable[[str], None] = print, timeout: float | None = None) -> None:
     """Serve ``/sparql`` and the pages on ``host:port`` until interrupted.
 
-    ``workers`` query processes (default: the number of cores; one with an update token) run
+    ``workers`` query processes (default: 2 × cores + 2, :func:`server.config.default_workers`; one with an update token) run
     the requests the front could not answer from its cache, one at a time each.
     """
     from granian import Granian
