@@ -49,9 +49,9 @@ def default_workers() -> int:
 
     A query process is idle from the moment it sends its reply until the front has read it and handed
     it the next request; under load the front waits for a core like everyone else, so that gap is
-    not small. With cores + 1 processes, one client's uncached queries kept the 2 cores only about
-    75 % busy (``bench/endpoint.md``: 539 req/s with 3 processes, 697 with 4, 845 with 6, 859 with 8,
-    16 connections, the same run). Each idle process costs about 53 MB.
+    not small. With cores + 1 processes, one client's uncached queries left part of the cores idle
+    (``bench/endpoint.md``, table "How many query processes": 1.58 of 2 cores busy with 3 processes,
+    1.95 with 6). Each idle process costs about 53 MB.
     """
     return 2 * (os.cpu_count() or 1) + 2
 
