@@ -307,3 +307,35 @@ def test_footnote_definition_without_space_after_colon(tmp_path: Path):
     report = run_upstream_import(root, out=tmp_path / "cat")
     assert _families(tmp_path / "cat")["foo-lm"]["footnotes"] == ["9"]
     assert not any("footnote [^9]" in w for w in report.warnings)
+
+
+def test_drift_name_column_moved_or_named(tmp_path: Path):
+    """The name column found where a later revision might put it: second, with a blank header, or under a header
+    that says so ("モデル"); its rows stay models (not kept generically under other/), named in every language."""
+    ja = _README_JA.replace("""|    | 公開年 |  開発元  | ライセンス |
+|:---|:---:|:---:|:---:|
+| [Foo LM](https://example.org/foo)<br>([7b](https://huggingface.co/foo/foo-7b)) | 2025 | rinna | MIT |""", """| ドメイン |    |  開発元  | ライセンス |
+|:---|:---|:---:|:---:|
+| 医療 | [Foo LM](https://example.org/foo)<br>([7b](https://huggingface.co/foo/foo-7b)) | rinna | MIT |""")
+    ja = ja.replace("<a id=\"reference\"></a>", """<a id="generative-scratch-domain-specific"></a>
+#### ドメイン特化型
+
+| モデル | 開発元 | ライセンス |
+|:--|:--|:--|
+| [Baz LM](https://example.org/baz) | LINE | Apache 2.0 |
+
+<a id="reference"></a>""")
+    assert "| 医療 | [Foo LM]" in ja and "| モデル |" in ja
+    root = _layout(tmp_path / "moved", ja=ja)
+    (root / "en" / "README.md").write_text((root / "en" / "README.md").read_text(encoding="utf-8").replace("| 医療 |", "| Medical |"),
+                                           encoding="utf-8")
+    out = tmp_path / "cat"
+    report = run_upstream_import(root, out=out)
+    fams = _families(out)
+    assert fams["foo-lm"]["names"] == {"ja": "Foo LM", "en": "Foo LM"}
+    assert fams["foo-lm"]["domain"]["ja"] == "医療" and fams["foo-lm"]["domain"]["en"] == "Medical"
+    assert [v["repo"] for v in fams["foo-lm"]["variants"]] == ["foo/foo-7b"]
+    assert fams["baz-lm"]["names"]["ja"] == "Baz LM" and fams["baz-lm"]["licences"]["values"][0]["id"] == "Apache-2.0"
+    assert not any("unknown column" in w for w in report.warnings), report.warnings
+    assert not (out / "other").exists() or not any((out / "other").iterdir())
+    assert not report.problems

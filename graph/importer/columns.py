@@ -27,6 +27,11 @@ COLUMNS: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
+#: Headers that name the name column itself (compared whole, after normalisation): the catalog leaves it blank.
+NAME_HEADERS = {"モデル", "モデル名", "名前", "名称", "model", "model name", "models", "name", "modèle", "nom",
+                "nom du modèle"}
+
+
 def column_key(header: str, position: int) -> tuple[str, bool]:
     """The key of a header and whether it is a known column.
 
@@ -38,9 +43,11 @@ def column_key(header: str, position: int) -> tuple[str, bool]:
     ('date', True)
     >>> column_key("Parameters", 3)
     ('parameters', False)
+    >>> column_key("Model", 1)
+    ('name', True)
     """
     norm = normalise(header)
-    if position == 0 and not norm:
+    if (position == 0 and not norm) or norm in NAME_HEADERS:
         return "name", True
     for key, patterns in COLUMNS:
         if any(p in norm for p in patterns):
@@ -48,3 +55,18 @@ def column_key(header: str, position: int) -> tuple[str, bool]:
     if not norm:
         return f"column_{position}", False
     return re.sub(r"-", "_", slug(header)), False
+
+
+def with_name_column(keys: list[str]) -> list[str]:
+    """``keys`` with the name column found where the catalog moved it: when no column is the name column
+    and exactly one header is blank, that one (the catalog's name column has no header; it is usually first).
+
+    >>> with_name_column(["domain", "column_1", "architecture"])
+    ['domain', 'name', 'architecture']
+    >>> with_name_column(["domain", "column_1", "column_2"])
+    ['domain', 'column_1', 'column_2']
+    """
+    blank = [n for n, key in enumerate(keys) if key == f"column_{n}"]
+    if "name" in keys or len(blank) != 1:
+        return keys
+    return [("name" if n == blank[0] else key) for n, key in enumerate(keys)]

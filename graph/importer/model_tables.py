@@ -40,9 +40,10 @@ class ModelTables:
         aligned = {lang: self._aligned_row(lang, sec.id, tpos, rpos, key_links) for lang in self.others}
         names = {self.primary: self._name(name_cell)}
         lines = {}
+        name_pos = keys.index("name") if "name" in keys else 0  # the translations keep the primary's column order
         for lang, other_row in aligned.items():
             if other_row is not None:
-                names[lang] = self._name(other_row.cells[0])
+                names[lang] = self._name(other_row.cells[name_pos if name_pos < len(other_row.cells) else 0])
                 lines[lang] = other_row.line
             elif lang in self.langs:
                 self.report.warnings.append(f"{where}: no matching row in the {lang} README")

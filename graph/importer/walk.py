@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graph.importer.columns import column_key
+from graph.importer.columns import column_key, with_name_column
 from graph.importer.architectures import Architectures
 from graph.importer.base_models import BaseModels
 from graph.importer.benchmarks import Benchmarks
@@ -144,16 +144,21 @@ class Importer(ModelTables, BaseModels, Developers, Licences, Architectures, Ben
         self._resolve_catalog_bases()
 
     def _table(self, sec: Section, path: list[Section], tpos: int, table: Table, kind: str) -> None:
-        keys = []
+        keys, unknown = [], []
         headerless = all(h.empty for h in table.headers)
         for pos, header in enumerate(table.headers):
             key, known = column_key(header.raw, pos)
             if headerless and kind == "papers" and len(table.headers) == len(PAPER_KEYS):
                 key, known = PAPER_KEYS[pos], True
             if not known:
-                self.report.warnings.append(
-                    f"{self.where(table.line)}: unknown column {header.text!r} in section {sec.id!r} kept raw as {key!r}")
+                unknown.append((pos, header.text))
             keys.append(key)
+        if not headerless:
+            keys = with_name_column(keys)
+        for pos, text in unknown:
+            if keys[pos] != "name":
+                self.report.warnings.append(
+                    f"{self.where(table.line)}: unknown column {text!r} in section {sec.id!r} kept raw as {keys[pos]!r}")
         ttype = table_type(keys, kind)
         label = sec.id if tpos == 0 else f"{sec.id}#{tpos + 1}"
         self.report.rows[label] = len(table.rows)
