@@ -197,29 +197,41 @@ def parse_markdown(src: str, file: str, origins: list[tuple[str, int]] | None = 
         for table in sec.tables:
             width = len(table.headers)
             for row in table.rows:
-                n = source_cell_count(src_lines[row.line - 1])
-                if n > width:
-                    problems.append(
-                        f"{doc.where(row.line)}: table row has {n} cells but the header has {width}: "
-                        "the extra cells would be lost (add a column header or fix the row)"
-                    )
+                pieces = source_cells(src_lines[row.line - 1])
+                if len(pieces) > width == len(row.cells):  # markdown drops cells past the header's; kept raw here
+                    row.cells.extend(_cell_from_inline(_inline(md, piece.strip())) for piece in pieces[width:])
     doc.problems = problems
     return doc
 
 
-def source_cell_count(line: str) -> int:
-    """Cells in a pipe-table source line (escaped pipes and code spans do not split).
+def _inline(md: MarkdownIt, text: str) -> Token | None:
+    """The inline token of ``text`` parsed as a cell's content."""
+    return next((tok for tok in md.parse(text) if tok.type == "inline"), None) if text else None
 
-    >>> source_cell_count("| a | b \\| c | `x|y` |")
-    3
+
+def source_cells(line: str) -> list[str]:
+    r"""The raw cells of a pipe-table source line (escaped pipes and code spans do not split).
+
+    >>> source_cells(r"| a | b \| c | `x|y` |")
+    [' a ', ' b \\| c ', ' `x|y` ']
+    >>> source_cells("a | b")
+    ['a ', ' b']
     """
-    text = re.sub(r"`[^`]*`", "", line.strip())
-    text = text.replace("\\|", "")
+    text = line.strip()
+    cells, current = [], ""
+    for piece in re.split(r"(`[^`]*`|\\.|\|)", text):
+        if piece == "|":
+            cells.append(current)
+            current = ""
+        else:
+            current += piece
+    cells.append(current)
     if text.startswith("|"):
-        text = text[1:]
-    if text.endswith("|"):
-        text = text[:-1]
-    return len(text.split("|"))
+        cells = cells[1:]
+    if len(cells) > 1 and text.endswith("|") and not text.endswith("\\|"):
+        cells = cells[:-1]
+    return cells
+
 
 
 def _read_table(tokens: list[Token], i: int, line: int) -> tuple[Table, int]:

@@ -167,9 +167,13 @@ class Importer(ModelTables, BaseModels, Developers, Licences, Architectures, Ben
             if all(c.empty for c in row.cells):
                 self.report.warnings.append(f"{self.where(row.line)}: empty row in section {sec.id!r} skipped")
                 continue
-            if len(row.cells) != len(keys):
-                self.report.warnings.append(f"{self.where(row.line)}: row has {len(row.cells)} cells, header has {len(keys)}")
             cells = dict(zip(keys, row.cells))
+            if len(row.cells) > len(keys):  # cells past the header's (markdown drops them): kept raw, by position
+                cells.update((f"column_{n}", cell) for n, cell in enumerate(row.cells) if n >= len(keys))
+                self.report.warnings.append(f"{self.where(row.line)}: row has {len(row.cells)} cells, header has "
+                                            f"{len(keys)}: the extra cells kept raw as column_{len(keys)}…")
+            elif len(row.cells) != len(keys):
+                self.report.warnings.append(f"{self.where(row.line)}: row has {len(row.cells)} cells, header has {len(keys)}")
             if ttype == "papers":
                 try:
                     self.papers.append(self._paper(sec, table, row, cells, keys))
