@@ -241,6 +241,10 @@ def test_malformed_table_is_reported_with_file_and_line(tmp_path: Path):
     # a cell past the header's (markdown drops it) is kept raw by position, and reported
     assert fams["Wide LM"]["extra_columns"] == {"column_4": "an extra cell"}
     assert any(w.startswith("broken.md:9:") and "kept raw as column_4" in w for w in report.warnings)
+    # the malformed table's lines are kept raw under its section
+    kept = yaml.safe_load(next((tmp_path / "other").glob("*.yaml")).read_text(encoding="utf-8"))["rows"]
+    assert kept == [{"source": {"file": "broken.md", "line": 13},
+                     "cells": {"line_1": "| name | developer |", "line_2": "| [No Delimiter LM](https://example.org/x) | rinna |"}}]
 
 
 def test_cli_malformed_input_reports_file_and_line(tmp_path: Path):

@@ -67,5 +67,6 @@ def test_any_well_formed_table_imports_and_keeps_every_row(doc):
         # every row with a non-empty cell (as the markdown parser reads it) is an entry or a raw row
         parsed = parse_markdown(text, "README.md")
         expected = sum(1 for sec in parsed.root.walk() for t in sec.tables for r in t.rows if not all(c.empty for c in r.cells))
-        assert kept == expected
+        # lines markdown could not read as a table (a cell that ends it early) are kept raw too, one entry per block
+        assert kept == expected + len(parsed.malformed)
         assert expected <= nonempty

@@ -92,6 +92,7 @@ class Document:
     footnotes: dict[str, int]  # footnote label -> line of its definition
     problems: list[str]
     origins: list[tuple[str, int]] | None = None  # per line: (file, line) before includes were expanded
+    malformed: list[tuple[int, list[str]]] = field(default_factory=list)  # (first line, raw lines) of unreadable tables
 
     def locate(self, line: int) -> tuple[str, int]:
         """The file and line a line of this (possibly include-expanded) document came from."""

@@ -83,7 +83,8 @@ def _cell_from_inline(tok: Token | None) -> Cell:
 
 
 def _check_tables(src_lines: list[str], doc: Document, tables_at: set[int]) -> list[str]:
-    """Find pipe-table blocks that markdown-it did not read as tables (malformed tables).
+    """Find pipe-table blocks that markdown-it did not read as tables (malformed tables): a problem each,
+    and their lines in ``doc.malformed`` (the importer keeps them raw).
 
     ``tables_at`` holds every 0-based source line covered by a table markdown-it read, so a
     GFM row written without its leading pipe does not split a table into a "malformed" rest.
@@ -102,8 +103,9 @@ def _check_tables(src_lines: list[str], doc: Document, tables_at: set[int]) -> l
             if not any(n in tables_at for n in range(start, i)) and (i - start) >= 2:
                 problems.append(
                     f"{doc.where(start + 1)}: malformed table: lines {start + 1}-{i} look like a table "
-                    "but have no valid header/delimiter row (| --- | --- |) with matching column count"
+                    "but have no valid header/delimiter row (| --- | --- |) with matching column count; kept raw"
                 )
+                doc.malformed.append((start + 1, src_lines[start:i]))
             continue
         i += 1
     return problems

@@ -138,6 +138,7 @@ class Importer(ModelTables, BaseModels, Developers, Licences, Architectures, Ben
                         "cells": {"heading": sec.title.raw, **{f"paragraph_{n}": p.cell.raw for n, p in enumerate(sec.paragraphs, 1)}},
                     })
         self.report.problems.extend(self.main.doc.problems)
+        self._keep_malformed_tables()
         for lang in self.others:
             self.report.warnings.extend(self.langs[lang].doc.problems)
         self._claim_repos_once()
@@ -199,6 +200,17 @@ class Importer(ModelTables, BaseModels, Developers, Licences, Architectures, Ben
                 self.report.warnings.append(f"{self.where(row.line)}: row of an unrecognised table in section {sec.id!r} kept generically")
             written += 1
         self.report.entries[label] = written
+
+    def _keep_malformed_tables(self) -> None:
+        """The lines of tables markdown could not read (reported as problems), kept raw under the section
+        they stand in: one generic entry per table, a cell per line."""
+        sections = [sec for sec in self.main.doc.root.walk() if sec.id]
+        for start, lines in self.main.doc.malformed:
+            sec = max((s for s in sections if s.line <= start), key=lambda s: s.line, default=None)
+            self.other.setdefault(sec.id if sec else "top", []).append({
+                "source": self.src(start),
+                "cells": {f"line_{n}": line for n, line in enumerate(lines, 1)},
+            })
 
     def _keep_raw(self, sec: Section, row: Row, cells: dict[str, Cell], err: Exception) -> None:
         """Keep a row that could not be parsed as a generic raw row, with a warning naming its line."""
