@@ -235,7 +235,6 @@ def source_cells(line: str) -> list[str]:
     return cells
 
 
-
 def _read_table(tokens: list[Token], i: int, line: int) -> tuple[Table, int]:
     headers: list[Cell] = []
     rows: list[Row] = []
