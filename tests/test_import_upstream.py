@@ -339,3 +339,12 @@ def test_drift_name_column_moved_or_named(tmp_path: Path):
     assert not any("unknown column" in w for w in report.warnings), report.warnings
     assert not (out / "other").exists() or not any((out / "other").iterdir())
     assert not report.problems
+
+
+def test_drift_second_name_like_column_is_kept_raw(tmp_path: Path):
+    """A blank first header and a "モデル" header: the first stays the name column, the other is kept raw."""
+    ja = _README_JA.replace("|    | 公開年 |  開発元  | ライセンス |", "|    | モデル |  開発元  | ライセンス |")
+    report = run_upstream_import(_layout(tmp_path / "two", ja=ja), out=tmp_path / "cat")
+    fams = _families(tmp_path / "cat")
+    assert fams["foo-lm"]["names"]["ja"] == "Foo LM" and fams["foo-lm"]["extra_columns"] == {"name_1": "2025"}
+    assert any("unknown column 'モデル'" in w and "'name_1'" in w for w in report.warnings)

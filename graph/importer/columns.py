@@ -65,7 +65,16 @@ def with_name_column(keys: list[str]) -> list[str]:
     ['domain', 'name', 'architecture']
     >>> with_name_column(["domain", "column_1", "column_2"])
     ['domain', 'column_1', 'column_2']
+
+    A second column that looks like the name column (a blank first header and a "Model" header) keeps its
+    cells under its own key, raw:
+
+    >>> with_name_column(["name", "name", "developer"])
+    ['name', 'name_1', 'developer']
     """
+    if keys.count("name") > 1:
+        first = keys.index("name")
+        return [f"name_{n}" if key == "name" and n != first else key for n, key in enumerate(keys)]
     blank = [n for n, key in enumerate(keys) if key == f"column_{n}"]
     if "name" in keys or len(blank) != 1:
         return keys

@@ -151,15 +151,14 @@ class Importer(ModelTables, BaseModels, Developers, Licences, Architectures, Ben
             key, known = column_key(header.raw, pos)
             if headerless and kind == "papers" and len(table.headers) == len(PAPER_KEYS):
                 key, known = PAPER_KEYS[pos], True
-            if not known:
-                unknown.append((pos, header.text))
             keys.append(key)
+            unknown.append(not known)
         if not headerless:
             keys = with_name_column(keys)
-        for pos, text in unknown:
-            if keys[pos] != "name":
+        for pos, header in enumerate(table.headers):
+            if (unknown[pos] and keys[pos] != "name") or keys[pos].startswith("name_"):
                 self.report.warnings.append(
-                    f"{self.where(table.line)}: unknown column {text!r} in section {sec.id!r} kept raw as {keys[pos]!r}")
+                    f"{self.where(table.line)}: unknown column {header.text!r} in section {sec.id!r} kept raw as {keys[pos]!r}")
         ttype = table_type(keys, kind)
         label = sec.id if tpos == 0 else f"{sec.id}#{tpos + 1}"
         self.report.rows[label] = len(table.rows)
