@@ -518,14 +518,20 @@ def report(args, info: dict[str, str], quads: int, agree: dict, runs: list[Run],
     if sweep:
         lines += ["", "### How many query processes", "",
                   f"Unique mix, 16 connections, one run of {args.duration:g} s per setting: `jllm-kg serve` restarted with "
-                  "`JLLM_KG_WORKERS=N` (one client, the load generator, may hold N − 1 of them), each run next to an "
+                  "`JLLM_KG_WORKERS=N` (one client, the load generator, may hold N − 1 of them) and `JLLM_KG_PIPELINE` "
+                  "(1: a process holds one request at a time; 2: a client holding as many processes as cores queues "
+                  "its next request behind its own running one, `docs/server.md`), each run next to an "
                   "`oxigraph serve` run (the one that goes first alternates). *Cores busy* is the server's CPU time over "
-                  "the run's duration: with too few processes ours leaves the cores idle between a reply and the next "
-                  "request a process is handed, whatever its CPU cost per request.", "",
+                  "the run's duration: without pipelining a process idles between its reply and the next request the "
+                  "front hands it, so too few processes leave the cores idle; more running processes than cores cost "
+                  "CPU per request instead.", "",
                   "| query processes | ours req/s | oxigraph req/s | **ratio** | ours p50 / p99 ms | ours CPU ms/req | ours cores busy | oxigraph cores busy |",
                   "|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for n, (a, b) in sweep.items():
-            lines.append(f"| {n}{' (default)' if n == args.workers_seen else ''} | {a.rps:,.0f} | {b.rps:,.0f} | "
+            workers, _, depth = n.partition("x")
+            default = int(workers) == args.workers_seen and depth in ("", "2")
+            label = f"{workers}, {'no pipelining' if depth == '1' else 'pipelining ' + (depth or '2') + ' deep'}"
+            lines.append(f"| {label}{' (default)' if default else ''} | {a.rps:,.0f} | {b.rps:,.0f} | "
                          f"**{a.rps / b.rps:.2f}×** | {a.p50:.1f} / {a.p99:.1f} | {a.cpu_ms:.2f} | {a.cores:.2f} | {b.cores:.2f} |")
     if logged:
         lines += ["", "### With the access log on", "",
@@ -600,10 +606,10 @@ def report(args, info: dict[str, str], quads: int, agree: dict, runs: list[Run],
         f"{ox_cpu / (engine_ms + front_ms):.2f}×.",
         "",
         "**What is done, and what would close the rest** (the last two not measured here). Done: SPARQL queries skip "
-        "the Flask dispatch in the query process (`server.http.process.respond`); the front runs on uvloop; and the "
-        "default number of query processes is 2 × cores + 2 (was cores + 1): a process is idle from its reply until "
-        "the front hands it the next request, so one client holding cores processes kept the cores only partly busy "
-        "(the table *How many query processes* above). Left: "
+        "the Flask dispatch in the query process (`server.http.process.respond`); the front runs on uvloop; and "
+        "pipelining: a client holding as many processes as cores queues its next request in one of them, behind its "
+        "running one, so a process reads its next request as soon as it has replied and the cores stay busy with "
+        "as many running processes as cores (the table *How many query processes* above). Left: "
         f"(1) werkzeug's request object and our protocol code ({flask['app_ms'] - engine_ms:.2f} ms) could shrink to a "
         "plain form/query-string parse for the common protocol forms; (2) the front's Python per request — granian's "
         "Rust thread hands every request to the asyncio loop, and a miss makes a pickled round trip to a query "
@@ -669,8 +675,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3, help="warm-up seconds per server (default 3)")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile run")
     parser.add_argument("--no-access-log-run", action="store_true", help="skip the runs with the access log on")
-    parser.add_argument("--sweep", type=lambda s: [int(x) for x in s.split(",") if x], default=[3, 4, 6, 8],
-                        help="query-process counts to compare on the unique mix (default 3,4,6,8; '' for none)")
+    parser.add_argument("--sweep", type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
+                        default=["3", "6", "3x1", "6x1"],
+                        help="query-process counts to compare on the unique mix, N or NxDEPTH (pipelining depth; "
+                             "x1 = none; default 3,6,3x1,6x1; '' for none)")
     parser.add_argument("--findings", help="a Markdown file of findings to include in the report")
     parser.add_argument("--out", help="write the Markdown report here (default: print it)")
     args = parser.parse_args()
@@ -717,8 +725,9 @@ def main() -> None:
                     prof = profile(ours, queries_file, args, work)
             sweep = {}
             for i, n in enumerate(args.sweep):
-                with LiveServer(store_path, env={"JLLM_KG_ACCESS_LOG": "off", "JLLM_KG_WORKERS": str(n)},
-                                pipe_output=True) as probe:
+                workers, _, depth = n.partition("x")
+                with LiveServer(store_path, env={"JLLM_KG_ACCESS_LOG": "off", "JLLM_KG_WORKERS": workers,
+                                                 "JLLM_KG_PIPELINE": depth or "2"}, pipe_output=True) as probe:
                     Drain(probe.process.stdout).start()
                     probe_tree = roles(probe.process.pid)
                     wrk(probe.url, queries_file, "unique", 16, args.warmup / 2, args.threads)

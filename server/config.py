@@ -8,6 +8,7 @@
 | ``max_result_bytes`` | ``JLLM_KG_MAX_RESULT_BYTES`` | 50 000 000 |
 | ``max_request_bytes`` (largest request body) | ``JLLM_KG_MAX_REQUEST_BYTES`` | 16 MiB |
 | ``workers`` (query processes of ``jllm-kg serve``; one client may use all but one of them) | ``JLLM_KG_WORKERS`` | 2 × cores + 2 |
+| ``pipeline`` (requests one query process may hold: the running one and those queued behind it; 1 = no pipelining) | ``JLLM_KG_PIPELINE`` | 2 |
 | ``memory_mb`` (memory cap of the whole service, shared by its query processes) | ``JLLM_KG_MEMORY_MB`` | half the machine's RAM |
 | ``cache_mb`` (response cache of the front) | ``JLLM_KG_CACHE_MB`` | 256 |
 | ``max_age`` (``Cache-Control: max-age`` of cacheable answers, seconds) | ``JLLM_KG_MAX_AGE`` | 300 |
@@ -47,11 +48,12 @@ def default_workers() -> int:
     """Query processes by default: 2 × cores + 2, so that one client (who may hold all but one) keeps
     2 × cores + 1 of them.
 
-    A query process is idle from the moment it sends its reply until the front has read it and handed
-    it the next request; under load the front waits for a core like everyone else, so that gap is
-    not small. With cores + 1 processes, one client's uncached queries left part of the cores idle
-    (``bench/endpoint.md``, table "How many query processes": 1.58 of 2 cores busy with 3 processes,
-    1.95 with 6). Each idle process costs about 53 MB.
+    One client's short queries keep about as many processes as cores busy: a process reads the
+    client's next request while the front is still reading its reply (pipelining,
+    :mod:`server.http.pool`), and more running processes than cores would preempt each other
+    mid-query (CPU per query up 6-23 % with 6 processes looping on 2 cores against 2). The other
+    processes are for other clients and for long queries, which run at a lower priority beside
+    the short ones. Each idle process costs about 53 MB.
     """
     return 2 * (os.cpu_count() or 1) + 2
 
@@ -83,6 +85,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "max_result_bytes": int(_number("JLLM_KG_MAX_RESULT_BYTES", 50_000_000, int)),
         "max_request_bytes": int(_number("JLLM_KG_MAX_REQUEST_BYTES", 16 * 1024 * 1024, int)),
         "workers": int(_number("JLLM_KG_WORKERS", default_workers(), int)),
+        "pipeline": int(_number("JLLM_KG_PIPELINE", 2, int)),
         "memory_mb": int(_number("JLLM_KG_MEMORY_MB", machine_memory_mb() // 2, int)),
         "cache_mb": int(_number("JLLM_KG_CACHE_MB", 256, int)),
         "max_age": int(_number("JLLM_KG_MAX_AGE", 300, int)),
@@ -102,6 +105,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         config["store_path"] = Path(config["store_path"])
     if float(config["timeout"]) <= 0:
         raise UserError("the query timeout must be positive")
+    if int(config["pipeline"]) < 1:
+        raise UserError("JLLM_KG_PIPELINE must be at least 1 (1: a query process holds one request at a time)")
     return config
 
 

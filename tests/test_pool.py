@@ -2,29 +2,67 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import http.client
 import threading
 import time
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from server.http.pool import NICE_LONG, FairQueue
+from server.http.pool import NICE_LONG, FairQueue, Job
 from tests.live import LiveServer, busy_query_processes, query_processes, wait_until
+
+
+@dataclass(eq=False)
+class Slot:
+    """What the queue reads of a process: the requests it holds, and its state."""
+
+    name: str
+    jobs: collections.deque = field(default_factory=collections.deque)
+    owner: str = ""
+    demoted: bool = False
+    retiring: bool = False
+    stopped: str = ""
+
+
+def _job(client: str, name: str = "") -> Job:
+    loop = asyncio.get_running_loop()
+    return Job(client, ("GET", "/", name, [], b"", "http", "h:80", f"{client}:1"), 1.0, loop.create_future(),
+               loop.create_future())
+
+
+async def _assigned(job: Job, timeout: float = 1.0):
+    return await asyncio.wait_for(job.assigned, timeout)
+
+
+def _finish(queue: FairQueue, process: Slot) -> None:
+    """``process`` answered its first request (as the pool does when a reply arrives)."""
+    process.jobs.popleft()
+    process.demoted = False
+    if process.jobs:
+        queue.dispatch()
+    else:
+        queue.put(process)
 
 
 def test_a_client_with_fewer_running_requests_goes_first():
     async def scenario() -> list[str]:
-        queue, served = FairQueue(), []
+        queue, served = FairQueue(depth=1), []
 
         async def request(client: str, name: str) -> None:
-            await queue.get(client, timeout=5)
+            job = _job(client, name)
+            queue.submit(job)
+            process = await _assigned(job, 5)
             served.append(name)
+            await asyncio.sleep(0)
+            assert process.jobs[0] is job
 
         tasks = [asyncio.create_task(request("10.0.0.1", f"a{i}")) for i in range(3)]
         await asyncio.sleep(0)
         tasks.append(asyncio.create_task(request("10.0.0.2", "b0")))
         await asyncio.sleep(0)
-        for _ in range(4):  # free processes come back one by one; nobody finishes meanwhile
-            queue.put(object())
+        for i in range(4):  # free processes come back one by one; nobody finishes meanwhile
+            queue.put(Slot(f"p{i}"))
             await asyncio.sleep(0)
         await asyncio.gather(*tasks)
         return served
@@ -35,15 +73,77 @@ def test_a_client_with_fewer_running_requests_goes_first():
 def test_a_timed_out_waiter_does_not_swallow_a_process():
     async def scenario() -> bool:
         queue = FairQueue()
+        late = _job("10.0.0.1")
+        queue.submit(late)
         try:
-            await queue.get("10.0.0.1", timeout=0.01)
+            await _assigned(late, 0.01)
         except asyncio.TimeoutError:
             pass
-        process = object()
+        process = Slot("p")
         queue.put(process)
-        return await queue.get("10.0.0.2", timeout=1) is process
+        other = _job("10.0.0.2")
+        queue.submit(other)
+        return await _assigned(other) is process and list(process.jobs) == [other]
 
     assert asyncio.run(scenario())
+
+
+def test_a_client_queues_behind_its_own_young_request_only_when_no_one_else_waits():
+    """With as many processes as cores held (``spread``), a client's next request waits in the process
+    it holds, behind its running one (the process reads it as soon as it has replied): but not behind
+    a request that already runs long (demoted), and not while another client waits."""
+    async def scenario() -> None:
+        queue = FairQueue(cap=3, depth=2, spread=1)
+        p1, p2, p3 = Slot("p1"), Slot("p2"), Slot("p3")
+        for process in (p3, p2, p1):
+            queue.put(process)
+        a1, a2 = _job("10.0.0.1", "a1"), _job("10.0.0.1", "a2")
+        queue.submit(a1)
+        queue.submit(a2)
+        assert await _assigned(a1) is p1 and await _assigned(a2) is p1  # queued behind a1
+        assert list(p1.jobs) == [a1, a2] and p2.jobs == collections.deque()
+        a3 = _job("10.0.0.1", "a3")
+        queue.submit(a3)  # p1 is full (depth 2): an idle process, within the cap
+        assert await _assigned(a3) is p2
+        p2.demoted = True  # a3 runs long: nothing queues behind it
+        a4 = _job("10.0.0.1", "a4")
+        queue.submit(a4)
+        assert await _assigned(a4) is p3
+        p3.demoted = True  # so does a4
+        a5, b1 = _job("10.0.0.1", "a5"), _job("10.0.0.2", "b1")
+        queue.submit(a5)  # cap reached, p1 full, p2 and p3 run long: a5 waits
+        queue.submit(b1)  # so does b1: no process is idle
+        await asyncio.sleep(0)
+        assert not a5.assigned.done() and not b1.assigned.done()
+        _finish(queue, p3)  # a4 done: p3 holds nothing, goes to the client holding fewer (b)
+        assert await _assigned(b1) is p3
+        assert not a5.assigned.done()
+        _finish(queue, p1)  # a1 done, a2 runs: room behind it, and no one else waits
+        assert await _assigned(a5) is p1
+        assert list(p1.jobs) == [a2, a5]
+
+    asyncio.run(scenario())
+
+
+def test_a_client_does_not_queue_behind_its_own_request_while_another_waits():
+    async def scenario() -> None:
+        queue = FairQueue(cap=1, depth=2, spread=1)
+        p1, p2 = Slot("p1"), Slot("p2")
+        queue.put(p1)
+        queue.put(p2)
+        a1, b1, b2 = _job("10.0.0.1", "a1"), _job("10.0.0.2", "b1"), _job("10.0.0.2", "b2")
+        queue.submit(a1)
+        queue.submit(b1)
+        queue.submit(b2)  # b holds a process: b2 queues behind b1 (nobody else waits)
+        assert {await _assigned(a1), await _assigned(b1)} == {p1, p2}
+        assert await _assigned(b2) is b1.assigned.result()
+        a2, b3 = _job("10.0.0.1", "a2"), _job("10.0.0.2", "b3")
+        queue.submit(b3)  # b's process is full: b3 waits
+        queue.submit(a2)  # a may queue behind a1 … but b waits, so a2 waits too
+        await asyncio.sleep(0)
+        assert not a2.assigned.done() and not b3.assigned.done()
+
+    asyncio.run(scenario())
 
 
 def test_one_client_s_backlog_does_not_queue_another_client(seed_store_path):
@@ -83,18 +183,23 @@ def test_one_client_s_backlog_does_not_queue_another_client(seed_store_path):
 
 def test_one_client_never_holds_the_last_process():
     async def scenario() -> tuple[bool, bool]:
-        queue = FairQueue(cap=2)
-        for _ in range(3):
-            queue.put(object())
+        queue = FairQueue(cap=2, depth=1)
+        for i in range(3):
+            queue.put(Slot(f"p{i}"))
         for _ in range(2):
-            await queue.get("10.0.0.1", timeout=1)
+            job = _job("10.0.0.1")
+            queue.submit(job)
+            await _assigned(job)
+        third = _job("10.0.0.1")
+        queue.submit(third)
         try:  # a third request of the same client waits, although a process is idle …
-            await queue.get("10.0.0.1", timeout=0.05)
+            await _assigned(third, 0.05)
             held_back = False
         except asyncio.TimeoutError:
             held_back = True
-        other = await queue.get("10.0.0.2", timeout=0.05)  # … which another client gets at once
-        return held_back, other is not None
+        other = _job("10.0.0.2")
+        queue.submit(other)
+        return held_back, await _assigned(other, 0.05) is not None  # … which another client gets at once
 
     assert asyncio.run(scenario()) == (True, True)
 
@@ -168,3 +273,48 @@ def http_post(port: int, query: str) -> int:
     status = conn.getresponse().status
     conn.close()
     return status
+
+
+def _pool_request(query: str, client: str = "127.0.0.1:40000") -> tuple:
+    return ("GET", "/sparql", urlencode({"query": query}), [("Accept", "application/sparql-results+json")], b"",
+            "http", "127.0.0.1:80", client)
+
+
+def test_a_request_queued_behind_one_killed_at_its_deadline_runs_again_elsewhere(seed_store_path):
+    """Real query processes, no HTTP: a client's second request waits in the process running its first
+    (pipelined); the first runs past its deadline and the process is killed. The first gets its
+    503; the second, which never started, is run by another process and answers 200."""
+    from server.config import load_config, memory_per_process
+    from server.http.pool import Pool, Refusal
+
+    config = load_config({"store_path": str(seed_store_path), "workers": 2})
+    config = {k: (str(v) if k == "store_path" else v) for k, v in config.items()}
+    slow = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+    fast = "ASK { ?s ?p ?o }"
+
+    async def scenario() -> tuple:
+        pool = Pool(config, 2, memory_per_process(config))
+        await pool.start()
+        try:
+            first = asyncio.create_task(pool.call(_pool_request(slow), timeout=1.5))
+            await asyncio.sleep(0)
+            second = asyncio.create_task(pool.call(_pool_request(fast), timeout=1.5))
+            await asyncio.sleep(0)
+            held = [process for process in pool._all if process.jobs]
+            queued = [len(process.jobs) for process in held]
+            try:
+                await first
+                refusal = None
+            except Refusal as err:
+                refusal = err
+            reply = await second
+            return queued, refusal, reply, pool.restarts
+        finally:
+            await pool.close()
+
+    queued, refusal, reply, restarts = asyncio.run(scenario())
+    assert queued == [2], queued  # both on one process (one client may hold one of the two)
+    assert refusal is not None and refusal.status == 503 and "timed out after 1.5 s" in refusal.message
+    status, headers, body, generation = reply
+    assert status == 200 and b'"boolean":true' in body.replace(b" ", b""), body[:200]
+    assert restarts == 1

@@ -131,7 +131,8 @@ class Front:
         worker_config = {k: (str(v) if k == "store_path" else v) for k, v in self.config.items()}
         if self.relay is not None:
             worker_config["store_relay"] = self.relay.path
-        self.pool = Pool(worker_config, query_processes(self.config), memory_per_process(self.config))
+        self.pool = Pool(worker_config, query_processes(self.config), memory_per_process(self.config),
+                         depth=int(self.config["pipeline"]))
         self._ready = asyncio.Event()
 
         async def start() -> None:
