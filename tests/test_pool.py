@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+import pytest
+
 from server.http.pool import NICE_LONG, FairQueue, Job
 from tests.live import LiveServer, busy_query_processes, query_processes, wait_until
 
@@ -318,3 +320,17 @@ def test_a_request_queued_behind_one_killed_at_its_deadline_runs_again_elsewhere
     status, headers, body, generation = reply
     assert status == 200 and b'"boolean":true' in body.replace(b" ", b""), body[:200]
     assert restarts == 1
+
+
+def test_a_pipeline_depth_below_one_is_a_clear_error(monkeypatch):
+    from graph.errors import UserError
+    from server.config import load_config
+
+    monkeypatch.setenv("JLLM_KG_PIPELINE", "0")
+    with pytest.raises(UserError, match=r"^JLLM_KG_PIPELINE must be positive, not '0'$"):
+        load_config()
+    monkeypatch.delenv("JLLM_KG_PIPELINE")
+    with pytest.raises(UserError, match=r"^JLLM_KG_PIPELINE must be at least 1"):
+        load_config({"pipeline": 0})
+    monkeypatch.setenv("JLLM_KG_PIPELINE", "1")
+    assert load_config()["pipeline"] == 1
