@@ -225,3 +225,37 @@ def test_the_jsonld_context_is_served_and_names_the_ontology(client):
     response = client.get("/context.jsonld")
     assert response.status_code == 200 and response.mimetype == "application/ld+json"
     assert json.loads(response.data)["@context"]["jllm"] == "https://w3id.org/jllm-kg/ontology#"
+
+
+def test_a_hub_s_data_document_keeps_the_first_links_and_points_to_the_full_list():
+    """A node with more incoming links by one property than a document carries (Llama 2 in a large
+    graph: 256,000 synthetic families made its Turtle 41 MB, and past the timeout): the document has the
+    first ``limit`` of them, labelled, and ``rdfs:seeAlso`` a SPARQL URL whose answer is the full list."""
+    from urllib.parse import parse_qs, quote, urlsplit
+
+    from pyoxigraph import Literal, NamedNode, Quad, Store
+
+    from graph.rdf.vocab import JLLM, RDFS
+    from server.pages.describe import description
+
+    base = "https://w3id.org/jllm-kg/"
+    store, hub = Store(), NamedNode(base + "model/hub")
+    graph = NamedNode(base + "graph/test")
+    children = [NamedNode(f"{base}model/child-{i}") for i in range(10)]
+    store.add(Quad(hub, RDFS.label, Literal("Hub"), graph))
+    for child in children:
+        store.add(Quad(child, JLLM.baseModel, hub, graph))
+        store.add(Quad(child, RDFS.label, Literal(child.value.rsplit("/", 1)[1]), graph))
+
+    doc = description(store, hub, base, lambda q: "http://svc/sparql?query=" + quote(q, safe=""), limit=4)
+    links = [t.subject for t in doc if t.predicate == JLLM.baseModel]
+    assert len(links) == 4 and set(links) < set(children)
+    assert {t.subject for t in doc if t.predicate == RDFS.label} == {hub, *links}  # the shown ones are labelled
+    [see] = [t for t in doc if t.predicate == RDFS.seeAlso]
+    assert see.subject == hub
+    query = parse_qs(urlsplit(see.object.value).query)["query"][0]
+    assert [row["s"] for row in store.query(query, use_default_graph_as_union=True)] == sorted(children, key=str)
+
+    whole = description(store, hub, base, lambda q: "http://svc/sparql?query=" + quote(q, safe=""), limit=10)
+    assert sorted((t.subject for t in whole if t.predicate == JLLM.baseModel), key=str) == sorted(children, key=str)
+    assert not [t for t in whole if t.predicate == RDFS.seeAlso]

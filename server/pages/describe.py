@@ -7,7 +7,7 @@ SPARQL CONSTRUCT serialized by pyoxigraph; the HTML page model is gathered with
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import islice
 from dataclasses import dataclass, field
 
@@ -17,7 +17,8 @@ from graph.rdf.vocab import FOAF, JLLM, OWL, PREFIXES, PROV, RDFS, SCHEMA, TYPE,
 from server.pages.labels import LABEL_PROPERTIES, href, label, labels, labels_of, pick, qname
 
 INCOMING_LIMIT = 300
-"""At most this many incoming links per property on a page (the data document has them all)."""
+"""At most this many incoming links per property on a page and in a data document (a hub links to the
+complete list: :func:`description`)."""
 QUALIFIED = ((PROV.qualifiedDerivation, PROV.wasDerivedFrom), (PROV.qualifiedUsage, PROV.used))
 """Qualified-influence links of PROV-O, with the plain property each one qualifies."""
 _ENTITY = PROV.entity
@@ -30,18 +31,28 @@ _SKIPPED_OUTGOING = (JLLM.previewFamily, JLLM.firstChild)  # what pages read (gr
 DESCRIBE_QUERY = """
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 PREFIX foaf: <http://xmlns.com/foaf/0.1/>
-CONSTRUCT { ?s ?p ?o . ?o rdfs:label ?olabel . ?in ?ip ?s . ?in rdfs:label ?inlabel . ?g ?gp ?go }
+CONSTRUCT { ?s ?p ?o . ?o rdfs:label ?olabel . ?g ?gp ?go }
 WHERE {
   { ?s ?p ?o OPTIONAL { ?o rdfs:label ?olabel } }
-  UNION { ?in ?ip ?s OPTIONAL { ?in rdfs:label ?inlabel } }
   UNION { ?g foaf:primaryTopic ?s ; ?gp ?go }
 }
 """
 
 
-def description(store: Store, iri: NamedNode) -> list[Triple]:
+def incoming_query(prop: NamedNode, iri: NamedNode) -> str:
+    """The SPARQL query listing every node that links to ``iri`` by ``prop``."""
+    return f"SELECT DISTINCT ?s WHERE {{ ?s {prop} {iri} }} ORDER BY ?s"
+
+
+def description(store: Store, iri: NamedNode, base: str = "",
+                full_list: Callable[[str], str] | None = None, limit: int = INCOMING_LIMIT) -> list[Triple]:
     """The data document of ``iri``: its outgoing triples with the labels of linked nodes, its
     incoming links with the labels of their subjects, and the provenance of its named graph.
+
+    At most ``limit`` incoming links per property (the first in the store's order): a hub such as
+    Llama 2 in a large graph has hundreds of thousands, which no document should carry. Where links
+    are left out, the document says ``<iri> rdfs:seeAlso <full_list(query)>``, a URL answering
+    :func:`incoming_query` (the SPARQL endpoint), so the complete list stays one request away.
 
     >>> from pyoxigraph import Quad
     >>> s = Store(); a, b = NamedNode("http://x/a"), NamedNode("http://x/b")
@@ -49,8 +60,16 @@ def description(store: Store, iri: NamedNode) -> list[Triple]:
     >>> sorted(str(t) for t in description(s, a))
     ['<http://x/a> <http://schema.org/isBasedOn> <http://x/b>', '<http://x/b> <http://www.w3.org/2000/01/rdf-schema#label> "B"']
     """
-    triples = store.query(DESCRIBE_QUERY, use_default_graph_as_union=True, substitutions={Variable("s"): iri})
-    return sorted(set(triples), key=str)
+    triples = set(store.query(DESCRIBE_QUERY, use_default_graph_as_union=True, substitutions={Variable("s"): iri}))
+    for prop in Describer(store, base).incoming_properties(iri):
+        links = iter(store.quads_for_pattern(None, prop, iri, None))
+        for quad in islice(links, limit):
+            triples.add(Triple(quad.subject, prop, iri))
+            triples.update(Triple(quad.subject, RDFS.label, q.object)
+                           for q in store.quads_for_pattern(quad.subject, RDFS.label, None, None))
+        if full_list is not None and next(links, None) is not None:
+            triples.add(Triple(iri, RDFS.seeAlso, NamedNode(full_list(incoming_query(prop, iri)))))
+    return sorted(triples, key=str)
 
 
 def exists(store: Store, iri: NamedNode) -> bool:

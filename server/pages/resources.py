@@ -21,6 +21,7 @@ from graph.store.client import StoreUnavailable
 from graph.store.remote import NoGraph
 from graph.rdf.vocab import OWL, PREFIXES, TYPE
 from server.errors import ApiError
+from server.urls import public_url
 from server.pages.describe import Describer, dataset_base, description, exists
 from server.pages.labels import LANGS
 from graph import formats
@@ -248,6 +249,11 @@ def describe_outside() -> Response:
     return resp
 
 
+def _sparql_url(query: str) -> str:
+    """The endpoint's URL answering ``query`` (GET, SPARQL 1.1 Protocol)."""
+    return public_url("/sparql") + "?query=" + quote(query, safe="")
+
+
 @bp.route("/<path:path>")
 def resource(path: str) -> Response:
     """Any other path: the resource ``<base><path>`` (or its twin), else 404."""
@@ -257,5 +263,6 @@ def resource(path: str) -> Response:
     iri, fixed = found
     base = current_base()
     page_path = "/" + quote(iri.value[len(base):], safe="/%:@!$&'()*+,;=-._~")
-    return respond(iri, page_path, fixed, lambda: page_html(iri, page_path), lambda: description(current_store(), iri))
+    return respond(iri, page_path, fixed, lambda: page_html(iri, page_path),
+                   lambda: description(current_store(), iri, base, _sparql_url))
 
