@@ -63,10 +63,13 @@ def description(store: Store, iri: NamedNode, base: str = "",
     triples = set(store.query(DESCRIBE_QUERY, use_default_graph_as_union=True, substitutions={Variable("s"): iri}))
     for prop in Describer(store, base).incoming_properties(iri):
         links = iter(store.quads_for_pattern(None, prop, iri, None))
-        for quad in islice(links, limit):
-            triples.add(Triple(quad.subject, prop, iri))
-            triples.update(Triple(quad.subject, RDFS.label, q.object)
-                           for q in store.quads_for_pattern(quad.subject, RDFS.label, None, None))
+        subjects = list(dict.fromkeys(quad.subject for quad in islice(links, limit)))
+        triples.update(Triple(subject, prop, iri) for subject in subjects)
+        named = " ".join(str(n) for n in subjects if isinstance(n, NamedNode))
+        if named:  # their labels in one query (one round trip to a remote store, not one per node)
+            query = f"SELECT ?s ?l WHERE {{ VALUES ?s {{ {named} }} ?s {RDFS.label} ?l }}"
+            triples.update(Triple(row["s"], RDFS.label, row["l"])
+                           for row in store.query(query, use_default_graph_as_union=True))
         if full_list is not None and next(links, None) is not None:
             triples.add(Triple(iri, RDFS.seeAlso, NamedNode(full_list(incoming_query(prop, iri)))))
     return sorted(triples, key=str)
