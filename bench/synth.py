@@ -25,6 +25,7 @@ import json
 import random
 import shutil
 import sys
+from itertools import accumulate
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,9 +75,11 @@ class Generator:
         self.licences = _ids(reg / "licences.yaml")[:10] + [f"LicenseRef-Syn-{i}" for i in range(self.n_licences)]
         known = set(_ids(reg / "foundation-models.yaml"))
         self.roots = [(rid, w) for rid, w in ROOTS if rid in known]
-        self.w_datasets = _zipf_weights(len(self.datasets))
-        self.w_orgs = _zipf_weights(len(self.orgs))
-        self.w_licences = _zipf_weights(len(self.licences))
+        # cumulative weights, computed once: ``random.choices`` with plain weights sums them on every call,
+        # which made the generator quadratic (the tails grow with the catalog); the draws are the same
+        self.w_datasets = list(accumulate(_zipf_weights(len(self.datasets))))
+        self.w_orgs = list(accumulate(_zipf_weights(len(self.orgs))))
+        self.w_licences = list(accumulate(_zipf_weights(len(self.licences))))
 
     # -- registries
     def registries(self, out: Path) -> None:
@@ -117,8 +120,8 @@ class Generator:
         names = {"ja": f"合成モデル {n}", "en": name}
         if n % 3 == 0:
             names["fr"] = f"Modèle synthétique {n}"
-        org = r.choices(self.orgs, self.w_orgs)[0]
-        lic = r.choices(self.licences, self.w_licences)[0]
+        org = r.choices(self.orgs, cum_weights=self.w_orgs)[0]
+        lic = r.choices(self.licences, cum_weights=self.w_licences)[0]
         lines = [f"- id: {fid}", f"  names: {_q(names)}", f"  homepage: {_q(f'https://example.org/synth/{n}')}",
                  "  kind: generative", f"  source: {_q({'file': 'README.md', 'line': 1000 + n})}",
                  f"  developers: {_q({'raw': org, 'ids': [org]})}",
@@ -127,7 +130,7 @@ class Generator:
         stages = []
         for k in range(r.randint(1, 3)):
             kind = STAGE_KINDS[k] if k < len(STAGE_KINDS) else "instruction-tuning"
-            used = sorted(set(r.choices(self.datasets, self.w_datasets, k=r.randint(1, 4))))
+            used = sorted(set(r.choices(self.datasets, cum_weights=self.w_datasets, k=r.randint(1, 4))))
             stages.append({"kind": kind, "method": kind, "datasets": [{"raw": d, "id": d} for d in used],
                            "tokens": r.randint(1, 500) * 1_000_000_000, "raw": f"{kind}: {', '.join(used)}"})
         lines.append(f"  training: {_q({'raw': '; '.join(s['raw'] for s in stages), 'stages': stages})}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import rdflib
+import catalog as catalog_package
 from pyoxigraph import BlankNode, Literal, NamedNode, Quad, Store
 from rdflib.namespace import SH
 
@@ -180,3 +181,30 @@ def test_counts_other_than_one_agree_with_pyshacl(monkeypatch):
     more = [v for v in found if v.message.startswith("More than 2")]
     assert [v.focus for v in more] == ["licence/three"]
     assert any(v.message.startswith("Less than 2") for v in found)  # the fixture's licences have one identifier
+
+
+def test_screens_rule_out_violations_of_a_valid_graph_and_never_hide_one():
+    """A check is screened before its query (graph/rdf/shape_checks.py): on the shipped graph every
+    ``sh:maxCount 1`` screen passes (so the queries are skipped); a second value on the path of a subject that is
+    no focus node makes the screen fail without a violation, and on a focus node the check reports it."""
+    from graph.rdf.shape_checks import screen_passes
+
+    store = _store(catalog_package.PATH)
+    checks, _ = compile_shapes(shapes_graph())
+    at_most_one = [c for c in checks if c.component == "maxCount" and c.screen is not None]
+    failed = {str(c.path) for c in at_most_one if not screen_passes(store, c)}
+    two_values = {str(r["p"].value) for r in store.query(
+        "SELECT DISTINCT ?p WHERE { ?s ?p ?v , ?w FILTER(!sameTerm(?v, ?w)) }", use_default_graph_as_union=True)}
+    assert failed == {str(c.path) for c in at_most_one} & two_values  # a screen fails only where a subject has two values
+    assert len(failed) < len(at_most_one) / 4 and PROV.entity.value not in failed
+    section = next(c for c in at_most_one if str(c.path) == JLLM.section.value)
+    family, first = next((q.subject, q.object) for q in store.quads_for_pattern(None, JLLM.section, None, None))
+    second = next(q.object for q in store.quads_for_pattern(None, JLLM.section, None, None) if q.object != first)
+    g = IRIS.graph("provenance")
+    store.add(Quad(second, JLLM.section, first, g))  # a section is no family: two values, no focus node
+    store.add(Quad(second, JLLM.section, second, g))
+    assert not screen_passes(store, section)  # the query decides ...
+    assert validate_store(store, IRIS.base) == _pyshacl(store) == []  # ... and finds no violation
+    store.add(Quad(family, JLLM.section, second, g))
+    found = validate_store(store, IRIS.base)
+    assert found == _pyshacl(store) and [v.path for v in found] == ["jllm:section"]

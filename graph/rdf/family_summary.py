@@ -12,7 +12,7 @@ Entities per class come from the VoID class partitions already there (:mod:`grap
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 from pyoxigraph import Literal, NamedNode, Quad, Store
 
@@ -33,18 +33,51 @@ COUNT_QUERIES = {
     "licence": "SELECT ?item (COUNT(DISTINCT ?m) AS ?n) WHERE { ?item a jllm:Licence "
                "OPTIONAL { ?m a jllm:ModelFamily ; jllm:licence ?item } } GROUP BY ?item",
 }
-"""What ``jllm:familyCount`` counts, by the role of the counted resource (engine aggregates over all graphs)."""
+"""What ``jllm:familyCount`` counts, by the role of the counted resource (engine aggregates over all graphs).
+The definitions; the build counts with :data:`BUILD_QUERIES`, which give the same numbers faster."""
+BUILD_QUERIES = {
+    **COUNT_QUERIES,
+    "dataset": "SELECT ?item (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m fair4ml:trainedOn ?item . ?m a jllm:ModelFamily } GROUP BY ?item",
+    "licence": "SELECT ?item (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m jllm:licence ?item . ?m a jllm:ModelFamily } GROUP BY ?item",
+}
+""":data:`COUNT_QUERIES` as the build runs them: datasets and licences from the links, not from each
+``OPTIONAL`` per item (at 64,000 families 1.5 s against 4.8 s, and 1.1 s against 4.2 s); the items
+with no family get their 0 from :data:`LISTED`."""
+LISTED = {"dataset": "SELECT DISTINCT ?item WHERE { ?item a jllm:Dataset }",
+          "licence": "SELECT DISTINCT ?item WHERE { ?item a jllm:Licence }"}
+"""The items counted for a role, families or none (:data:`COUNT_QUERIES` counts only these)."""
 FAMILY_LABELS = _PREFIXES + """PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 SELECT ?section ?family ?label WHERE { ?family a jllm:ModelFamily ; jllm:section ?section ; rdfs:label ?label }"""
 
 
-def family_counts(store: Store) -> dict[str, dict[NamedNode, int]]:
-    """Role (``section``, ``developer``, ``dataset``, ``licence``) → resource → number of model families."""
+def _rows(store: Store, query: str) -> list:
+    return list(store.query(_PREFIXES + query, use_default_graph_as_union=True))
+
+
+def family_counts(store: Store, pool: Executor | None = None) -> dict[str, dict[NamedNode, int]]:
+    """Role (``section``, ``developer``, ``dataset``, ``licence``) → resource → number of model families
+    (:data:`COUNT_QUERIES`, counted by :data:`BUILD_QUERIES`); the queries run on ``pool`` side by side
+    (the engine releases the GIL while it evaluates), else one after another."""
+    run = pool.submit if pool is not None else _Done
+    counted = {role: run(_rows, store, query) for role, query in BUILD_QUERIES.items()}
+    listed = {role: run(_rows, store, query) for role, query in LISTED.items()}
     out: dict[str, dict[NamedNode, int]] = {}
-    for role, query in COUNT_QUERIES.items():
-        out[role] = {row["item"]: int(row["n"].value) for row in store.query(_PREFIXES + query, use_default_graph_as_union=True)
-                     if isinstance(row["item"], NamedNode)}
+    for role, rows in counted.items():
+        found = {row["item"]: int(row["n"].value) for row in rows.result() if isinstance(row["item"], NamedNode)}
+        if role in listed:
+            found = {row["item"]: found.get(row["item"], 0) for row in listed[role].result() if isinstance(row["item"], NamedNode)}
+        out[role] = found
     return out
+
+
+class _Done:
+    """A call made now, with the ``result()`` of a future (:func:`family_counts` without a pool)."""
+
+    def __init__(self, fn, *args) -> None:
+        self.value = fn(*args)
+
+    def result(self):
+        return self.value
 
 
 def _sort_key(found: dict[str, str], lang: str, iri: str) -> tuple[str, str]:
@@ -70,12 +103,17 @@ def previews(store: Store, size: int = PREVIEW) -> dict[str, set[str]]:
     return out
 
 
-def summary_quads(store: Store, iris: Iris, size: int = PREVIEW) -> Iterator[Quad]:
-    """The family counts and section previews of ``store``, as quads in ``<base>graph/void``."""
+def summary_quads(store: Store, iris: Iris, size: int = PREVIEW) -> list[Quad]:
+    """The family counts and section previews of ``store``, as quads in ``<base>graph/void``; the count
+    queries and the previews' labels run side by side on two threads."""
     graph = iris.graph("void")
-    for counts in family_counts(store).values():
-        for node, n in sorted(counts.items(), key=lambda kv: kv[0].value):
-            yield Quad(node, JLLM.familyCount, Literal(str(n), datatype=XSD.integer), graph)
-    for section, families in sorted(previews(store, size).items()):
-        for family in sorted(families):
-            yield Quad(NamedNode(section), JLLM.previewFamily, NamedNode(family), graph)
+    out: list[Quad] = []
+    with ThreadPoolExecutor(2) as pool:
+        shown = pool.submit(previews, store, size)
+        for counts in family_counts(store, pool).values():
+            for node, n in sorted(counts.items(), key=lambda kv: kv[0].value):
+                out.append(Quad(node, JLLM.familyCount, Literal(str(n), datatype=XSD.integer), graph))
+        for section, families in sorted(shown.result().items()):
+            for family in sorted(families):
+                out.append(Quad(NamedNode(section), JLLM.previewFamily, NamedNode(family), graph))
+    return out
