@@ -50,8 +50,9 @@ FAMILY_LABELS = _PREFIXES + """PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schem
 SELECT ?section ?family ?label WHERE { ?family a jllm:ModelFamily ; jllm:section ?section ; rdfs:label ?label }"""
 
 
-def _rows(store: Store, query: str) -> list:
-    return list(store.query(_PREFIXES + query, use_default_graph_as_union=True))
+def _rows(store: Store, query: str) -> list[tuple]:
+    """The solutions as tuples of terms, in the order of the SELECT's variables (made on the thread that ran the query)."""
+    return [tuple(row) for row in store.query(_PREFIXES + query, use_default_graph_as_union=True)]
 
 
 def family_counts(store: Store, pool: Executor | None = None) -> dict[str, dict[NamedNode, int]]:
@@ -63,9 +64,9 @@ def family_counts(store: Store, pool: Executor | None = None) -> dict[str, dict[
     listed = {role: run(_rows, store, query) for role, query in LISTED.items()}
     out: dict[str, dict[NamedNode, int]] = {}
     for role, rows in counted.items():
-        found = {row["item"]: int(row["n"].value) for row in rows.result() if isinstance(row["item"], NamedNode)}
+        found = {item: int(n.value) for item, n in rows.result() if isinstance(item, NamedNode)}
         if role in listed:
-            found = {row["item"]: found.get(row["item"], 0) for row in listed[role].result() if isinstance(row["item"], NamedNode)}
+            found = {item: found.get(item, 0) for item, in listed[role].result() if isinstance(item, NamedNode)}
         out[role] = found
     return out
 
