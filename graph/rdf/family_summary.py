@@ -55,13 +55,12 @@ def _rows(store: Store, query: str) -> list[tuple]:
     return [tuple(row) for row in store.query(_PREFIXES + query, use_default_graph_as_union=True)]
 
 
-def family_counts(store: Store, pool: Executor | None = None) -> dict[str, dict[NamedNode, int]]:
+def family_counts(store: Store, pool: Executor) -> dict[str, dict[NamedNode, int]]:
     """Role (``section``, ``developer``, ``dataset``, ``licence``) → resource → number of model families
     (:data:`COUNT_QUERIES`, counted by :data:`BUILD_QUERIES`); the queries run on ``pool`` side by side
-    (the engine releases the GIL while it evaluates), else one after another."""
-    run = pool.submit if pool is not None else _Done
-    counted = {role: run(_rows, store, query) for role, query in BUILD_QUERIES.items()}
-    listed = {role: run(_rows, store, query) for role, query in LISTED.items()}
+    (the engine releases the GIL while it evaluates)."""
+    counted = {role: pool.submit(_rows, store, query) for role, query in BUILD_QUERIES.items()}
+    listed = {role: pool.submit(_rows, store, query) for role, query in LISTED.items()}
     out: dict[str, dict[NamedNode, int]] = {}
     for role, rows in counted.items():
         found = {item: int(n.value) for item, n in rows.result() if isinstance(item, NamedNode)}
@@ -69,16 +68,6 @@ def family_counts(store: Store, pool: Executor | None = None) -> dict[str, dict[
             found = {item: found.get(item, 0) for item, in listed[role].result() if isinstance(item, NamedNode)}
         out[role] = found
     return out
-
-
-class _Done:
-    """A call made now, with the ``result()`` of a future (:func:`family_counts` without a pool)."""
-
-    def __init__(self, fn, *args) -> None:
-        self.value = fn(*args)
-
-    def result(self):
-        return self.value
 
 
 def _sort_key(found: dict[str, str], lang: str, iri: str) -> tuple[str, str]:
