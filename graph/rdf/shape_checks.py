@@ -335,14 +335,14 @@ def run_check(store: ox.Store, check: Check, term: Callable[[object], rdflib.ter
 
 
 def screen_passes(store: ox.Store, check: Check, known: dict[str, bool] | None = None) -> bool:
-    """True when :attr:`Check.screen` proves that ``check`` has no violation: no subject has two values on the
-    path (in the union of the graphs, as the check sees them: the triples counted, each once per graph it is in,
-    equal the distinct subjects). False means "maybe": the check's query decides. ``known``: screens already
-    run, by query (checks of several shapes share a path)."""
+    """True when :attr:`Check.screen` proves that ``check`` has no violation (:func:`_screened`). False means
+    "maybe": the check's query decides. ``known``: screens already run, by query (shapes share paths)."""
     return _screened(store, check.screen, known)
 
 
 def _screened(store: ox.Store, screen: str | None, known: dict[str, bool] | None) -> bool:
+    """Whether ``screen`` rules violations out: an ``ASK`` that finds nothing, or two counts over a path (triples,
+    each once per graph it is in, and distinct subjects) that are equal, so no subject has two values."""
     if screen is None:
         return False
     if known is not None and screen in known:
