@@ -29,7 +29,8 @@ from graph.rdf.lineage_levels import base_links_in, level_quads
 from graph.rdf.mapping import catalog_quads
 from graph.rdf.nquads import links_path, typed_path
 from graph.store.export import SortedWriter, description_subjects, quad_lines, write_sorted_into
-from graph.store.mapped_text import MappedText, load_file, loader_count, part_size, worker_count
+from graph.store.mapped_text import MappedText, load_segments, loader_count, part_size, read_command, segment_size, worker_count
+from graph.store.zstd import sort_options, zstd_command
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
 from graph.rdf.validate import validate_store
 from graph.rdf.vocab import curie
@@ -135,10 +136,12 @@ def mapper_count() -> int:
     return worker_count(MAPPERS_ENV)
 
 
-def _map(catalog_dir: Path, iris: Iris, scratch: Path, progress: _Progress, mapped: Path) -> dict:
-    """Map the catalog into the N-Quads file ``mapped``: :func:`mapper_count` child processes
+def _map(catalog_dir: Path, iris: Iris, scratch: Path, progress: _Progress, mapped: Path,
+         segment_bytes: int) -> tuple[dict, MappedText]:
+    """Map the catalog into N-Quads segment files named after ``mapped``: :func:`mapper_count` child processes
     (:mod:`graph.rdf.nquads`), each on its share of the model files, their output copied whole lines at a
-    time into the file (:class:`graph.store.mapped_text.MappedText`) until all are done. Their merged report."""
+    time into the segments (:class:`graph.store.mapped_text.MappedText`) until all are done. Their merged
+    report, and the text."""
     parts = mapper_count()
     children, lasts, relays = [], [], []
     for part in range(parts):
@@ -155,7 +158,7 @@ def _map(catalog_dir: Path, iris: Iris, scratch: Path, progress: _Progress, mapp
     copied = False
     try:
         try:
-            text = MappedText([c.stdout for c in children], mapped)
+            text = MappedText([c.stdout for c in children], mapped, segment_bytes, zstd_command())
         except OSError as err:  # the scratch file cannot be made
             raise UserError(f"writing the mapped quads to {mapped} failed: {err.strerror or err}") from None
         try:
@@ -179,13 +182,13 @@ def _map(catalog_dir: Path, iris: Iris, scratch: Path, progress: _Progress, mapp
         if code != 0:
             raise UserError((last[0] if last else f"exit status {code}").removeprefix("error: "))
     return _merged([json.loads((scratch / f"mapping-{part}.json").read_text(encoding="utf-8")) for part in range(parts)],
-                   catalog_dir)
+                   catalog_dir), text
 
 
 def _distinct_lines(paths: list[Path], scratch: Path) -> subprocess.Popen:
     """GNU ``sort -u`` of the text files ``paths`` into ``scratch/distinct.txt``, started (count it with :func:`_lines`)."""
     with open(scratch / "distinct.txt", "wb") as out:
-        return subprocess.Popen(["sort", "-u", "-S", "64M", "-T", str(scratch), *map(str, paths)], stdout=out,
+        return subprocess.Popen(["sort", "-u", "-S", "64M", *sort_options(), "-T", str(scratch), *map(str, paths)], stdout=out,
                                 env={**os.environ, "LC_ALL": "C"})
 
 
@@ -228,25 +231,27 @@ def _optimize(store: Store, result: list[BaseException | None]) -> None:
 
 class _Dump:
     """The generation's sorted Turtle dump (:class:`graph.store.export.SortedWriter`), sorted from text,
-    not from the store: the N-Quads the mapping children wrote (:attr:`mapped`, which the engine loads
-    from; typed literals are written as the engine stores them, :func:`graph.rdf.mapping.terms.typed`, so
-    the text equals the store's own dump), then the graphs the build adds afterwards (:meth:`add`). The
-    sort starts when the mapping ends (:meth:`start`) and runs beside the load and the rest of the build;
-    the engine never dumps."""
+    not from the store: the N-Quads the mapping children wrote (the segments of :attr:`mapped`, which the
+    engine loads from; typed literals are written as the engine stores them, :func:`graph.rdf.mapping.terms.typed`,
+    so the text equals the store's own dump), then the graphs the build adds afterwards (:meth:`add`). The
+    sort starts when the mapping ends (:meth:`start`: a ``zstd -dc`` or ``cat`` child feeds it the segments)
+    and runs beside the load and the rest of the build; the engine never dumps."""
 
     def __init__(self, path: Path, scratch: Path) -> None:
         self.path, self.partial, self.scratch = path, path.with_name(path.name + ".tmp"), scratch
         self.mapped = scratch / "mapped.nq"
         self.writer: SortedWriter | None = None
+        self.reader: subprocess.Popen | None = None
         self.feeder: threading.Thread | None = None
         self.failed: list[BaseException] = []
 
-    def start(self, report: dict) -> None:
-        """The mapping has ended (``report``: its counts): sort the mapped text, beside the load. With a quad in
-        the default graph (or a graph of another base), a line's last term might not be its graph: the store
-        is sorted at the end instead (:meth:`add`)."""
+    def start(self, report: dict, text: MappedText) -> None:
+        """The mapping has ended (``report``: its counts; ``text``: its segments): sort the text, beside the
+        load. With a quad in the default graph (or a graph of another base), a line's last term might not be
+        its graph: the store is sorted at the end instead (:meth:`add`)."""
         if "(default)" not in report["per_kind"]:
-            self.writer = SortedWriter("ttl", str(self.partial), {}, scratch=self.scratch, inputs=[self.mapped])
+            self.writer = SortedWriter("ttl", str(self.partial), {}, scratch=self.scratch)
+            self.reader = subprocess.Popen(read_command(text.segments), stdout=self.writer.sink)
 
     def add(self, store: Store, graphs: list[NamedNode], top: dict) -> None:
         """The ``graphs`` of ``store`` are complete: write them after the mapped text (a thread feeds them
@@ -255,16 +260,18 @@ class _Dump:
             self.writer = SortedWriter("ttl", str(self.partial), top, scratch=self.scratch)
             write_sorted_into(self.writer, store)
             return
-        self.writer.sink.write(f"# top {self.writer.top_file(top)}\n".encode("utf-8"))
         # read and fed on a thread, beside the SHACL checks (the engine runs them without the GIL)
-        self.feeder = threading.Thread(target=self._feed, args=(store, graphs), name="dump-feed", daemon=True)
+        self.feeder = threading.Thread(target=self._feed, args=(store, graphs, top), name="dump-feed", daemon=True)
         self.feeder.start()
 
-    def _feed(self, store: Store, graphs: list[NamedNode]) -> None:
+    def _feed(self, store: Store, graphs: list[NamedNode], top: dict) -> None:
         try:
             added = self.scratch / "added.nq"
             with open(added, "wb") as out:  # a file first: the sort reads its input in order, the mapped text first
                 out.writelines(quad_lines(chain.from_iterable(store.quads_for_pattern(None, None, None, g) for g in graphs)))
+            if self.reader.wait() != 0:
+                raise UserError(f"reading the mapped N-Quads for the sort failed (exit status {self.reader.returncode})")
+            self.writer.sink.write(f"# top {self.writer.top_file(top)}\n".encode("utf-8"))
             with open(added, "rb") as lines:
                 shutil.copyfileobj(lines, self.writer.sink, 1 << 20)  # the GIL is released while a write blocks
             self.writer.sink.close()
@@ -286,6 +293,9 @@ class _Dump:
 
     def abort(self) -> None:
         """Stop writing (a failed build)."""
+        if self.reader is not None and self.reader.poll() is None:
+            self.reader.kill()
+            self.reader.wait()
         if self.writer is not None:
             self.writer.abort()
         if self.feeder is not None:
@@ -325,24 +335,25 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
             with tempfile.TemporaryDirectory(prefix="jllm-kg-build-", dir=generation.parent) as tmp:
                 store = Store(str(generation))
                 dump = _Dump(dump_path(generation), Path(tmp))
-                report = _map(catalog_dir, iris, Path(tmp), progress, dump.mapped)
-                dump.start(report)
+                report, text = _map(catalog_dir, iris, Path(tmp), progress, dump.mapped, segment_size(part_bytes))
+                dump.start(report, text)
                 reports = [Path(tmp) / f"mapping-{n}.json" for n in range(report["parts"])]
                 typed = _distinct_lines([typed_path(r) for r in reports], Path(tmp))
-                size = dump.mapped.stat().st_size
+                size = text.written
                 part = part_size(size, part_bytes)
+                stored = sum(s.path.stat().st_size for s in text.segments)
                 loaders = loader_count()
                 progress(f"mapped {report['entities']:,} entities, {report['quads']:,} quads ({size / 1e6:,.0f} MB of "
-                         f"N-Quads); loading them{f' in parts of {part / 2**20:,.0f} MB, {loaders} at a time' if part else ''}, "
+                         f"N-Quads in {len(text.segments)} segment(s), {stored / 1e6:,.0f} MB on disk); loading them{f' in parts of {part / 2**20:,.0f} MB, {loaders} at a time' if part else ''}, "
                          "and sorting them for the Turtle dump on the side")
                 load_started = time.perf_counter()
                 try:
                     with _Ticker(progress, generation, size):
-                        parts = load_file(store, dump.mapped, part, loaders)
+                        parts = load_segments(store, text.segments, part, loaders)
                 except (SyntaxError, OSError, ValueError) as err:
                     raise UserError(f"loading the mapped quads failed: {err}") from None
                 if dump.writer is None:  # not sorted from the text (see _Dump.start): its disk space back now
-                    dump.mapped.unlink()
+                    text.remove()
                 store.flush()
                 rate = report["quads"] / max(time.perf_counter() - load_started, 1e-9)
                 progress(f"loaded {report['entities']:,} entities, {report['quads']:,} quads "

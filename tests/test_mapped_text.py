@@ -1,17 +1,23 @@
 """The mapped N-Quads' way into the store (graph/store/mapped_text.py): copied from several pipes at line
-boundaries into a file, then bulk-loaded from it, in one call or in parts that end at line ends."""
+boundaries into segment files (compressed by zstd where it is installed), then bulk-loaded from them, in one
+call or in parts made of whole segments."""
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 from pathlib import Path
 
 import pytest
 from pyoxigraph import RdfFormat, Store, parse
 
-from graph.store.mapped_text import AUTO_ABOVE, AUTO_PART_BYTES, MappedText, load_file, part_bounds, part_size
+from graph.store.mapped_text import (AUTO_ABOVE, AUTO_PART_BYTES, MappedText, Segment, load_segments, part_groups,
+                                     part_size, read_command, segment_size)
+from graph.store.zstd import zstd_command
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog"
+CODECS = [pytest.param(None, id="plain"),
+          pytest.param("zstd", id="zstd", marks=pytest.mark.skipif(zstd_command() is None, reason="no zstd command on this machine"))]
 
 
 def lines_of(writer: int, n: int) -> list[bytes]:
@@ -20,10 +26,14 @@ def lines_of(writer: int, n: int) -> list[bytes]:
 
 
 def feed(fd: int, data: bytes, cuts: int) -> None:
-    """Write ``data`` to the pipe ``fd`` in pieces of ``cuts`` bytes (splitting lines), then close it."""
-    with os.fdopen(fd, "wb", buffering=0) as out:
-        for at in range(0, len(data), cuts):
-            out.write(data[at:at + cuts])
+    """Write ``data`` to the pipe ``fd`` in pieces of ``cuts`` bytes (splitting lines), then close it; a reader that
+    gave up (a failed copy) ends it."""
+    try:
+        with os.fdopen(fd, "wb", buffering=0) as out:
+            for at in range(0, len(data), cuts):
+                out.write(data[at:at + cuts])
+    except BrokenPipeError:
+        pass
 
 
 def start_writers(chunks: list[tuple[bytes, int]]) -> tuple[list, list[threading.Thread]]:
@@ -37,75 +47,101 @@ def start_writers(chunks: list[tuple[bytes, int]]) -> tuple[list, list[threading
     return pipes, threads
 
 
-def test_parts_load_what_one_call_loads(tmp_path: Path):
-    a, b = lines_of(1, 3000), lines_of(2, 2000)
-    pipes, threads = start_writers([(b"".join(a), 977), (b"".join(b), 4093)])
-    text = MappedText(pipes, tmp_path / "mapped.nq")
+def text_of(text: MappedText) -> bytes:
+    return subprocess.run(read_command(text.segments), stdout=subprocess.PIPE, check=True).stdout
+
+
+def mapped(tmp_path: Path, chunks: list[tuple[bytes, int]], segment_bytes: int = 64 << 20, zstd: str | None = None) -> MappedText:
+    pipes, threads = start_writers(chunks)
+    text = MappedText(pipes, tmp_path / "mapped.nq", segment_bytes, zstd and zstd_command())
     text.wait_done()
     for t in threads:
         t.join()
-    written = (tmp_path / "mapped.nq").read_bytes()
-    assert text.written == len(written)
+    return text
+
+
+@pytest.mark.parametrize("zstd", CODECS)
+def test_parts_load_what_one_call_loads(tmp_path: Path, zstd):
+    a, b = lines_of(1, 3000), lines_of(2, 2000)
+    text = mapped(tmp_path, [(b"".join(a), 977), (b"".join(b), 4093)], 20_000, zstd)
+    written = text_of(text)
+    assert text.written == len(written) == sum(s.size for s in text.segments)
+    assert all(s.path.name.endswith(".zst") == bool(zstd) for s in text.segments)
+    if zstd:  # compressed on disk
+        assert sum(s.path.stat().st_size for s in text.segments) < len(written) / 3
     assert sorted(written.splitlines(keepends=True)) == sorted(a + b)  # whole lines, none lost or merged
+    assert all(s.size >= 20_000 for s in text.segments[:-1]) and len(text.segments) >= 5  # closed once full
     store, whole = Store(), Store()
-    parts = load_file(store, tmp_path / "mapped.nq", part_bytes=20_000)
-    assert abs(parts - len(written) / 20_000) <= 2 and parts > 10
-    assert load_file(whole, tmp_path / "mapped.nq") == 1
+    parts = load_segments(store, text.segments, part_bytes=40_000)
+    assert parts == len(part_groups(text.segments, 40_000)) >= 3
+    assert load_segments(whole, text.segments) == 1
     together = Store()
-    assert load_file(together, tmp_path / "mapped.nq", part_bytes=20_000, loaders=2) == parts
+    assert load_segments(together, text.segments, part_bytes=40_000, loaders=2) == parts
     expected = set(parse(b"".join(a + b), RdfFormat.N_QUADS))
     assert set(store) == set(whole) == set(together) == expected and len(store) == 5000
 
 
-@pytest.mark.parametrize("data", [b"", b"a\n", b"aaa\nbb\nc\n", b"aaa\nbb\nc", b"\n\n\n", b"x" * 70_000 + b"\n" + b"y" * 5])
-def test_parts_cover_the_file_once_and_end_at_line_ends(tmp_path: Path, data: bytes):
-    (tmp_path / "t").write_bytes(data)
-    reader = os.open(tmp_path / "t", os.O_RDONLY)
-    try:
-        for part_bytes in (1, 2, 3, 50, 1 << 20):
-            bounds = part_bounds(reader, part_bytes)
-            pieces = [data[start:end] for start, end in bounds]
-            assert b"".join(pieces) == data and all(start < end for start, end in bounds[:-1] or bounds[:0])
-            assert all(piece.endswith(b"\n") for piece in pieces[:-1]), (part_bytes, bounds)
-    finally:
-        os.close(reader)
+@pytest.mark.parametrize("sizes", [[], [5], [1, 1, 1], [10, 0, 3, 7, 2, 9], [100, 100]])
+def test_parts_cover_the_segments_once_in_order(sizes: list[int]):
+    segments = [Segment(Path(f"s{n}"), size) for n, size in enumerate(sizes)]
+    for part_bytes in (0, 1, 3, 10, 1000):
+        groups = part_groups(segments, part_bytes)
+        assert [s for g in groups for s in g] == segments and groups
+        if part_bytes:
+            assert all(sum(s.size for s in g) >= part_bytes for g in groups[:-1])
+            assert all(sum(s.size for s in g[:-1]) < part_bytes for g in groups)  # none larger than it needs
+        else:
+            assert len(groups) == 1
 
 
-def test_with_two_loaders_a_bad_part_fails_the_load_and_no_part_starts_after_it(tmp_path: Path):
+@pytest.mark.parametrize("zstd", CODECS)
+def test_with_two_loaders_a_bad_part_fails_the_load_and_no_part_starts_after_it(tmp_path: Path, zstd):
     good = [line for n in range(40) for line in lines_of(n, 100)]
     bad_at = len(good) // 4
-    text = b"".join(good[:bad_at]) + b"<http://ex.org/bad> <http://ex.org/p> oops .\n" + b"".join(good[bad_at:])
-    (tmp_path / "mapped.nq").write_bytes(text)
+    data = b"".join(good[:bad_at]) + b"<http://ex.org/bad> <http://ex.org/p> oops .\n" + b"".join(good[bad_at:])
+    text = mapped(tmp_path, [(data, 1 << 16)], 4_000, zstd)
     store = Store()
     with pytest.raises(SyntaxError):
-        load_file(store, tmp_path / "mapped.nq", part_bytes=4_000, loaders=2)
+        load_segments(store, text.segments, part_bytes=4_000, loaders=2)
     assert 0 < len(store) < len(good) // 2  # the parts after the bad one (about three quarters of the text) never loaded
 
 
-def test_a_cut_off_last_line_is_a_syntax_error_not_merged(tmp_path: Path):
+@pytest.mark.parametrize("zstd", CODECS)
+def test_a_cut_off_last_line_is_a_syntax_error_not_merged(tmp_path: Path, zstd):
     good = b"".join(lines_of(1, 50))
-    pipes, threads = start_writers([(good + b'<http://ex.org/cut> <http://ex.org/p> "no end', 13), (b"".join(lines_of(2, 50)), 11)])
-    text = MappedText(pipes, tmp_path / "mapped.nq")
-    text.wait_done()
+    text = mapped(tmp_path, [(good + b'<http://ex.org/cut> <http://ex.org/p> "no end', 13), (b"".join(lines_of(2, 50)), 11)], 100, zstd)
     for part_bytes, loaders in ((0, 1), (1 << 20, 1), (100, 1), (100, 2)):
         with pytest.raises(SyntaxError):
-            load_file(Store(), tmp_path / "mapped.nq", part_bytes=part_bytes, loaders=loaders)
-    for t in threads:
-        t.join()
-    cut = [line for line in (tmp_path / "mapped.nq").read_bytes().splitlines() if b"cut" in line]
+            load_segments(Store(), text.segments, part_bytes=part_bytes, loaders=loaders)
+    cut = [line for line in text_of(text).splitlines() if b"cut" in line]
     assert cut == [b'<http://ex.org/cut> <http://ex.org/p> "no end']  # on its own line
 
 
 def test_a_failed_copy_is_reported(tmp_path: Path):
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this machine to make a write fail")
+    (tmp_path / "mapped.nq.00000").symlink_to("/dev/full")  # the first segment: every write fails with ENOSPC
     pipes, threads = start_writers([(b"".join(lines_of(1, 100)), 100)])
-    text = MappedText(pipes, Path("/dev/full"))
-    with pytest.raises(OSError, match="/dev/full"):
+    text = MappedText(pipes, tmp_path / "mapped.nq")
+    with pytest.raises(OSError, match=r"mapped\.nq\.\* failed: \[Errno 28\] No space left on device"):
         text.wait_done()
     assert text.done and text.error is not None
+    for pipe in pipes:
+        pipe.close()
     for t in threads:
-        t.join(timeout=5)
+        t.join()
+
+
+def test_a_failed_compressor_is_reported(tmp_path: Path):
+    pipes, threads = start_writers([(b"".join(lines_of(1, 3000)), 100)])
+    text = MappedText(pipes, tmp_path / "mapped.nq", zstd="false")  # a compressor that ends at once, status 1
+    with pytest.raises(OSError, match=r"mapped\.nq\.\* failed: zstd exit status 1$"):
+        text.wait_done()
+    assert text.done
+    for pipe in pipes:
+        pipe.close()
+    for t in threads:
+        t.join()
 
 
 def test_a_failed_copy_fails_the_build_with_one_line_and_no_store(tmp_path: Path, monkeypatch):
@@ -113,15 +149,17 @@ def test_a_failed_copy_fails_the_build_with_one_line_and_no_store(tmp_path: Path
         pytest.skip("no /dev/full on this machine to make a write fail")
     from graph.build import _Dump, build_store
     from graph.errors import UserError
-    
+
     real_init = _Dump.__init__
 
     def on_a_full_disk(self, path: Path, scratch: Path) -> None:
         real_init(self, path, scratch)
-        self.mapped = Path("/dev/full")  # every write fails with ENOSPC
+        self.mapped = tmp_path / "mapped.nq"
 
+    monkeypatch.setenv("JLLM_KG_ZSTD", "0")
+    (tmp_path / "mapped.nq.00000").symlink_to("/dev/full")  # every write fails with ENOSPC
     monkeypatch.setattr(_Dump, "__init__", on_a_full_disk)
-    with pytest.raises(UserError, match=r"^loading the mapped quads failed: copying the mapped N-Quads to /dev/full "
+    with pytest.raises(UserError, match=r"^loading the mapped quads failed: copying the mapped N-Quads to .*/mapped.nq.\* "
                                         r"failed: \[Errno 28\] No space left on device$"):
         build_store(catalog_dir=FIXTURE, store_path=tmp_path / "store", echo=lambda *a, **k: None)
     assert not (tmp_path / "store").exists()
@@ -182,26 +220,27 @@ def test_load_part_mb_must_be_a_size(tmp_path: Path):
 def test_the_copy_runs_ahead_of_any_reader_to_the_end(tmp_path: Path):
     """The children are never held back: the whole text is copied before anything loads it."""
     data = b"".join(lines_of(1, 6000))  # ~480 kB: far more than a pipe holds
-    pipes, threads = start_writers([(data, 4096)])
-    text = MappedText(pipes, tmp_path / "mapped.nq")
-    text.wait_done()
-    for t in threads:
-        t.join()
-    assert text.done and text.written == len(data) == (tmp_path / "mapped.nq").stat().st_size
+    text = mapped(tmp_path, [(data, 4096)], 50_000, "zstd")
+    assert text.done and text.written == len(data) == len(text_of(text))
     store = Store()
-    assert load_file(store, tmp_path / "mapped.nq", part_bytes=50_000) >= 9
+    assert load_segments(store, text.segments, part_bytes=50_000) >= 9
     assert len(store) == 6000
 
 
-def test_an_empty_text_loads_nothing(tmp_path: Path):
-    pipes, threads = start_writers([(b"", 10)])
-    text = MappedText(pipes, tmp_path / "mapped.nq")
-    text.wait_done()
-    for t in threads:
-        t.join()
+@pytest.mark.parametrize("zstd", CODECS)
+def test_an_empty_text_loads_nothing(tmp_path: Path, zstd):
+    text = mapped(tmp_path, [(b"", 10)], zstd=zstd)
+    assert text.written == 0 and len(text.segments) == 1
     for part_bytes in (0, 1000):
         store = Store()
-        assert load_file(store, tmp_path / "mapped.nq", part_bytes) == 1 and len(store) == 0
+        assert load_segments(store, text.segments, part_bytes) == 1 and len(store) == 0
+    text.remove()
+    assert not list(tmp_path.iterdir())
+
+
+def test_segments_are_no_larger_than_a_part():
+    assert segment_size(None) == segment_size(0) == AUTO_PART_BYTES == segment_size(1 << 30)
+    assert segment_size(1 << 20) == 1 << 20
 
 
 def test_a_scratch_file_that_cannot_be_made_fails_the_build_with_one_line(tmp_path: Path, monkeypatch):
@@ -222,45 +261,37 @@ def test_a_scratch_file_that_cannot_be_made_fails_the_build_with_one_line(tmp_pa
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("store.gen-")]
 
 
-def test_an_interrupt_stops_the_loaders_before_the_file_closes(tmp_path: Path, monkeypatch):
+def test_an_interrupt_stops_the_loaders_and_waits_for_the_running_parts(tmp_path: Path, monkeypatch):
     """Ctrl-C during a load in parts: no part starts after it, and every running part has ended when it is
-    raised (the text's descriptor is closed only then, so no loader reads a reused one)."""
+    raised (no loader goes on writing into the store)."""
     import signal
     import time
 
     import graph.store.mapped_text as mapped_text
 
     lines = [line for n in range(400) for line in lines_of(n, 100)]  # about 3 MB: 16 parts of 200 kB
-    (tmp_path / "mapped.nq").write_bytes(b"".join(lines))
+    text = mapped(tmp_path, [(b"".join(lines), 1 << 16)], 200_000)
     started: list[int] = []
-    read_errors: list[OSError] = []
+    real_open = mapped_text.open_part
 
-    class InterruptingPart(mapped_text.Part):
-        def __init__(self, reader: int, start: int, end: int) -> None:
-            super().__init__(reader, start, end)
-            started.append(start)
-            if len(started) == 3:  # Ctrl-C when the third part starts, once both loaders run and the caller waits
-                while len([t for t in threading.enumerate() if t.name.startswith("load-")]) < 2:
-                    time.sleep(0.001)
-                time.sleep(0.05)
-                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+    def interrupting(segments):
+        started.append(len(started))
+        if len(started) == 3:  # Ctrl-C when the third part starts, once both loaders run and the caller waits
+            while len([t for t in threading.enumerate() if t.name.startswith("load-")]) < 2:
+                time.sleep(0.001)
+            time.sleep(0.05)
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        return real_open(segments)
 
-        def readinto(self, buffer) -> int:
-            try:
-                return super().readinto(buffer)
-            except OSError as err:  # the text's descriptor closed under a running part
-                read_errors.append(err)
-                raise
-
-    monkeypatch.setattr(mapped_text, "Part", InterruptingPart)
+    monkeypatch.setattr(mapped_text, "open_part", interrupting)
     store = Store()
     handler = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's Ctrl-C, whatever ran before
     try:
         with pytest.raises(KeyboardInterrupt):
-            load_file(store, tmp_path / "mapped.nq", part_bytes=200_000, loaders=2)
+            load_segments(store, text.segments, part_bytes=200_000, loaders=2)
     finally:
         signal.signal(signal.SIGINT, handler)
     loaded = len(store)
     time.sleep(0.3)
-    assert len(store) == loaded and not read_errors  # no loader goes on writing, or reads a closed descriptor
+    assert len(store) == loaded  # no loader goes on writing
     assert 3 <= len(started) < 16 and 0 < loaded < len(lines)

@@ -23,6 +23,7 @@ from pyoxigraph import NamedNode, Quad, RdfFormat, Store, Triple
 from graph.errors import UserError
 from graph.formats import by_name
 from graph.store.backend import open_reader
+from graph.store.zstd import sort_options
 from graph.rdf.vocab import PREFIXES, RDFS, TYPE, VOID
 from graph.rdf.void import dataset_iri
 
@@ -153,20 +154,19 @@ class SortedWriter:
     """The export pipeline, each stage in its own process or thread, none holding the graph:
     N-Quads lines in (:meth:`dump`, :meth:`write_quads`) → awk turns each into a sort record → GNU
     ``sort -u`` (``buffer`` of memory, then sorted runs spilled to a temporary directory in
-    ``scratch`` and merged; about twice the N-Quads' size) → awk turns records back into lines →
+    ``scratch`` and merged; about twice the N-Quads' size, a tenth of that compressed by
+    :func:`graph.store.zstd.sort_options`) → awk turns records back into lines →
     pyoxigraph parses them and writes ``fmt`` to ``output`` (:func:`serialize_lines`, in its own process;
     for a buffer, a thread copies its output). :meth:`close` waits for it.
 
-    ``top`` ranks the description's subjects (:func:`description_subjects`), which go first. With
-    ``inputs`` (N-Quads files), their lines are read first, then those written to :attr:`sink`.
+    ``top`` ranks the description's subjects (:func:`description_subjects`), which go first.
     """
 
     def __init__(self, fmt: str, output: BinaryIO | str | os.PathLike, top: dict, scratch: Path | None = None,
-                 buffer: str = SORT_BUFFER, inputs: Iterable[Path | str] = ()) -> None:
+                 buffer: str = SORT_BUFFER) -> None:
         if fmt not in FORMATS:
             raise UserError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
         datasets = FORMATS[fmt].supports_datasets
-        files = [os.fspath(i) for i in inputs]
         self.tmp = tempfile.TemporaryDirectory(prefix="jllm-kg-export-", dir=scratch)
         self.tops = 0
         env = {**os.environ, "LC_ALL": "C"}
@@ -174,8 +174,8 @@ class SortedWriter:
         flag = f"DATASETS={int(datasets)}"
         self.records = subprocess.Popen(
             [awk, "-v", f"TOP={self.top_file(top)}", "-v", f"TYPE={_TYPE_TEXT}", "-v", f"LABEL={_LABEL_TEXT}",
-             "-v", flag, _RECORD_AWK, *files, *(["-"] if files else [])], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-        self.sorter = subprocess.Popen(["sort", "-u", "-S", buffer, f"--parallel={min(os.cpu_count() or 1, 4)}",
+             "-v", flag, _RECORD_AWK], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self.sorter = subprocess.Popen(["sort", "-u", "-S", buffer, f"--parallel={min(os.cpu_count() or 1, 4)}", *sort_options(),
                                         "-T", self.tmp.name], stdin=self.records.stdout, stdout=subprocess.PIPE, env=env)
         self.records.stdout.close()
         self.failed: list[BaseException] = []
