@@ -159,7 +159,7 @@ def _map(catalog_dir: Path, iris: Iris, scratch: Path, progress: _Progress, mapp
     try:
         try:
             text = MappedText([c.stdout for c in children], mapped, segment_bytes, zstd_command())
-        except OSError as err:  # the scratch file cannot be made
+        except OSError as err:  # the first segment file cannot be made
             raise UserError(f"writing the mapped quads to {mapped} failed: {err.strerror or err}") from None
         try:
             text.wait_done()
@@ -309,10 +309,11 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
 
     ``part_bytes``: load the mapped N-Quads in parts of about that size, one engine bulk load each,
     which bounds the loader's memory (:mod:`graph.store.mapped_text`); 0: in one bulk load; None: one
-    bulk load for a text up to 1 GB, parts of 256 MB above (:func:`graph.store.mapped_text.part_size`).
+    bulk load for a text up to 256 MB, parts of 64 MB above (:func:`graph.store.mapped_text.part_size`).
 
     Streaming: child processes read the model files and write each entity's quads as N-Quads
-    (:mod:`graph.rdf.nquads`) into a scratch file, which the engine then bulk-loads into a new generation
+    (:mod:`graph.rdf.nquads`) into scratch segment files (compressed by ``zstd`` where it is installed), which
+    the engine then bulk-loads into a new generation
     (:mod:`graph.store.mapped_text`). From then on the sorted Turtle dump is written on the side
     (:class:`_Dump`), while the engine loads, the build adds the lineage levels,
     the engine counts the VoID statistics and the generation is checked against the SHACL shapes,

@@ -138,8 +138,16 @@ def test_while_the_engine_loads_a_line_gives_the_store_s_size(tmp_path):
     assert len(lines) == count  # stopped with the load
 
 
+@pytest.mark.parametrize("zstd", ["", "0"], ids=["runs-compressed", "runs-plain"])
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
-def test_streaming_export_equals_in_memory_sort(tmp_path, fmt):
+def test_streaming_export_equals_in_memory_sort(tmp_path, fmt, zstd, monkeypatch):
+    """Sorted runs spilled to disk (compressed by zstd where it is installed, or plain) merge into the in-memory sort's output."""
+    from graph.store.zstd import sort_options, zstd_command
+
+    monkeypatch.setenv("JLLM_KG_ZSTD", zstd)
+    if zstd != "0" and zstd_command() is None:
+        pytest.skip("no zstd command on this machine")
+    assert bool(sort_options()) == (zstd != "0")
     build_store(catalog_dir=FIXTURE, store_path=tmp_path / "store", echo=QUIET)
     store = Store.read_only(str((tmp_path / "store").resolve()))
     quads = list(store)
