@@ -155,8 +155,9 @@ def remote(seed_store_path):
 @pytest.fixture(scope="module")
 def served(remote):
     env = {"JLLM_KG_MAX_RESULT_BYTES": "300000", "JLLM_KG_TEXT_GUARD": "0", "JLLM_KG_ACCESS_LOG": "off"}
-    # 4 s: the remote /dump.ttl of the shipped catalog's store (what a clone without ../shared builds) took over 2 s on a slow host
-    with LiveServer(remote.url, timeout=4, workers=2, env=env) as live:
+    # 8 s: the remote /dump.ttl of the shipped catalog's store (what a clone without ../shared builds) took over 2 s on a slow
+    # host, and over 4 s (a 503) once while two test runs and a large dump shared the two cores
+    with LiveServer(remote.url, timeout=8, workers=2, env=env) as live:
         yield live
 
 
@@ -181,8 +182,8 @@ def test_a_remote_result_over_the_cap_is_413(served):
 def test_a_slow_remote_query_gets_the_embedded_503(served):
     started = time.monotonic()
     r = requests.get(served.url, params={"query": SLOW}, timeout=30)
-    assert r.status_code == 503 and "timed out after 4 s" in r.json()["error"], r.text
-    assert time.monotonic() - started < 8
+    assert r.status_code == 503 and "timed out after 8 s" in r.json()["error"], r.text
+    assert time.monotonic() - started < 12
 
 
 def test_replicas_of_one_generation_agree_on_etags(served, remote):
