@@ -70,7 +70,7 @@ def test_parts_load_what_one_call_loads(tmp_path: Path, zstd):
     if zstd:  # compressed on disk
         assert sum(s.path.stat().st_size for s in text.segments) < len(written) / 3
     assert sorted(written.splitlines(keepends=True)) == sorted(a + b)  # whole lines, none lost or merged
-    assert all(s.size >= 20_000 for s in text.segments[:-1]) and len(text.segments) >= 5  # closed once full
+    assert all(s.size >= 20_000 for s in text.segments[:-1]) and len(text.segments) >= 3  # closed once full
     store, whole = Store(), Store()
     parts = load_segments(store, text.segments, part_bytes=40_000)
     assert parts == len(part_groups(text.segments, 40_000)) >= 3
@@ -223,7 +223,7 @@ def test_the_copy_runs_ahead_of_any_reader_to_the_end(tmp_path: Path):
     text = mapped(tmp_path, [(data, 4096)], 50_000, "zstd")
     assert text.done and text.written == len(data) == len(text_of(text))
     store = Store()
-    assert load_segments(store, text.segments, part_bytes=50_000) >= 9
+    assert load_segments(store, text.segments, part_bytes=50_000) == len(part_groups(text.segments, 50_000)) >= 2
     assert len(store) == 6000
 
 

@@ -92,7 +92,7 @@ class MappedText:
         self.stopped = False
         self.error: BaseException | None = None
         self.segments: list[Segment] = []
-        self._fd, self._child, self._size = -1, None, 0
+        self._fd, self._child = -1, None
         self._open()  # a scratch file that cannot be made fails here, in the caller
         self.thread = threading.Thread(target=self._copy, args=(pipes,), name="mapped-text", daemon=True)
         self.thread.start()
@@ -110,7 +110,6 @@ class MappedText:
         else:
             self._fd = out
         self.segments.append(Segment(target, 0))
-        self._size = 0
 
     def _close(self) -> None:
         """End the current segment (its compressor's exit status checked)."""
@@ -160,13 +159,12 @@ class MappedText:
     def _append(self, lines: bytes) -> None:
         if not lines:
             return
-        if self._size >= self.segment_bytes:
+        if self.segments[-1].size >= self.segment_bytes:
             self._close()
             self._open()
         view = memoryview(lines)
         while view:
             view = view[os.write(self._fd, view):]
-        self._size += len(lines)
         self.written += len(lines)
         last = self.segments[-1]
         self.segments[-1] = Segment(last.path, last.size + len(lines))
