@@ -154,7 +154,7 @@ class SortedWriter:
     """The export pipeline, each stage in its own process or thread, none holding the graph:
     N-Quads lines in (:meth:`dump`, :meth:`write_quads`) → awk turns each into a sort record → GNU
     ``sort -u`` (``buffer`` of memory, then sorted runs spilled to a temporary directory in
-    ``scratch`` and merged; about twice the N-Quads' size, a tenth of that compressed by
+    ``scratch`` and merged; about twice the N-Quads' size, compressed where ``zstd`` is installed,
     :func:`graph.store.zstd.sort_options`) → awk turns records back into lines →
     pyoxigraph parses them and writes ``fmt`` to ``output`` (:func:`serialize_lines`, in its own process;
     for a buffer, a thread copies its output). :meth:`close` waits for it.
