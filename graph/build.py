@@ -29,7 +29,7 @@ from graph.rdf.lineage_levels import base_links_in, level_quads
 from graph.rdf.mapping import catalog_quads
 from graph.rdf.nquads import links_path, typed_path
 from graph.store.export import SortedWriter, description_subjects, quad_lines, write_sorted_into
-from graph.store.mapped_text import MappedText, load_segments, loader_count, part_size, read_command, segment_size, worker_count
+from graph.store.mapped_text import MappedText, load_rounds, loader_count, part_groups, part_size, read_command, round_size, segment_size, worker_count
 from graph.store.zstd import sort_options, zstd_command
 from graph.store.generations import build_lock, discard, dump_path, new_generation, swap_in
 from graph.rdf.validate import validate_store
@@ -89,6 +89,20 @@ class _Progress:
         print(f"[{time.perf_counter() - self.started:5.2f}s] {message}", file=sys.stderr, flush=True)
 
 
+def _files_size(directory: Path) -> int | None:
+    """The size of the files in ``directory`` (None if it cannot be listed)."""
+    size = 0
+    try:
+        for entry in os.scandir(directory):
+            try:
+                size += entry.stat().st_size if entry.is_file() else 0
+            except OSError:  # compacted away while it was counted
+                pass
+    except OSError:
+        return None
+    return size
+
+
 class _Ticker:
     """While the engine loads (it reports nothing), a progress line every ``every`` seconds with the size of
     the generation's files so far."""
@@ -101,14 +115,8 @@ class _Ticker:
     def _run(self) -> None:
         started = time.perf_counter()
         while not self.stopped.wait(self.every):
-            size = 0
-            try:
-                for entry in os.scandir(self.generation):
-                    try:
-                        size += entry.stat().st_size if entry.is_file() else 0
-                    except OSError:  # compacted away while it was counted
-                        pass
-            except OSError:
+            size = _files_size(self.generation)
+            if size is None:
                 continue
             self.progress(f"loading: {time.perf_counter() - started:,.0f} s, store files {size / 1e6:,.0f} MB "
                           f"(from {self.text_bytes / 1e6:,.0f} MB of N-Quads)")
@@ -304,12 +312,15 @@ class _Dump:
 
 
 def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"), base: str | None = None,
-                echo: Callable[..., None] = print, part_bytes: int | None = None) -> int:
+                echo: Callable[..., None] = print, part_bytes: int | None = None, round_bytes: int | None = None) -> int:
     """Build the store at ``store_path`` from ``catalog_dir`` (default: the shipped catalog).
 
     ``part_bytes``: load the mapped N-Quads in parts of about that size, one engine bulk load each,
     which bounds the loader's memory (:mod:`graph.store.mapped_text`); 0: in one bulk load; None: one
     bulk load for a text up to 256 MB, parts of 64 MB above (:func:`graph.store.mapped_text.part_size`).
+    ``round_bytes``: load them in rounds of about that size, the store compacted between two rounds, which
+    bounds the engine's files on disk; 0: one round; None: as many as the free disk space needs
+    (:func:`graph.store.mapped_text.round_count`).
 
     Streaming: child processes read the model files and write each entity's quads as N-Quads
     (:mod:`graph.rdf.nquads`) into scratch segment files (compressed by ``zstd`` where it is installed), which
@@ -344,13 +355,21 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 part = part_size(size, part_bytes)
                 stored = sum(s.path.stat().st_size for s in text.segments)
                 loaders = loader_count()
+                free = shutil.disk_usage(generation).free
+                rounds = round_size(size, round_bytes, free)
+                count = len(part_groups(text.segments, rounds))  # rounds are made of whole segments
                 progress(f"mapped {report['entities']:,} entities, {report['quads']:,} quads ({size / 1e6:,.0f} MB of "
-                         f"N-Quads in {len(text.segments)} segment(s), {stored / 1e6:,.0f} MB on disk); loading them{f' in parts of {part / 2**20:,.0f} MB, {loaders} at a time' if part else ''}, "
+                         f"N-Quads in {len(text.segments)} segment(s), {stored / 1e6:,.0f} MB on disk); loading them{f' in parts of {part / 2**20:,.0f} MB, {loaders} at a time' if part else ''}"
+                         f"{f' in {count} rounds of about {rounds / 1e6:,.0f} MB, the store compacted between two ({free / 1e6:,.0f} MB free)' if count > 1 else ''}, "
                          "and sorting them for the Turtle dump on the side")
                 load_started = time.perf_counter()
+
+                def between(done: int, count: int) -> None:
+                    progress(f"loaded round {done} of {count}; compacting the store ({(_files_size(generation) or 0) / 1e6:,.0f} MB of files)")
+
                 try:
                     with _Ticker(progress, generation, size):
-                        parts = load_segments(store, text.segments, part, loaders)
+                        parts = load_rounds(store, text.segments, part, loaders, rounds, between)
                 except (SyntaxError, OSError, ValueError) as err:
                     raise UserError(f"loading the mapped quads failed: {err}") from None
                 if dump.writer is None:  # not sorted from the text (see _Dump.start): its disk space back now

@@ -110,8 +110,12 @@ def import_cmd(readme: Path | None, upstream: Path | None, rev: str | None, en: 
               help="Load the mapped N-Quads in parts of about this many MB, one engine bulk load each, two at a time "
                    "($JLLM_KG_BUILD_LOADERS): bounds the loader's memory, costs a compaction. 0: one bulk load. "
                    "Default: one bulk load up to 256 MB of N-Quads, parts of 64 MB above.")
+@click.option("--load-round-mb", "load_round_mb", type=click.IntRange(min=0), default=None,
+              help="Load the mapped N-Quads in rounds of about this many MB, the store compacted between two: bounds "
+                   "the engine's files on disk, costs a compaction per round. 0: one round. Default: as many rounds "
+                   "as the free disk space needs (one while a whole load fits).")
 def build_cmd(catalog_dir: Path | None, store: str | None, base: str | None, if_changed: bool,
-              load_part_mb: int | None) -> None:
+              load_part_mb: int | None, load_round_mb: int | None) -> None:
     """Build the graph from the catalog into the store (atomic, SHACL-validated)."""
     import catalog as catalog_package
     import ontology
@@ -121,6 +125,7 @@ def build_cmd(catalog_dir: Path | None, store: str | None, base: str | None, if_
 
     store_path = _location(store)
     part_bytes = None if load_part_mb is None else load_part_mb << 20
+    round_bytes = None if load_round_mb is None else load_round_mb << 20
     inputs = fingerprint(catalog_dir or catalog_package.PATH, ontology.PATH, Iris.default(base).base)
     if isinstance(store_path, str):
         from graph.store.client import Endpoints, HttpTransport
@@ -132,12 +137,13 @@ def build_cmd(catalog_dir: Path | None, store: str | None, base: str | None, if_
             click.echo(f"{store_path} is up to date (same catalog, ontology and code): not rebuilt")
             return
         build_remote(store_path, catalog_dir=catalog_dir, base=base, inputs=inputs, echo=click.echo, transport=transport,
-                     part_bytes=part_bytes)
+                     part_bytes=part_bytes, round_bytes=round_bytes)
         return
     if if_changed and up_to_date(store_path, inputs):
         click.echo(f"{store_path} is up to date (same catalog, ontology and code): not rebuilt")
         return
-    build_store(catalog_dir=catalog_dir, store_path=store_path, base=base, echo=click.echo, part_bytes=part_bytes)
+    build_store(catalog_dir=catalog_dir, store_path=store_path, base=base, echo=click.echo, part_bytes=part_bytes,
+                round_bytes=round_bytes)
     record(store_path, inputs)
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from pyoxigraph import RdfFormat, Store, parse
 
-from graph.store.mapped_text import (AUTO_ABOVE, AUTO_PART_BYTES, MappedText, Segment, load_segments, part_groups,
-                                     part_size, read_command, segment_size)
+from graph.store.mapped_text import (AUTO_ABOVE, AUTO_PART_BYTES, MAX_ROUNDS, MappedText, Segment, load_rounds,
+                                     load_segments, part_groups, part_size, read_command, round_count, round_size,
+                                     segment_size)
 from graph.store.zstd import zstd_command
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog"
@@ -79,6 +80,43 @@ def test_parts_load_what_one_call_loads(tmp_path: Path, zstd):
     assert load_segments(together, text.segments, part_bytes=40_000, loaders=2) == parts
     expected = set(parse(b"".join(a + b), RdfFormat.N_QUADS))
     assert set(store) == set(whole) == set(together) == expected and len(store) == 5000
+
+
+@pytest.mark.parametrize("zstd", CODECS)
+def test_rounds_load_what_one_call_loads_with_a_compaction_between_two(tmp_path: Path, zstd):
+    a = lines_of(3, 4000)
+    text = mapped(tmp_path, [(b"".join(a), 1499)], 10_000, zstd)
+    rounds = part_groups(text.segments, 60_000)
+    assert len(rounds) >= 3
+    between: list[tuple[int, int, int]] = []
+    store = Store(str(tmp_path / "rounds"))
+    calls = load_rounds(store, text.segments, part_bytes=20_000, loaders=2, round_bytes=60_000,
+                        between=lambda done, count: between.append((done, count, len(store))))
+    assert calls == sum(len(part_groups(r, 20_000)) for r in rounds)
+    # called before each compaction, after that round's quads are in
+    assert [(d, c) for d, c, _ in between] == [(n, len(rounds)) for n in range(1, len(rounds))]
+    assert [n for _, _, n in between] == [_lines([s for r in rounds[:d] for s in r]) for d, _, _ in between]
+    assert set(store) == set(parse(b"".join(a), RdfFormat.N_QUADS)) and len(store) == 4000
+    one = Store()
+    assert load_rounds(one, text.segments, round_bytes=0) == 1 and set(one) == set(store)
+
+
+def _lines(segments: list[Segment]) -> int:
+    return subprocess.run(read_command(segments), stdout=subprocess.PIPE, check=True).stdout.count(b"\n")
+
+
+def test_the_round_count_follows_the_free_disk_space():
+    gb = 10 ** 9
+    assert round_count(20 * gb, 78 * gb) == 1  # 512 k families: 20.3 GB of N-Quads, one load fits
+    assert round_count(int(40.6 * gb), 71 * gb) == 2  # 1 M families on this machine's disk: two rounds
+    assert round_count(10 * gb, 10 * gb) == MAX_ROUNDS  # not even the compacted store fits
+    for text, free in ((1 * gb, 2 * gb), (40 * gb, 50 * gb), (30 * gb, 60 * gb), (5 * gb, 5.5 * gb)):
+        n = round_count(text, free)
+        peak = 0.9 * text + 0.7 * text / n  # the peak of the model (see round_count)
+        assert n == MAX_ROUNDS or peak <= 0.85 * free + 1
+        assert n == 1 or 0.9 * text + 0.7 * text / (n - 1) > 0.85 * free  # no more rounds than needed
+    assert round_size(40 * gb, None, 71 * gb) == 20 * gb and round_size(40 * gb, None, 100 * gb) == 0
+    assert round_size(40 * gb, 0, 1) == 0 and round_size(40 * gb, 5, 1) == 5  # a given size wins
 
 
 @pytest.mark.parametrize("sizes", [[], [5], [1, 1, 1], [10, 0, 3, 7, 2, 9], [100, 100]])
@@ -186,6 +224,60 @@ def test_build_in_parts_from_the_command_line_equals_the_build_in_one_call(tmp_p
     assert loaded and int(loaded[0].split(", in ")[1].split(" parts")[0]) >= 3, loaded
     dumps = [next(tmp_path.glob(f"{name}.gen-*.dump.ttl")).read_bytes() for name in ("one", "parts")]
     assert dumps[0] == dumps[1] and len(dumps[0]) > 1_000_000
+
+
+def test_build_in_rounds_from_the_command_line_equals_the_build_in_one_round(tmp_path: Path):
+    from tests.conftest import run_cli
+
+    env = {"SOURCE_DATE_EPOCH": "1764547200"}
+    one = run_cli("build", "--store", str(tmp_path / "one"), "--load-round-mb", "0", env=env)
+    rounds = run_cli("build", "--store", str(tmp_path / "rounds"), "--load-part-mb", "1", "--load-round-mb", "2", env=env)
+    assert one.returncode == 0 and rounds.returncode == 0, rounds.stderr[-2000:]
+    assert "round" not in one.stderr
+    compacted = [line for line in rounds.stderr.splitlines() if "] loaded round " in line]
+    count = int(compacted[0].split(" of ")[1].split(";")[0])
+    assert count >= 2 and len(compacted) == count - 1, compacted  # a compaction between two rounds
+    assert f"in {count} rounds of about 2 MB, the store compacted between two" in rounds.stderr
+    dumps = [next(tmp_path.glob(f"{name}.gen-*.dump.ttl")).read_bytes() for name in ("one", "rounds")]
+    assert dumps[0] == dumps[1] and len(dumps[0]) > 1_000_000
+    stores = [set(Store.read_only(str((tmp_path / name).resolve()))) for name in ("one", "rounds")]
+    assert stores[0] == stores[1]
+
+
+def test_a_default_build_on_a_full_disk_loads_in_rounds(tmp_path: Path, monkeypatch):
+    """When the free space (here reported as 1 byte) cannot hold even the compacted store, the default build
+    loads in the most rounds and says so (the segments scaled down to the fixture); the store is the same."""
+    import graph.store.mapped_text as mapped_text
+    import shutil
+    from collections import namedtuple
+
+    from graph.build import build_store
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764547200")
+    build_store(catalog_dir=FIXTURE, store_path=tmp_path / "one", echo=lambda *a, **k: None)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(2 << 20, 2 << 20, 1))
+    monkeypatch.setattr(mapped_text, "AUTO_PART_BYTES", 20_000)
+    lines: list[str] = []
+    monkeypatch.setattr("graph.build._Progress.__call__", lambda self, message: lines.append(message))
+    build_store(catalog_dir=FIXTURE, store_path=tmp_path / "rounds", echo=lambda *a, **k: None)
+    mapped = [m for m in lines if m.startswith("mapped ")]
+    assert mapped and "the store compacted between two (0 MB free)" in mapped[0], mapped
+    # the most rounds: an eighth of the text each, made of whole segments
+    count = int(mapped[0].split("loading them in ")[1].split(" rounds")[0])
+    assert 3 <= count <= MAX_ROUNDS
+    assert [m.split(";")[0] for m in lines if m.startswith("loaded round ")] == [f"loaded round {n} of {count}"
+                                                                                 for n in range(1, count)]
+    stores = [set(Store.read_only(str((tmp_path / name).resolve()))) for name in ("one", "rounds")]
+    assert stores[0] == stores[1] and len(stores[0]) > 1000
+
+
+def test_load_round_mb_must_be_a_size(tmp_path: Path):
+    from tests.conftest import run_cli
+
+    bad = run_cli("build", "--store", str(tmp_path / "s"), "--load-round-mb", "x")
+    assert bad.returncode == 2 and "Invalid value for '--load-round-mb'" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "s").exists()
 
 
 def test_the_default_part_size_depends_on_the_text_and_a_given_size_wins():

@@ -54,12 +54,13 @@ literal).
 """
 from __future__ import annotations
 
+import math
 import os
 import selectors
 import subprocess
 import threading
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from pyoxigraph import RdfFormat, Store
 
@@ -193,6 +194,18 @@ AUTO_PART_BYTES = 64 << 20
 LOADERS_ENV = "JLLM_KG_BUILD_LOADERS"
 """How many parts the engine loads at once (default: 2 on two cores or more)."""
 
+#: The engine's files at the end of a load in parts, before compaction, per byte of N-Quads loaded
+#: (512,000 families: 32.5 GB of files, by ``du`` every 10 s, from 20.3 GB of N-Quads; bench/scale.md).
+ENGINE_GROWTH = 1.6
+#: The compacted store per byte of N-Quads (512,000 families: 18.1 GB from 20.3 GB).
+COMPACTED = 0.9
+#: The share of the free disk space that a load plans to fill; the rest is for the error of the two
+#: figures above, the sort's runs that grow beside the load, and a compaction's new files before it
+#: deletes the old ones.
+DISK_SHARE = 0.85
+#: At most this many rounds (each compaction between them rewrites the store loaded so far).
+MAX_ROUNDS = 8
+
 
 def part_size(text_bytes: int, part_bytes: int | None) -> int:
     """The part size to load ``text_bytes`` of N-Quads with: ``part_bytes`` when given (0: one call), else
@@ -206,6 +219,32 @@ def segment_size(part_bytes: int | None) -> int:
     """The segments' size for a build asked to load in parts of ``part_bytes`` (None: the default, 0: one call):
     no larger than a part, so that parts can be made of whole segments."""
     return min(part_bytes, AUTO_PART_BYTES) if part_bytes else AUTO_PART_BYTES
+
+
+def round_count(text_bytes: int, free_bytes: int) -> int:
+    """In how many rounds to load ``text_bytes`` of N-Quads, the store compacted between two rounds, so that
+    the engine's files stay within :data:`DISK_SHARE` of ``free_bytes``: 1 when a whole load fits.
+
+    After round k of n, the store holds k/n of the text, compacted (:data:`COMPACTED` per byte) but for the
+    last round's share (:data:`ENGINE_GROWTH`); the peak, at the end of the last round, is
+    ``COMPACTED·T + (ENGINE_GROWTH − COMPACTED)·T/n``. When even the compacted store would not fit,
+    :data:`MAX_ROUNDS` (the build then fails on a full disk, as it would in one round, but later)."""
+    budget = DISK_SHARE * free_bytes - COMPACTED * text_bytes
+    overhead = (ENGINE_GROWTH - COMPACTED) * text_bytes
+    if overhead <= budget:
+        return 1
+    if budget <= 0:
+        return MAX_ROUNDS
+    return min(MAX_ROUNDS, math.ceil(overhead / budget))
+
+
+def round_size(text_bytes: int, round_bytes: int | None, free_bytes: int) -> int:
+    """The round size to load ``text_bytes`` with: ``round_bytes`` when given (0: one round), else from the
+    free disk space (:func:`round_count`); 0 for one round."""
+    if round_bytes is not None:
+        return round_bytes
+    rounds = round_count(text_bytes, free_bytes)
+    return 0 if rounds == 1 else math.ceil(text_bytes / rounds)
 
 
 def worker_count(env: str) -> int:
@@ -304,3 +343,45 @@ def load_segments(store: Store, segments: list[Segment], part_bytes: int = 0, lo
     if failed:
         raise failed[0]
     return len(groups)
+
+
+def compact(store: Store) -> None:
+    """Flush ``store`` and compact it (``Store.optimize``) on a thread, which an interrupt does not stop
+    midway: the engine cannot abandon a compaction, so the interrupt is raised once it has ended."""
+    store.flush()
+    failed: list[BaseException] = []
+    ended = threading.Event()
+
+    def work() -> None:
+        try:
+            store.optimize()
+        except BaseException as err:  # raised below, in the caller's thread
+            failed.append(err)
+        finally:
+            ended.set()
+
+    threading.Thread(target=work, name="compact", daemon=True).start()
+    try:
+        ended.wait()
+    except BaseException:
+        ended.wait()
+        raise
+    if failed:
+        raise failed[0]
+
+
+def load_rounds(store: Store, segments: list[Segment], part_bytes: int = 0, loaders: int = 1, round_bytes: int = 0,
+                between: Callable[[int, int], None] | None = None) -> int:
+    """Bulk-load ``segments`` into ``store`` in rounds of about ``round_bytes`` of text (0: one round), each
+    by :func:`load_segments`, the store compacted (:func:`compact`) between two rounds, which bounds the
+    engine's files on disk (:func:`round_count`); ``between(done, rounds)`` is called before each
+    compaction. How many bulk-load calls."""
+    rounds = part_groups(segments, round_bytes)
+    calls = 0
+    for done, group in enumerate(rounds, 1):
+        calls += load_segments(store, group, part_bytes, loaders)
+        if done < len(rounds):
+            if between is not None:
+                between(done, len(rounds))
+            compact(store)
+    return calls

@@ -131,7 +131,8 @@ def _discard(transport: Transport, new: Pointer) -> None:
 
 
 def build_remote(location: str, catalog_dir=None, base: str | None = None, inputs: str = "",
-                 echo: Callable[..., None] = print, transport: Transport | None = None, part_bytes: int | None = None) -> Pointer:
+                 echo: Callable[..., None] = print, transport: Transport | None = None, part_bytes: int | None = None,
+                 round_bytes: int | None = None) -> Pointer:
     """``jllm-kg build --store http://…``: build and validate a generation in a scratch directory
     (the embedded build, SHACL included), then :func:`publish` it; the scratch is removed."""
     import shutil
@@ -146,7 +147,8 @@ def build_remote(location: str, catalog_dir=None, base: str | None = None, input
     scratch = Path(tempfile.mkdtemp(prefix="jllm-kg-build-"))
     try:
         echo(f"building the new generation in a scratch store ({scratch}), then loading it into {location}")
-        build_store(catalog_dir=catalog_dir, store_path=scratch / "store", base=base, echo=echo, part_bytes=part_bytes)
+        build_store(catalog_dir=catalog_dir, store_path=scratch / "store", base=base, echo=echo, part_bytes=part_bytes,
+                    round_bytes=round_bytes)
         generation = (scratch / "store").resolve().name.replace("store.gen-", "gen-")
         local = ox.Store.read_only(str((scratch / "store").resolve()))
         pointer = publish(local, transport, location, generation, build_date(), inputs,
