@@ -225,6 +225,33 @@ def test_a_hub_page_counts_every_child_and_draws_the_first_in_iri_order(syntheti
     assert f"<title>+{len(kids) - MAX_CHILDREN} more</title>" in html
 
 
+def test_a_hub_row_counts_up_to_the_limit_then_says_at_least(synthetic, monkeypatch):
+    """The engine counts a hub's unread links only up to COUNT_LIMIT + 1: the page's cost does not grow
+    with the graph, and beyond the limit the row says "at least" (here the limit scaled down below Llama 2's
+    children)."""
+    from pyoxigraph import NamedNode
+
+    import server.pages.describe as describe
+    from graph.rdf.vocab import JLLM
+
+    catalog, store_path = synthetic
+    kids = [model for model, parent in lineage_of(catalog).items() if parent == "llama-2"]
+    store, focus = open_store(store_path), NamedNode("https://w3id.org/jllm-kg/model/llama-2")
+
+    def row():
+        rows = describe.Describer(store, "https://w3id.org/jllm-kg/", "en").incoming(focus)
+        return next(r for r in rows if r.iri == JLLM.baseModel.value)
+
+    exact = row()
+    assert not exact.at_least and exact.more == len(kids) - describe.INCOMING_LIMIT
+    for limit, at_least in ((len(kids), False), (len(kids) - 1, True), (describe.INCOMING_LIMIT + 5, True)):
+        monkeypatch.setattr(describe, "COUNT_LIMIT", limit)
+        bounded = row()
+        assert bounded.at_least is at_least and bounded.more == min(limit, len(kids)) - describe.INCOMING_LIMIT
+    html = make_app(store_path).test_client().get("/model/llama-2.html?lang=en").get_data(as_text=True)
+    assert f"… at least {describe.INCOMING_LIMIT + 5 - describe.INCOMING_LIMIT} more" in html
+
+
 def test_the_lineage_levels_and_first_children_follow_the_stored_links(synthetic):
     """The build computes them from its mapping children's lists of links: the same as from the store's own links."""
     from graph.rdf.first_children import first_children

@@ -17,6 +17,9 @@ from graph.rdf.vocab import FOAF, JLLM, OWL, PREFIXES, PROV, RDFS, SCHEMA, TYPE,
 from server.pages.labels import LABEL_PROPERTIES, href, label, labels, labels_of, pick, qname
 
 INCOMING_LIMIT = 300
+#: A row with links left unread counts them up to this many (the engine stops there): a hub's page costs
+#: the same at any size; beyond it the page says "at least".
+COUNT_LIMIT = 10_000
 """At most this many incoming links per property on a page and in a data document (a hub links to the
 complete list: :func:`description`)."""
 QUALIFIED = ((PROV.qualifiedDerivation, PROV.wasDerivedFrom), (PROV.qualifiedUsage, PROV.used))
@@ -99,6 +102,7 @@ class Row:
     label: str
     values: list[Value]
     more: int = 0
+    at_least: bool = False  # more than COUNT_LIMIT links: ``more`` is a lower bound
 
 
 @dataclass
@@ -242,8 +246,8 @@ class Describer:
                 continue
             shown = sorted(subjects, key=lambda s: s.value)[:INCOMING_LIMIT]
             values = sorted((self.value(s) for s in shown), key=lambda v: v.text.casefold())
-            total = self._links_count(prop, iri, subjects) if prop in over else len(subjects)
-            rows.append(Row(prop.value, self.inverse_label(prop), values, total - len(shown)))
+            total, bounded = self._links_count(prop, iri, subjects) if prop in over else (len(subjects), False)
+            rows.append(Row(prop.value, self.inverse_label(prop), values, total - len(shown), bounded))
         rows.sort(key=lambda r: (not r.iri.startswith(PREFIXES["jllm"]), r.label.casefold()))
         return rows
 
@@ -262,15 +266,18 @@ class Describer:
                  f"UNION {{ GRAPH <{self.base}graph/void> {{ ?s ?p {iri} }} }} }}")
         return [row["p"] for row in self.store.query(query, use_default_graph_as_union=True)]
 
-    def _links_count(self, prop: NamedNode, iri: NamedNode, read: set) -> int:
+    def _links_count(self, prop: NamedNode, iri: NamedNode, read: set) -> tuple[int, bool]:
         """How many nodes link to ``iri`` by ``prop``, directly or (``prov:wasDerivedFrom``, ``prov:used``)
-        by a qualified influence (counted by the engine; at least those ``read``)."""
+        by a qualified influence, counted by the engine up to :data:`COUNT_LIMIT` + 1 (at least those
+        ``read``), and whether it stopped there (the count is then a lower bound)."""
         pattern = f"{{ ?s {prop} {iri} }}"
         for qualifier, plain in QUALIFIED:
             if plain == prop:
                 pattern += f" UNION {{ ?node {_ENTITY} {iri} . ?s {qualifier} ?node }}"
-        rows = list(self.store.query(f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ {pattern} }}", use_default_graph_as_union=True))
-        return max(int(rows[0]["n"].value) if rows else 0, len(read))
+        rows = list(self.store.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ SELECT DISTINCT ?s WHERE {{ {pattern} }} "
+                                     f"LIMIT {COUNT_LIMIT + 1} }}", use_default_graph_as_union=True))
+        count = int(rows[0]["n"].value) if rows else 0
+        return max(min(count, COUNT_LIMIT), len(read)), count > COUNT_LIMIT
 
     def _repeats_own(self, prop: NamedNode, own: Iterable[NamedNode]) -> bool:
         """For a row too long to read whole: whether ``prop`` only repeats jllm properties shown beside
