@@ -370,11 +370,12 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 try:
                     with _Ticker(progress, generation, size):
                         parts = load_rounds(store, text.segments, part, loaders, rounds, between)
+                        progress("the engine has every part; flushing it")  # minutes on a large store (8 at 1 M families):
+                        store.flush()                                        # the ticker goes on meanwhile
                 except (SyntaxError, OSError, ValueError) as err:
                     raise UserError(f"loading the mapped quads failed: {err}") from None
                 if dump.writer is None:  # not sorted from the text (see _Dump.start): its disk space back now
                     text.remove()
-                store.flush()
                 rate = report["quads"] / max(time.perf_counter() - load_started, 1e-9)
                 progress(f"loaded {report['entities']:,} entities, {report['quads']:,} quads "
                          f"({rate:,.0f} quads/s{f', in {parts} parts' if parts > 1 else ''}; "
