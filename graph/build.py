@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from itertools import chain
+from itertools import chain, islice
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -229,6 +229,22 @@ def _merged(reports: list[dict], catalog_dir: Path) -> dict:
     return out
 
 
+#: Quads per ``bulk_extend`` call of the build's own additions (lineage levels, first children).
+EXTEND_CHUNK = 100_000
+
+
+def extend_in_chunks(store: Store, quads: Iterable[Quad], chunk: int = EXTEND_CHUNK) -> int:
+    """Bulk-add ``quads`` to ``store`` ``chunk`` at a time; how many. One ``bulk_extend`` over a million
+    quads (the lineage levels at 1 M families) held 919 MB at its peak, in chunks of 100,000 178 MB, for
+    36.6 s against 32.2 s (a million level quads into an empty store, one process each)."""
+    count = 0
+    quads = iter(quads)
+    while batch := list(islice(quads, chunk)):
+        store.bulk_extend(batch)
+        count += len(batch)
+    return count
+
+
 def _optimize(store: Store, result: list[BaseException | None]) -> None:
     try:
         store.optimize()
@@ -381,8 +397,8 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                          f"({rate:,.0f} quads/s{f', in {parts} parts' if parts > 1 else ''}; "
                          "the same quad in two entities is stored once)")
                 bases = base_links_in(links_path(r) for r in reports)
-                store.bulk_extend(level_quads(store, iris, bases))
-                store.bulk_extend(first_children_quads(store, iris, bases))
+                extend_in_chunks(store, level_quads(store, iris, bases))
+                extend_in_chunks(store, first_children_quads(store, iris, bases))
                 del bases
                 store.flush()
                 progress("added the lineage levels and the hubs' first children")

@@ -289,3 +289,17 @@ def test_typed_subjects_are_counted_once_across_mapping_children(tmp_path):
     (tmp_path / "c.txt").write_text("", encoding="utf-8")
     sort = _distinct_lines([tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "c.txt"], tmp_path)
     assert _lines(sort, tmp_path) == 3
+
+
+def test_the_build_adds_its_own_quads_in_chunks_and_none_is_lost():
+    from pyoxigraph import Literal, NamedNode, Quad, Store
+
+    from graph.build import extend_in_chunks
+
+    g = NamedNode("http://ex.org/g")
+    quads = [Quad(NamedNode(f"http://ex.org/m{i}"), NamedNode("http://ex.org/level"), Literal(str(i % 4)), g) for i in range(10)]
+    for chunk in (1, 3, 10, 100):
+        store = Store()
+        assert extend_in_chunks(store, iter(quads), chunk) == 10
+        assert set(store) == set(quads)
+    assert extend_in_chunks(Store(), iter(())) == 0
