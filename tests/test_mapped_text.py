@@ -272,14 +272,6 @@ def test_a_default_build_on_a_full_disk_loads_in_rounds(tmp_path: Path, monkeypa
     assert stores[0] == stores[1] and len(stores[0]) > 1000
 
 
-def test_load_round_mb_must_be_a_size(tmp_path: Path):
-    from tests.conftest import run_cli
-
-    bad = run_cli("build", "--store", str(tmp_path / "s"), "--load-round-mb", "x")
-    assert bad.returncode == 2 and "Invalid value for '--load-round-mb'" in bad.stderr and "Traceback" not in bad.stderr
-    assert not (tmp_path / "s").exists()
-
-
 def test_the_default_part_size_depends_on_the_text_and_a_given_size_wins():
     assert AUTO_ABOVE == 256 << 20 and AUTO_PART_BYTES == 64 << 20
     assert part_size(80 << 20, None) == 0  # a 2,000-family catalog's text: one call
@@ -309,11 +301,12 @@ def test_a_default_build_above_the_threshold_loads_in_parts(tmp_path: Path, monk
     assert stores[0] == stores[1] and len(stores[0]) > 1000
 
 
-def test_load_part_mb_must_be_a_size(tmp_path: Path):
+@pytest.mark.parametrize("option, value", [("--load-part-mb", "-1"), ("--load-round-mb", "x"), ("--load-round-mb", "-5")])
+def test_load_sizes_must_be_sizes(tmp_path: Path, option: str, value: str):
     from tests.conftest import run_cli
 
-    bad = run_cli("build", "--store", str(tmp_path / "s"), "--load-part-mb", "-1")
-    assert bad.returncode == 2 and "Invalid value for '--load-part-mb'" in bad.stderr and "Traceback" not in bad.stderr
+    bad = run_cli("build", "--store", str(tmp_path / "s"), option, value)
+    assert bad.returncode == 2 and f"Invalid value for '{option}'" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "s").exists()
 
 
