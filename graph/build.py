@@ -373,15 +373,15 @@ def build_store(catalog_dir: Path | None = None, store_path: Path = Path("store"
                 loaders = loader_count()
                 free = shutil.disk_usage(generation).free
                 rounds = round_size(size, round_bytes, free)
-                count = len(part_groups(text.segments, rounds))  # rounds are made of whole segments
+                round_total = len(part_groups(text.segments, rounds))  # rounds are made of whole segments
                 progress(f"mapped {report['entities']:,} entities, {report['quads']:,} quads ({size / 1e6:,.0f} MB of "
                          f"N-Quads in {len(text.segments)} segment(s), {stored / 1e6:,.0f} MB on disk); loading them{f' in parts of {part / 2**20:,.0f} MB, {loaders} at a time' if part else ''}"
-                         f"{f' in {count} rounds of about {rounds / 1e6:,.0f} MB, the store compacted between two ({free / 1e6:,.0f} MB free)' if count > 1 else ''}, "
+                         f"{f' in {round_total} rounds of about {rounds / 1e6:,.0f} MB, the store compacted between two ({free / 1e6:,.0f} MB free)' if round_total > 1 else ''}, "
                          "and sorting them for the Turtle dump on the side")
                 load_started = time.perf_counter()
 
-                def between(done: int, count: int) -> None:
-                    progress(f"loaded round {done} of {count}; compacting the store ({(_files_size(generation) or 0) / 1e6:,.0f} MB of files)")
+                def between(done: int, total: int) -> None:
+                    progress(f"loaded round {done} of {total}; compacting the store ({(_files_size(generation) or 0) / 1e6:,.0f} MB of files)")
 
                 try:
                     with _Ticker(progress, generation, size):

@@ -198,7 +198,7 @@ LOADERS_ENV = "JLLM_KG_BUILD_LOADERS"
 """How many parts the engine loads at once (default: 2 on two cores or more)."""
 
 #: The engine's files at the end of a load in parts, before compaction, per byte of N-Quads loaded
-#: (512,000 families: 32.5 GB of files, by ``du`` every 10 s, from 20.3 GB of N-Quads; bench/scale.md).
+#: (by ``du`` every 10 s: 32.5 GB from 20.3 GB of N-Quads at 512,000 families, 63.8 GB from 39.7 GB at 1 M; bench/scale.md).
 ENGINE_GROWTH = 1.6
 #: The compacted store per byte of N-Quads (512,000 families: 18.1 GB from 20.3 GB).
 COMPACTED = 0.9
