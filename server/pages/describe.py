@@ -17,11 +17,11 @@ from graph.rdf.vocab import FOAF, JLLM, OWL, PREFIXES, PROV, RDFS, SCHEMA, TYPE,
 from server.pages.labels import LABEL_PROPERTIES, href, label, labels, labels_of, pick, qname
 
 INCOMING_LIMIT = 300
-#: A row with links left unread counts them up to this many (the engine stops there): a hub's page costs
-#: the same at any size; beyond it the page says "at least".
-COUNT_LIMIT = 10_000
 """At most this many incoming links per property on a page and in a data document (a hub links to the
 complete list: :func:`description`)."""
+COUNT_LIMIT = 10_000
+"""A row with links left unread counts them up to this many (the engine stops there): a hub's page costs
+the same at any size; beyond it the page says "at least"."""
 QUALIFIED = ((PROV.qualifiedDerivation, PROV.wasDerivedFrom), (PROV.qualifiedUsage, PROV.used))
 """Qualified-influence links of PROV-O, with the plain property each one qualifies."""
 _ENTITY = PROV.entity
