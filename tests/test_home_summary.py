@@ -10,10 +10,10 @@ import pytest
 from pyoxigraph import NamedNode, Store
 
 from graph.build import build_store
-from graph.rdf.family_summary import PREVIEW
+from graph.rdf.family_summary import PREVIEW, RANKED
 from graph.rdf.vocab import JLLM
 from graph.store.generations import open_store
-from server.pages.browse import CLASS_COUNTS, LIVE, PREFIXES, TOP
+from server.pages.browse import CLASS_COUNTS, LIVE, PREFIXES, TOP, ranked_lists
 from server.pages.labels import href, label
 from tests.conftest import make_app
 
@@ -62,6 +62,43 @@ def test_build_time_counts_equal_the_engine_aggregates(shipped):
         "SELECT ?c ?n WHERE { ?p <http://rdfs.org/ns/void#class> ?c ; <http://rdfs.org/ns/void#entities> ?n }",
         use_default_graph_as_union=True)}
     assert classes and all(partitions[c] == n for c, n in classes.items())  # the page's class counts: the VoID partitions
+
+
+def test_ranks_name_the_first_of_each_list_by_their_counts(shipped):
+    """``jllm:familyRank`` 1…25 per list, most families first and ties in IRI order; ``jllm:developerCount`` on the dataset."""
+    store = open_store(shipped)
+    ranks = {q.subject.value: int(q.object.value) for q in store.quads_for_pattern(None, JLLM.familyRank, None, None)}
+    page = ranked_lists(store)  # what the home page reads from them
+    assert page is not None
+    found = 0
+    for name in ("developers", "datasets", "licences"):
+        counted = aggregate(store, PREFIXES + LIVE[name])
+        first = sorted(counted.items(), key=lambda kv: (-kv[1], kv[0]))[:RANKED]
+        assert {iri: ranks.get(iri) for iri, _ in first} == {iri: rank for rank, (iri, _) in enumerate(first, 1)}, name
+        found += len(first)
+        assert page[name] == (first, len(counted)), name
+        if name == "developers":
+            totals = [int(q.object.value) for q in store.quads_for_pattern(None, JLLM.developerCount, None, None)]
+            assert totals == [len(counted)] and len(counted) > RANKED
+    assert len(ranks) == found and found > 2 * RANKED  # nothing else is ranked
+
+
+def test_a_store_built_before_the_ranks_gets_the_same_page(shipped, tmp_path):
+    import shutil
+
+    copy = tmp_path / "store"
+    shutil.copytree(shipped.resolve(), copy)
+    before = make_app(shipped).test_client().get("/?lang=ja").get_data(as_text=True)
+    store = Store(str(copy))
+    for prop in (JLLM.familyRank, JLLM.developerCount):
+        for q in list(store.quads_for_pattern(None, prop, None, None)):
+            store.remove(q)
+    store.flush()
+    del store
+    after = make_app(copy).test_client().get("/?lang=ja").get_data(as_text=True)
+    lists = lambda page: re.findall(r'<ul class="entries">(.*?)</ul>', page, re.S)  # noqa: E731
+    assert lists(after) == lists(before) and len(lists(before)) >= 4
+    assert "ほか" in "".join(lists(before))  # some list is cut, with its total
 
 
 def test_previews_hold_the_first_families_by_label_in_every_language(shipped):
