@@ -108,6 +108,14 @@ def test_page_shows_labels_properties_incoming_variants_training_source(client, 
     assert '</model/llama-2.ttl>; rel="alternate"; type="text/turtle"' in llama.headers["Link"]
 
 
+@pytest.mark.parametrize("lang, phrase", [("en", "trained on this"), ("fr", "ceci"), ("ja", "（被参照）")])
+def test_links_into_a_dataset_read_as_a_phrase(client, lang, phrase):
+    """A property with no declared inverse, labelled with a preposition, is not turned into "is trained on of"."""
+    html = client.get(f"/dataset/wikipedia?lang={lang}", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert phrase in html and 'href="/model/' in html
+    assert not re.search(r"\b(of|on|de|sur)( »)? (of|de)\b", html)
+
+
 def test_language_switch(client):
     ja = client.get("/section/generative-continual-general?lang=ja", headers={"Accept": "text/html"}).get_data(as_text=True)
     fr = client.get("/section/generative-continual-general?lang=fr", headers={"Accept": "text/html"}).get_data(as_text=True)

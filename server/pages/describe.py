@@ -124,6 +124,26 @@ class Page:
     is_model: bool = False
 
 
+_PREPOSITIONS = {"of", "on", "in", "by", "from", "to", "with", "for", "at", "into",  # a label may fall back to English
+                 "de", "du", "des", "à", "au", "aux", "sur", "par", "dans", "pour", "avec", "en"}
+
+
+def inverse_phrase(name: str, lang: str) -> str:
+    """A row label for the links into a resource by a property labelled ``name`` with no declared inverse.
+
+    >>> inverse_phrase("base model", "en"), inverse_phrase("part of", "en"), inverse_phrase("was derived from", "en")
+    ('is base model of', 'part of this', 'was derived from this')
+    >>> inverse_phrase("modèle de base", "fr"), inverse_phrase("entraîné sur", "fr"), inverse_phrase("学習データ", "ja")
+    ('est « modèle de base » de', 'entraîné sur ceci', '学習データ（被参照）')
+    """
+    if lang == "ja":
+        return f"{name}（被参照）"
+    words = name.split()
+    if words and (words[-1].casefold() in _PREPOSITIONS or words[0] in ("is", "was", "est")):
+        return f"{name} {'ceci' if lang == 'fr' else 'this'}"  # "part of this: A, B" reads as "A, B are part of this"
+    return f"est « {name} » de" if lang == "fr" else f"is {name} of"
+
+
 class Describer:
     """Builds page models from one store, for one base and one language."""
 
@@ -165,8 +185,7 @@ class Describer:
         for q in self.store.quads_for_pattern(None, OWL.inverseOf, prop, None):
             if isinstance(q.subject, NamedNode) and labels(self.store, q.subject):
                 return self.label(q.subject)
-        name = self.label(prop)
-        return {"ja": f"{name}（被参照）", "fr": f"est « {name} » de"}.get(self.lang, f"is {name} of")
+        return inverse_phrase(self.label(prop), self.lang)
 
     def objects(self, subject, prop: NamedNode) -> list:
         return [q.object for q in self.store.quads_for_pattern(subject, prop, None, None)]
