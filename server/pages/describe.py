@@ -139,7 +139,7 @@ def inverse_phrase(name: str, lang: str) -> str:
     if lang == "ja":
         return f"{name}（被参照）"
     words = name.split()
-    if words and (words[-1].casefold() in _PREPOSITIONS or words[0] in ("is", "was", "est")):
+    if words and words[-1].casefold() in _PREPOSITIONS:
         return f"{name} {'ceci' if lang == 'fr' else 'this'}"  # "part of this: A, B" reads as "A, B are part of this"
     return f"est « {name} » de" if lang == "fr" else f"is {name} of"
 
