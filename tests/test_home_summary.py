@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 from pyoxigraph import NamedNode, Store
@@ -47,6 +49,19 @@ def family_labels(store, lang: str) -> dict[str, list[tuple[str, str]]]:
     return {s: sorted(fams, key=lambda lf: (lf[0].casefold(), lf[1])) for s, fams in out.items()}
 
 
+def copy_without(shipped, tmp_path, *props) -> Path:
+    """A copy of the shipped store without the quads of ``props`` (a store built before them): its path."""
+    copy = tmp_path / "store"
+    shutil.copytree(shipped.resolve(), copy)
+    store = Store(str(copy))
+    for prop in props:
+        for q in list(store.quads_for_pattern(None, prop, None, None)):
+            store.remove(q)
+    store.flush()
+    del store
+    return copy
+
+
 def test_build_time_counts_equal_the_engine_aggregates(shipped):
     store = open_store(shipped)
     stored = stored_counts(store)
@@ -84,17 +99,8 @@ def test_ranks_name_the_first_of_each_list_by_their_counts(shipped):
 
 
 def test_a_store_built_before_the_ranks_gets_the_same_page(shipped, tmp_path):
-    import shutil
-
-    copy = tmp_path / "store"
-    shutil.copytree(shipped.resolve(), copy)
+    copy = copy_without(shipped, tmp_path, JLLM.familyRank, JLLM.developerCount)
     before = make_app(shipped).test_client().get("/?lang=ja").get_data(as_text=True)
-    store = Store(str(copy))
-    for prop in (JLLM.familyRank, JLLM.developerCount):
-        for q in list(store.quads_for_pattern(None, prop, None, None)):
-            store.remove(q)
-    store.flush()
-    del store
     after = make_app(copy).test_client().get("/?lang=ja").get_data(as_text=True)
     lists = lambda page: re.findall(r'<ul class="entries">(.*?)</ul>', page, re.S)  # noqa: E731
     assert lists(after) == lists(before) and len(lists(before)) >= 4
@@ -141,17 +147,8 @@ def test_home_shows_the_top_entries_with_their_counts(shipped, lang):
 
 
 def test_a_store_built_without_the_counts_gets_the_same_numbers(shipped, tmp_path):
-    import shutil
-
-    copy = tmp_path / "store"
-    shutil.copytree(shipped.resolve(), copy)
+    copy = copy_without(shipped, tmp_path, JLLM.familyCount, JLLM.previewFamily)
     before = make_app(shipped).test_client().get("/?lang=en").get_data(as_text=True)
-    store = Store(str(copy))
-    for prop in (JLLM.familyCount, JLLM.previewFamily):
-        for q in list(store.quads_for_pattern(None, prop, None, None)):
-            store.remove(q)
-    store.flush()
-    del store
     after = make_app(copy).test_client().get("/?lang=en").get_data(as_text=True)
     numbers = lambda page: re.findall(r'href="([^"]+)">[^<]*</a> <span class="count">(\d+)</span>', page)  # noqa: E731
     assert numbers(after) == numbers(before) and len(numbers(before)) > 3 * TOP
@@ -160,17 +157,10 @@ def test_a_store_built_without_the_counts_gets_the_same_numbers(shipped, tmp_pat
 
 def test_a_large_store_built_without_the_counts_lists_without_them(shipped, tmp_path, monkeypatch):
     """Past LIVE_FAMILIES the aggregates would outlast the deadline: the page names sections and entries, bounded, uncounted."""
-    import shutil
-
     import server.pages.browse as browse
 
-    copy = tmp_path / "store"
-    shutil.copytree(shipped.resolve(), copy)
-    store = Store(str(copy))
-    for prop in (JLLM.familyCount, JLLM.previewFamily):
-        for q in list(store.quads_for_pattern(None, prop, None, None)):
-            store.remove(q)
-    store.flush()
+    copy = copy_without(shipped, tmp_path, JLLM.familyCount, JLLM.previewFamily)
+    store = open_store(copy)
     sections = {r["s"].value for r in store.query(PREFIXES + "SELECT DISTINCT ?s WHERE { ?f a jllm:ModelFamily ; jllm:section ?s }",
                                                   use_default_graph_as_union=True)}
     del store
