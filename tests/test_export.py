@@ -160,3 +160,29 @@ def test_line_formats_are_what_pyoxigraph_would_write(seed_store, fmt):
     again = io.BytesIO()
     ox.serialize(ox.parse(data, format=rdf_format), again, rdf_format)
     assert data and again.getvalue() == data
+
+
+def test_graph_order_puts_the_description_first_and_gives_up_on_blank_graph_names(tmp_path):
+    """Dataset exports go graph by graph in this order; a blank node graph name sends them the one-sort way."""
+    from pyoxigraph import BlankNode, Literal, Quad
+
+    from graph.store.graph_export import graph_order
+
+    store = Store(str(tmp_path / "store"))
+    ex = "http://example.org/"
+    names = [f"{ex}b", f"{DEFAULT_BASE}graph/void", f"{ex}a", f"{ex}a/", f"{ex}\u00e9"]
+    store.extend(Quad(NamedNode(f"{ex}s"), NamedNode(f"{ex}p"), Literal(name), NamedNode(name)) for name in names)
+    assert graph_order(store) == [f"{DEFAULT_BASE}graph/void", f"{ex}a", f"{ex}a/", f"{ex}b", f"{ex}\u00e9"]
+    store.add(Quad(NamedNode(f"{ex}s"), NamedNode(f"{ex}p"), Literal("x"), BlankNode()))
+    assert graph_order(store) is None
+
+
+@pytest.mark.parametrize("fmt", ["nq", "trig", "nt"])
+def test_export_into_a_closed_pipe_ends_quietly(seed_store, fmt):
+    """``jllm-kg export | head``: the reader goes away; the command ends with status 1 and no traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "jllm_kg.cli", "export", "--format", fmt, "--store", str(seed_store)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(100)
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 1
+    assert proc.stderr.read() == b""

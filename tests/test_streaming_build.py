@@ -15,6 +15,7 @@ import catalog as catalog_package
 from graph.build import build_date, build_store
 from graph.catalog import load_catalog
 from graph.store.export import FORMATS, description_subjects, serialize_store, sorted_quads, sorted_triples, write_sorted
+from graph.store.graph_export import SPILL_LINES
 from graph.store.generations import dump_path, generations
 from graph.rdf.vocab import PREFIXES
 from graph.rdf.iris import Iris
@@ -158,33 +159,35 @@ def test_streaming_export_equals_in_memory_sort(tmp_path, fmt, zstd, monkeypatch
     prefixes = PREFIXES if rdf_format in (RdfFormat.TURTLE, RdfFormat.TRIG) else None
     expected = ox.serialize(items, None, rdf_format, prefixes=prefixes)
     out = tmp_path / f"out.{fmt}"
-    write_sorted(store, fmt, out, buffer="64K")  # many sorted runs spilled to disk, merged
+    # many sorted runs spilled to disk, merged; dataset formats: every graph over 50 lines sorted on disk
+    write_sorted(store, fmt, out, buffer="64K", spill_lines=50)
     assert out.read_bytes() == expected
 
 
 AWKWARD = ["tab\there", "new\nline", 'quote " and \\ backslash', "spaces <http://x/y> .", "ユニコード", "", "a", "a b"]
 
 
-@pytest.mark.parametrize("graphs", ["named", "default"])
+@pytest.mark.parametrize("graphs", ["named", "named-spilled", "default"])
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_export_of_awkward_literals_equals_in_memory_sort(tmp_path, fmt, graphs):
     """Literals with tabs, newlines, quotes, spaces and an IRI-like text, in named graphs (the engine's
-    dump → awk path) and in the default graph (records written by Python), sort as the in-memory sort does."""
+    dump → awk path, or graph by graph for a dataset format: sorted in memory, or by GNU sort for
+    "spilled") and in the default graph (records written by Python), sort as the in-memory sort does."""
     ex = "http://example.org/"
     store = Store(str(tmp_path / "store"))
     quads = []
     for n, text in enumerate(AWKWARD):
-        graph = ox.NamedNode(f"{ex}g{n % 3}") if graphs == "named" else ox.DefaultGraph()
+        graph = ox.NamedNode(f"{ex}g{n % 3}") if graphs != "default" else ox.DefaultGraph()
         for obj in (ox.Literal(text), ox.Literal(text, language="ja"), ox.Literal(text, datatype=ox.NamedNode(f"{ex}dt"))):
             quads.append(ox.Quad(ox.NamedNode(f"{ex}s{n % 4}"), ox.NamedNode(f"{ex}p"), obj, graph))
         quads.append(ox.Quad(ox.NamedNode(f"{ex}s{n % 4}"), ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label"),
-                             ox.Literal(text), ox.NamedNode(f"{ex}other") if graphs == "named" else graph))
+                             ox.Literal(text), ox.NamedNode(f"{ex}other") if graphs != "default" else graph))
     store.extend(quads)
     rdf_format = FORMATS[fmt]
     items = sorted_quads(quads, {}) if rdf_format.supports_datasets else sorted_triples(quads, {})
     prefixes = PREFIXES if rdf_format in (RdfFormat.TURTLE, RdfFormat.TRIG) else None
     out = tmp_path / f"out.{fmt}"
-    write_sorted(store, fmt, out)
+    write_sorted(store, fmt, out, spill_lines=2 if graphs == "named-spilled" else SPILL_LINES)
     assert out.read_bytes() == ox.serialize(items, None, rdf_format, prefixes=prefixes)
 
 

@@ -2,12 +2,15 @@
 
 The same store always gives the same bytes. The sort is external (:func:`write_sorted`): a
 pipeline of pyoxigraph's own N-Quads dump, awk (sort records), GNU ``sort`` and pyoxigraph's
-serializers, each in its own process or thread; Python holds no quad.
+serializers, each in its own process or thread; Python holds no quad. Dataset formats from the
+build's stores are sorted graph by graph instead (:mod:`graph.store.graph_export`), the same bytes.
 """
 from __future__ import annotations
 
+import errno
 import io
 import os
+import signal
 import shutil
 import subprocess
 import sys
@@ -23,6 +26,7 @@ from pyoxigraph import NamedNode, Quad, RdfFormat, Store, Triple
 from graph.errors import UserError
 from graph.formats import by_name
 from graph.store.backend import open_reader
+from graph.store.graph_export import SPILL_LINES, GraphSortedWriter, graph_order
 from graph.store.zstd import sort_options
 from graph.rdf.vocab import PREFIXES, RDFS, TYPE, VOID
 from graph.rdf.void import dataset_iri
@@ -105,6 +109,21 @@ DATASETS { print $4 " " substr($6, 1, length($6) - 2) ($2 == "" ? "" : " <" $2 "
 """
 
 
+#: The start of a Python child's command that writes the output: closed output (``jllm-kg export | head``)
+#: ends it by SIGPIPE, as it does awk, instead of a BrokenPipeError's traceback.
+QUIET_ON_CLOSED_OUTPUT = "import signal, sys; signal.signal(signal.SIGPIPE, signal.SIG_DFL);"
+
+
+def check_exit(codes: list[int], failure: str) -> None:
+    """Raise for the exit statuses of a pipeline's stages: a stage ended by SIGPIPE means the reader closed
+    the output (``| head``): :class:`BrokenPipeError`, which the command line ends on quietly (click);
+    another failure: :class:`UserError` (``failure`` and the statuses)."""
+    if -signal.SIGPIPE in codes:
+        raise BrokenPipeError(errno.EPIPE, "the export's output was closed")
+    if any(codes):
+        raise UserError(f"{failure} (exit status{'es' if len(codes) > 1 else ''} {', '.join(map(str, codes))})")
+
+
 def _awk() -> str:
     for name in ("mawk", "gawk", "awk"):
         if found := shutil.which(name):
@@ -125,7 +144,7 @@ def quad_lines(quads: Iterable[Quad]) -> Iterable[bytes]:
         yield f"{q.subject} {q.predicate} {q.object} {g if isinstance(g, NamedNode) else '<>'} .\n".encode("utf-8")
 
 
-class _Sink(io.RawIOBase):
+class Sink(io.RawIOBase):
     """The pipe into the pipeline as a file for ``Store.dump`` (each of its 8 KB writes takes the GIL, so the
     caller's other threads should not be busy in Python meanwhile: the pipeline's stages are processes)."""
 
@@ -139,7 +158,7 @@ class _Sink(io.RawIOBase):
         return os.write(self.fd, data)
 
 
-def _file_of(output: BinaryIO | str | os.PathLike) -> tuple[str, int | None] | None:
+def file_of(output: BinaryIO | str | os.PathLike) -> tuple[str, int | None] | None:
     """A path, or ("", fd) for an open OS-level file (stdout): what a child process can write; None for a buffer."""
     if isinstance(output, (str, os.PathLike)):
         return os.fspath(output), None
@@ -184,7 +203,7 @@ class SortedWriter:
         # N-Triples and N-Quads are the sorted lines themselves (the engine's own N-Quads, which its serializer
         # would write unchanged); other formats are written by pyoxigraph in a process of its own, so no thread
         # of the caller holds the GIL for each quad
-        path, fd = _file_of(output) or ("", subprocess.PIPE)
+        path, fd = file_of(output) or ("", subprocess.PIPE)
         line_format = fmt in LINE_FORMATS
         out = open(path, "wb") if line_format and path else None
         try:
@@ -195,7 +214,7 @@ class SortedWriter:
                 out.close()
         self.sorter.stdout.close()
         self.serializer = self.lines if line_format else subprocess.Popen(
-            [sys.executable, "-c", "import sys; from graph.store.export import serialize_lines; "
+            [sys.executable, "-c", f"{QUIET_ON_CLOSED_OUTPUT} from graph.store.export import serialize_lines; "
              "serialize_lines(sys.argv[1], sys.stdin.buffer, sys.argv[2] or sys.stdout.buffer)", fmt, path],
             stdin=self.lines.stdout, stdout=fd)
         if not line_format:
@@ -216,8 +235,7 @@ class SortedWriter:
             if self.serializer.stdout is not None:
                 while chunk := self.serializer.stdout.read(1 << 20):
                     output.write(chunk)
-            if self.serializer.wait() != 0:
-                raise UserError(f"writing the {fmt} export failed (exit status {self.serializer.returncode})")
+            check_exit([self.serializer.wait()], f"writing the {fmt} export failed")
         except BaseException as err:  # raised by close()
             self.failed.append(err)
         finally:
@@ -228,7 +246,7 @@ class SortedWriter:
         """Feed the engine's own N-Quads dump of ``store`` (see :func:`engine_dump`); the GIL is released
         while the engine works."""
         self.sink.flush()
-        store.dump(_Sink(self.sink.fileno()), RdfFormat.N_QUADS)
+        store.dump(Sink(self.sink.fileno()), RdfFormat.N_QUADS)
 
     def write_quads(self, quads: Iterable[Quad], top: dict | None = None) -> None:
         """Feed ``quads`` one by one (default-graph quads too); with ``top``, the ranks change first."""
@@ -262,8 +280,7 @@ class SortedWriter:
             self.tmp.cleanup()
         if self.failed:
             raise self.failed[0]
-        if any(codes):
-            raise UserError(f"export: the sort pipeline failed (exit statuses {codes})")
+        check_exit(codes, "export: the sort pipeline failed")
 
 
 def serialize_lines(fmt: str, lines: BinaryIO, output: BinaryIO | str | os.PathLike) -> None:
@@ -276,15 +293,29 @@ def serialize_lines(fmt: str, lines: BinaryIO, output: BinaryIO | str | os.PathL
 
 
 def write_sorted(store: Store, fmt: str, output: BinaryIO | str | os.PathLike, buffer: str = SORT_BUFFER,
-                 scratch: Path | None = None) -> None:
+                 scratch: Path | None = None, spill_lines: int = SPILL_LINES) -> None:
     """Write the whole store in ``fmt`` (one of :data:`FORMATS`) to ``output``, sorted, in bounded memory
     (:class:`SortedWriter`).
 
     Triple formats (ttl, nt) get the distinct triples of all graphs; dataset formats the quads
     grouped by graph (the description's graph first). Within, the description comes first, then
     subjects in order (``rdf:type`` and ``rdfs:label`` first). Order is by code point (bytes of UTF-8).
+    A dataset format from an embedded store with named graphs only is sorted graph by graph
+    (:class:`graph.store.graph_export.GraphSortedWriter`: no whole-dataset sort; a graph longer than
+    ``spill_lines`` lines is sorted on disk), everything else by one external sort (:class:`SortedWriter`).
     """
-    writer = SortedWriter(fmt, output, description_subjects(store), scratch=scratch, buffer=buffer)
+    top = description_subjects(store)
+    graphs = graph_order(store) if FORMATS[fmt].supports_datasets and engine_dump(store) else None
+    if graphs is not None:
+        by_graph = GraphSortedWriter(fmt, output, top, scratch=scratch, buffer=buffer, spill_lines=spill_lines)
+        try:
+            by_graph.dump(store, graphs)
+        except BrokenPipeError:
+            pass  # the child stopped: close() says why
+        finally:
+            by_graph.close()
+        return
+    writer = SortedWriter(fmt, output, top, scratch=scratch, buffer=buffer)
     try:
         write_sorted_into(writer, store)
     finally:
