@@ -10,8 +10,8 @@ from __future__ import annotations
 import errno
 import io
 import os
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -305,7 +305,7 @@ def write_sorted(store: Store, fmt: str, output: BinaryIO | str | os.PathLike, b
     ``spill_lines`` lines is sorted on disk), everything else by one external sort (:class:`SortedWriter`).
     """
     top = description_subjects(store)
-    graphs = graph_order(store) if FORMATS[fmt].supports_datasets and engine_dump(store) else None
+    graphs = graph_order(store) if fmt in FORMATS and FORMATS[fmt].supports_datasets and engine_dump(store) else None
     if graphs is not None:
         by_graph = GraphSortedWriter(fmt, output, top, scratch=scratch, buffer=buffer, spill_lines=spill_lines)
         try:
