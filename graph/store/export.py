@@ -7,11 +7,9 @@ build's stores are sorted graph by graph instead (:mod:`graph.store.graph_export
 """
 from __future__ import annotations
 
-import errno
 import io
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,7 +25,7 @@ from graph.errors import UserError
 from graph.formats import by_name
 from graph.store.backend import open_reader
 from graph.store.graph_export import SPILL_LINES, GraphSortedWriter, graph_order
-from graph.store.zstd import sort_options
+from graph.store.pipes import C_LOCALE, QUIET_ON_CLOSED_OUTPUT, Sink, check_exit, copy_out, file_of, sort_command, write_ranks
 from graph.rdf.vocab import PREFIXES, RDFS, TYPE, VOID
 from graph.rdf.void import dataset_iri
 
@@ -109,21 +107,6 @@ DATASETS { print $4 " " substr($6, 1, length($6) - 2) ($2 == "" ? "" : " <" $2 "
 """
 
 
-#: The start of a Python child's command that writes the output: closed output (``jllm-kg export | head``)
-#: ends it by SIGPIPE, as it does awk, instead of a BrokenPipeError's traceback.
-QUIET_ON_CLOSED_OUTPUT = "import signal, sys; signal.signal(signal.SIGPIPE, signal.SIG_DFL);"
-
-
-def check_exit(codes: list[int], failure: str) -> None:
-    """Raise for the exit statuses of a pipeline's stages: a stage ended by SIGPIPE means the reader closed
-    the output (``| head``): :class:`BrokenPipeError`, which the command line ends on quietly (click);
-    another failure: :class:`UserError` (``failure`` and the statuses)."""
-    if -signal.SIGPIPE in codes:
-        raise BrokenPipeError(errno.EPIPE, "the export's output was closed")
-    if any(codes):
-        raise UserError(f"{failure} (exit status{'es' if len(codes) > 1 else ''} {', '.join(map(str, codes))})")
-
-
 def _awk() -> str:
     for name in ("mawk", "gawk", "awk"):
         if found := shutil.which(name):
@@ -142,32 +125,6 @@ def quad_lines(quads: Iterable[Quad]) -> Iterable[bytes]:
     for q in quads:
         g = q.graph_name
         yield f"{q.subject} {q.predicate} {q.object} {g if isinstance(g, NamedNode) else '<>'} .\n".encode("utf-8")
-
-
-class Sink(io.RawIOBase):
-    """The pipe into the pipeline as a file for ``Store.dump`` (each of its 8 KB writes takes the GIL, so the
-    caller's other threads should not be busy in Python meanwhile: the pipeline's stages are processes)."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        return os.write(self.fd, data)
-
-
-def file_of(output: BinaryIO | str | os.PathLike) -> tuple[str, int | None] | None:
-    """A path, or ("", fd) for an open OS-level file (stdout): what a child process can write; None for a buffer."""
-    if isinstance(output, (str, os.PathLike)):
-        return os.fspath(output), None
-    try:
-        fd = output.fileno()
-    except (AttributeError, OSError, ValueError):
-        return None
-    output.flush()
-    return "", fd
 
 
 class SortedWriter:
@@ -189,14 +146,14 @@ class SortedWriter:
         datasets = FORMATS[fmt].supports_datasets
         self.tmp = tempfile.TemporaryDirectory(prefix="jllm-kg-export-", dir=scratch)
         self.tops = 0
-        env = {**os.environ, "LC_ALL": "C"}
+        env = C_LOCALE
         awk = _awk()
         flag = f"DATASETS={int(datasets)}"
         self.records = subprocess.Popen(
             [awk, "-v", f"TOP={self.top_file(top)}", "-v", f"TYPE={_TYPE_TEXT}", "-v", f"LABEL={_LABEL_TEXT}",
              "-v", flag, _RECORD_AWK], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-        self.sorter = subprocess.Popen(["sort", "-u", "-S", buffer, f"--parallel={min(os.cpu_count() or 1, 4)}", *sort_options(),
-                                        "-T", self.tmp.name], stdin=self.records.stdout, stdout=subprocess.PIPE, env=env)
+        self.sorter = subprocess.Popen(sort_command(buffer, self.tmp.name, unique=True), stdin=self.records.stdout,
+                                       stdout=subprocess.PIPE, env=env)
         self.records.stdout.close()
         self.failed: list[BaseException] = []
         # the last stage writes the file itself, else (a buffer) a thread copies its output in large chunks;
@@ -219,28 +176,15 @@ class SortedWriter:
             stdin=self.lines.stdout, stdout=fd)
         if not line_format:
             self.lines.stdout.close()
-        self.writer = threading.Thread(target=self._serialize, args=(fmt, output), name="export-write", daemon=True)
+        self.writer = threading.Thread(target=copy_out, args=(self.serializer, output, self.failed, f"writing the {fmt} export failed"),
+                                       name="export-write", daemon=True)
         self.writer.start()
         self.sink = self.records.stdin
 
     def top_file(self, top: dict) -> str:
         """Write ``top`` where the record stage can read it (``# top FILE``); its path."""
-        path = Path(self.tmp.name) / f"top-{self.tops}.tsv"
         self.tops += 1
-        path.write_text("".join(f"{term}\t{rank}\n" for term, rank in top.items()), encoding="utf-8")
-        return str(path)
-
-    def _serialize(self, fmt: str, output) -> None:
-        try:
-            if self.serializer.stdout is not None:
-                while chunk := self.serializer.stdout.read(1 << 20):
-                    output.write(chunk)
-            check_exit([self.serializer.wait()], f"writing the {fmt} export failed")
-        except BaseException as err:  # raised by close()
-            self.failed.append(err)
-        finally:
-            if self.serializer.stdout is not None:
-                self.serializer.stdout.close()  # upstream stages stop on a broken pipe
+        return write_ranks(Path(self.tmp.name) / f"top-{self.tops - 1}.tsv", top)
 
     def dump(self, store: Store) -> None:
         """Feed the engine's own N-Quads dump of ``store`` (see :func:`engine_dump`); the GIL is released

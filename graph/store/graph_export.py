@@ -27,7 +27,7 @@ from pyoxigraph import NamedNode, RdfFormat, Store
 
 from graph.errors import UserError
 from graph.rdf.vocab import PREFIXES, RDFS, TYPE
-from graph.store.zstd import sort_options
+from graph.store.pipes import C_LOCALE, QUIET_ON_CLOSED_OUTPUT, Sink, check_exit, copy_out, file_of, sort_command, write_ranks
 
 #: Lines of one graph sorted in memory; a longer graph is sorted by GNU ``sort`` (about 150 bytes a line).
 SPILL_LINES = 250_000
@@ -60,38 +60,25 @@ class GraphSortedWriter:
 
     def __init__(self, fmt: str, output: BinaryIO | str | os.PathLike, top: dict, scratch: Path | None = None,
                  buffer: str = "256M", spill_lines: int = SPILL_LINES) -> None:
-        from graph.store.export import FORMATS, QUIET_ON_CLOSED_OUTPUT, file_of
+        from graph.store.export import FORMATS
 
         if fmt not in FORMATS or not FORMATS[fmt].supports_datasets:
             raise UserError(f"not a dataset export format: {fmt!r}")
         self.tmp = tempfile.TemporaryDirectory(prefix="jllm-kg-export-", dir=scratch)
-        top_file = Path(self.tmp.name) / "top.tsv"
-        top_file.write_text("".join(f"{term}\t{rank}\n" for term, rank in top.items()), encoding="utf-8")
+        top_file = write_ranks(Path(self.tmp.name) / "top.tsv", top)
         path, fd = file_of(output) or ("", subprocess.PIPE)
         self.child = subprocess.Popen(
             [sys.executable, "-c", f"{QUIET_ON_CLOSED_OUTPUT} from graph.store.graph_export import serialize_graphs; "
              "serialize_graphs(*sys.argv[1:6], int(sys.argv[6]))",
-             fmt, str(top_file), self.tmp.name, buffer, path, str(spill_lines)],
-            stdin=subprocess.PIPE, stdout=fd, env={**os.environ, "LC_ALL": "C"})
+             fmt, top_file, self.tmp.name, buffer, path, str(spill_lines)],
+            stdin=subprocess.PIPE, stdout=fd, env=C_LOCALE)
         self.failed: list[BaseException] = []
-        self.copier = threading.Thread(target=self._copy, args=(output,), name="export-write", daemon=True)
+        self.copier = threading.Thread(target=copy_out, args=(self.child, output, self.failed, "export: sorting the graphs failed"),
+                                       name="export-write", daemon=True)
         self.copier.start()
-
-    def _copy(self, output) -> None:
-        try:
-            if self.child.stdout is not None:
-                while chunk := self.child.stdout.read(1 << 20):
-                    output.write(chunk)
-        except BaseException as err:  # raised by close()
-            self.failed.append(err)
-        finally:
-            if self.child.stdout is not None:
-                self.child.stdout.close()
 
     def dump(self, store: Store, graphs: Iterable[str]) -> None:
         """Feed the engine's N-Triples of each graph of ``graphs`` (in that order), each behind its ``# graph`` line."""
-        from graph.store.export import Sink
-
         fd = self.child.stdin.fileno()
         sink = Sink(fd)
         for iri in graphs:
@@ -108,21 +95,17 @@ class GraphSortedWriter:
 
     def close(self) -> None:
         """End the input and wait for the output; :class:`UserError` if the child failed
-        (:func:`graph.store.export.check_exit`)."""
-        from graph.store.export import check_exit
-
+        (:func:`graph.store.pipes.check_exit`)."""
         try:
             try:
                 self.child.stdin.close()
             except BrokenPipeError:
                 pass
-            code = self.child.wait()
             self.copier.join()
         finally:
             self.tmp.cleanup()
         if self.failed:
             raise self.failed[0]
-        check_exit([code], "export: sorting the graphs failed")
 
 
 def _ranks(top_file: str) -> dict[bytes, int]:
@@ -153,9 +136,7 @@ class _Spill:
     """One graph's lines sorted by GNU ``sort`` (``buffer`` of memory, then compressed runs in ``scratch``)."""
 
     def __init__(self, scratch: str, buffer: str) -> None:
-        self.sort = subprocess.Popen(["sort", "-S", buffer, f"--parallel={min(os.cpu_count() or 1, 4)}", *sort_options(),
-                                      "-T", scratch], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     env={**os.environ, "LC_ALL": "C"})
+        self.sort = subprocess.Popen(sort_command(buffer, scratch), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=C_LOCALE)
 
     def write(self, keys: Iterable[tuple]) -> None:
         self.sort.stdin.write(b"".join(map(_record, keys)))
@@ -165,8 +146,7 @@ class _Spill:
         for record in self.sort.stdout:
             yield record.split(b"\t", 3)[3]
         self.sort.stdout.close()
-        if self.sort.wait() != 0:
-            raise UserError(f"export: sorting a graph failed (exit status {self.sort.returncode})")
+        check_exit([self.sort.wait()], "export: sorting a graph failed")
 
 
 def sorted_graphs(lines: BinaryIO, ranks: dict[bytes, int], scratch: str, buffer: str,
